@@ -1,0 +1,89 @@
+/**
+ * The one error catalogue of smapd. Every error the daemon raises on purpose is a SmapdError subclass with
+ * a stable `code`; code that catches errors tests `code`, never the message text.
+ */
+
+/** Exit codes, as sysexits(3) and GNU Smap use them. */
+export const EX_OK = 0;
+export const EX_USAGE = 64;
+export const EX_UNAVAILABLE = 69;
+export const EX_SOFTWARE = 70;
+export const EX_CONFIG = 78;
+
+/** Where a config statement came from, for `file:line: message` errors. */
+export interface SourceLocation {
+  readonly file: string;
+  readonly line: number;
+}
+
+export function formatLocation(loc: SourceLocation | undefined): string {
+  return loc ? `${loc.file}:${loc.line}: ` : '';
+}
+
+export abstract class SmapdError extends Error {
+  abstract readonly code: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A malformed netstring or request: the connection that sent it is closed. */
+export class ProtocolError extends SmapdError {
+  readonly code = 'E_PROTOCOL';
+}
+
+/** A request whose announced length exceeds the configured cap; refused before it is buffered. */
+export class RequestTooLargeError extends SmapdError {
+  readonly code = 'E_REQUEST_TOO_LARGE';
+}
+
+/** A bad configuration; the message already starts with `file:line: ` when the place is known. */
+export class ConfigError extends SmapdError {
+  readonly code = 'E_CONFIG';
+  readonly loc: SourceLocation | undefined;
+  constructor(message: string, loc?: SourceLocation, options?: { cause?: unknown }) {
+    super(formatLocation(loc) + message, options);
+    this.loc = loc;
+  }
+}
+
+/** Several config errors found in one pass; `smapd -t` prints them all. */
+export class ConfigErrors extends SmapdError {
+  readonly code = 'E_CONFIG_MANY';
+  readonly errors: readonly ConfigError[];
+  constructor(errors: readonly ConfigError[]) {
+    super(errors.map((e) => e.message).join('\n'));
+    this.errors = errors;
+  }
+}
+
+/** A module file that cannot be found, imported, or does not export a valid module object. */
+export class ModuleLoadError extends SmapdError {
+  readonly code = 'E_MODULE_LOAD';
+}
+
+/** A module rejected the arguments of a `module` or `database` statement. */
+export class ModuleArgumentError extends SmapdError {
+  readonly code = 'E_MODULE_ARGS';
+}
+
+/** A backend failed (connection lost, query error); the client gets `TEMP reason`. */
+export class BackendError extends SmapdError {
+  readonly code = 'E_BACKEND';
+}
+
+/** A backend did not answer within the database's timeout; the client gets `TIMEOUT reason`. */
+export class BackendTimeoutError extends SmapdError {
+  readonly code = 'E_BACKEND_TIMEOUT';
+}
+
+/** A listener could not be opened (address in use, permission, bad URL). */
+export class ListenError extends SmapdError {
+  readonly code = 'E_LISTEN';
+}
+
+/** Bad command-line usage; the CLI exits with EX_USAGE. */
+export class UsageError extends SmapdError {
+  readonly code = 'E_USAGE';
+}

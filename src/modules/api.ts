@@ -1,0 +1,101 @@
+/**
+ * The public module API. A module is an ES module file whose default export is a `SmapModule`; smapd loads
+ * it with `import()`. Modules depend on this file (and the helpers it re-exports), never on the core.
+ *
+ * Lifecycle, per database: `initDb` (validate arguments, no I/O to backends: `smapd -t` runs it) →
+ * `openDb` (lazily, on first use; connect here) → `query` / `transform` → `closeDb` (on stop or reload;
+ * called for every database that `initDb` made, opened or not). `init`/`done` bracket the module itself.
+ */
+import type { Logger } from 'pino';
+import type { Reply, ReplyFormatter } from '../protocol/reply.js';
+import type { parseOptions } from './options.js';
+import type { compileTemplate } from './template.js';
+
+export type { Reply, ReplyFormatter, ReplyStatus } from '../protocol/reply.js';
+export type { OptionSpec, OptionValues, ParsedOptions } from './options.js';
+export type { Template, TemplateVars } from './template.js';
+export { ModuleArgumentError, BackendError, BackendTimeoutError } from '../errors.js';
+
+/** The current module API version; a module declares the version it was written for. */
+export const MODULE_API_VERSION = 1;
+
+/** What a module can do for a dispatch rule: answer (`database`) or rewrite (`transform`). */
+export type Capability = 'query' | 'transform';
+
+/** Who is asking: the client and the server it connected to. */
+export interface ConnInfo {
+  /** The `server` id of the listener (for inetd mode: `inetd`). */
+  readonly serverId: string;
+  /** `inet` (IPv4), `inet6`, or `unix`. */
+  readonly family: 'inet' | 'inet6' | 'unix';
+  /** Client address: dotted IPv4 (IPv4-mapped IPv6 is unmapped), IPv6, or '' for unix sockets. */
+  readonly src: string;
+  /** Client port, 0 for unix sockets. */
+  readonly srcPort: number;
+  /** Local address the client connected to, or the socket path for unix sockets. */
+  readonly dst: string;
+  /** Local port, 0 for unix sockets. */
+  readonly dstPort: number;
+}
+
+/** What smapd hands a module: its id, a logger, and the shared helpers (so modules need no imports). */
+export interface ModuleContext {
+  /** The module id from the `module ID NAME` statement. */
+  readonly moduleId: string;
+  /** A pino child logger tagged with the module (and database) id. */
+  readonly log: Logger;
+  /** The shared reply formatter: the only way to make a `Reply`. */
+  readonly reply: ReplyFormatter;
+  /** `name=value` option parser for module arguments. */
+  readonly parseOptions: typeof parseOptions;
+  /** `${var}` reply-template compiler. */
+  readonly compileTemplate: typeof compileTemplate;
+  /** Directory of the config file; resolve relative paths from the config against it. */
+  readonly configDir: string;
+}
+
+/** The context of one database: a module context plus the database's identity and module-level args. */
+export interface DatabaseContext extends ModuleContext {
+  /** The database name from the `database NAME MODID` statement. */
+  readonly dbId: string;
+  /** The arguments of the `module` statement, for defaults that a database's own arguments override. */
+  readonly moduleArgs: readonly string[];
+}
+
+/**
+ * A smapd module. `Db` is the module's own per-database state, returned by `initDb` and passed back to every
+ * other call. Any method may be sync or async; a sync answer is faster (no promise on the hot path).
+ *
+ * Errors: a thrown `BackendError` (or any error) in `openDb`/`query` answers `TEMP reason` and logs; smapd
+ * calls `openDb` again on a later request. A thrown `ModuleArgumentError` in `initDb`/`init` is a config error.
+ */
+export interface SmapModule<Db = unknown> {
+  /** The API version the module was written for: `MODULE_API_VERSION`. */
+  readonly apiVersion: number;
+  /** What the module can do; a rule that needs a missing capability is a config error. */
+  readonly capabilities: readonly Capability[];
+  /**
+   * False when a database handle cannot be used by several processes at once (LevelDB's lock), so that
+   * `workers N` with N > 1 is refused at config check. Default true.
+   */
+  readonly multiProcess?: boolean;
+  /** Once per `module` statement, with its arguments. Validate them here. */
+  init?(args: readonly string[], ctx: ModuleContext): void | Promise<void>;
+  /** Once per `database` statement: parse and validate arguments, return the database state. No backend I/O. */
+  initDb(args: readonly string[], ctx: DatabaseContext): Db | Promise<Db>;
+  /** Open the backend (connect, open files). Called lazily on first use, and again after a failure. */
+  openDb?(db: Db): void | Promise<void>;
+  /** Answer a lookup. Return a reply made by `ctx.reply`. */
+  query?(db: Db, map: string, key: string, conn: ConnInfo): Reply | Promise<Reply>;
+  /** Rewrite a map name or key for a `transform` rule; null leaves it unchanged. */
+  transform?(db: Db, input: string, conn: ConnInfo): string | null | Promise<string | null>;
+  /** Release the database's resources. Called for every database `initDb` made, opened or not. */
+  closeDb?(db: Db): void | Promise<void>;
+  /** Once at stop, after every database of the module is closed. */
+  done?(): void | Promise<void>;
+}
+
+/** Identity helper that gives a module object its type: `export default defineModule({ ... })`. */
+export function defineModule<Db>(module: SmapModule<Db>): SmapModule<Db> {
+  return module;
+}

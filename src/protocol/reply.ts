@@ -1,0 +1,114 @@
+/**
+ * The shared reply formatter (smapd's libsmap). Every reply a module or the core sends is made here, so that
+ * each one starts with a known status word followed by a space (a bare `OK` crashes Sendmail and reads as
+ * "not found" in Postfix; a bare `NOTFOUND` is rejected by OpenSMTPD).
+ */
+
+/** The sockmap status words. */
+export type ReplyStatus = 'OK' | 'NOTFOUND' | 'NOMORE' | 'TEMP' | 'TIMEOUT' | 'PERM';
+
+export const REPLY_STATUSES: readonly ReplyStatus[] = ['OK', 'NOTFOUND', 'NOMORE', 'TEMP', 'TIMEOUT', 'PERM'];
+
+declare const replyBrand: unique symbol;
+
+/**
+ * A reply payload (`STATUS text`, without the netstring frame). It is a plain string at run time; the brand
+ * makes the type checker insist that it comes from this formatter.
+ */
+export type Reply = string & { readonly [replyBrand]: true };
+
+// Replies must be one line: a newline inside would read as garbage to line-based clients and logs.
+const CONTROL_NEWLINES = /[\r\n]/g;
+
+function clean(text: string): string {
+  return text.indexOf('\n') >= 0 || text.indexOf('\r') >= 0 ? text.replace(CONTROL_NEWLINES, ' ') : text;
+}
+
+function make(status: ReplyStatus, text: string): Reply {
+  return (status + ' ' + clean(text)) as Reply;
+}
+
+/** `OK value`. */
+export function ok(value: string): Reply {
+  return make('OK', value);
+}
+
+/** `NOTFOUND ` (always with the trailing space). */
+export const NOTFOUND: Reply = 'NOTFOUND ' as Reply;
+
+/** `NOTFOUND text`; `text` is informational only. */
+export function notFound(text = ''): Reply {
+  return text === '' ? NOTFOUND : make('NOTFOUND', text);
+}
+
+/** `NOMORE text`: not found, and stop searching further maps (MeTA1). */
+export function noMore(text = ''): Reply {
+  return make('NOMORE', text);
+}
+
+/** `TEMP reason`: a temporary failure; the client retries later. */
+export function temp(reason: string): Reply {
+  return make('TEMP', reason);
+}
+
+/** `TIMEOUT reason`: the backend did not answer in time (clients treat it like TEMP). */
+export function timeout(reason: string): Reply {
+  return make('TIMEOUT', reason);
+}
+
+/** `PERM reason`: a permanent failure (Postfix turns it into a configuration error, 451). */
+export function perm(reason: string): Reply {
+  return make('PERM', reason);
+}
+
+/** Any status word with text; for modules that take the status from a template or a table. */
+export function reply(status: ReplyStatus, text = ''): Reply {
+  return status === 'NOTFOUND' && text === '' ? NOTFOUND : make(status, text);
+}
+
+/** The status word of a reply. */
+export function statusOf(r: Reply): ReplyStatus {
+  const sp = r.indexOf(' ');
+  return (sp < 0 ? r : r.slice(0, sp)) as ReplyStatus;
+}
+
+/**
+ * Turn free text that a template produced (`OK ${value}`, `NOTFOUND`, `TEMP db down`) into a reply. The first
+ * word must be a status word (case-insensitive, normalised to upper case); anything else becomes `OK text`
+ * so a template like `${alias}` still answers something a client understands.
+ */
+export function parseReply(text: string): Reply {
+  const trimmed = text.replace(/^\s+/, '');
+  const sp = trimmed.search(/\s/);
+  const word = (sp < 0 ? trimmed : trimmed.slice(0, sp)).toUpperCase();
+  if ((REPLY_STATUSES as readonly string[]).includes(word)) {
+    const rest = sp < 0 ? '' : trimmed.slice(sp + 1);
+    return reply(word as ReplyStatus, rest);
+  }
+  return ok(trimmed);
+}
+
+/** The formatter as one object, handed to modules in their context. */
+export interface ReplyFormatter {
+  ok(value: string): Reply;
+  notFound(text?: string): Reply;
+  noMore(text?: string): Reply;
+  temp(reason: string): Reply;
+  timeout(reason: string): Reply;
+  perm(reason: string): Reply;
+  reply(status: ReplyStatus, text?: string): Reply;
+  parse(text: string): Reply;
+  statusOf(r: Reply): ReplyStatus;
+}
+
+export const replies: ReplyFormatter = Object.freeze({
+  ok,
+  notFound,
+  noMore,
+  temp,
+  timeout,
+  perm,
+  reply,
+  parse: parseReply,
+  statusOf,
+});

@@ -1,0 +1,21 @@
+/** A real module/database context for calling a module directly in unit tests. */
+import { pino } from 'pino';
+import type { DatabaseContext, ModuleContext } from '../../src/modules/api.js';
+import { parseOptions } from '../../src/modules/options.js';
+import { compileTemplate } from '../../src/modules/template.js';
+import { replies } from '../../src/protocol/reply.js';
+
+export const silentLogger = pino({ level: 'silent' });
+
+export function moduleContext(moduleId = 'test', configDir = process.cwd()): ModuleContext {
+  return { moduleId, log: silentLogger, reply: replies, parseOptions, compileTemplate, configDir };
+}
+
+export function databaseContext(
+  dbId = 'testdb',
+  moduleArgs: readonly string[] = [],
+  moduleId = 'test',
+  configDir = process.cwd(),
+): DatabaseContext {
+  return { ...moduleContext(moduleId, configDir), dbId, moduleArgs };
+}
