@@ -89,10 +89,23 @@ export interface SmapModule<Db = unknown> {
   query?(db: Db, map: string, key: string, conn: ConnInfo): Reply | Promise<Reply>;
   /** Rewrite a map name or key for a `transform` rule; null leaves it unchanged. */
   transform?(db: Db, input: string, conn: ConnInfo): string | null | Promise<string | null>;
+  /**
+   * Administrative commands the database accepts over the control socket (`smapc --control db NAME CMD ARGS`),
+   * e.g. the memory module's bind/resolve/remove/list. Each returns the text to show the administrator;
+   * a throw is reported as an error to the administrator, never to mail clients.
+   */
+  readonly commands?: Readonly<Record<string, ControlCommand<Db>>>;
   /** Release the database's resources. Called for every database `initDb` made, opened or not. */
   closeDb?(db: Db): void | Promise<void>;
   /** Once at stop, after every database of the module is closed. */
   done?(): void | Promise<void>;
+}
+
+/** One administrative command of a module: `args` are the words after the command name. */
+export interface ControlCommand<Db> {
+  /** One line of help, e.g. `bind KEY VALUE [replace] — add a binding`. */
+  readonly help: string;
+  run(db: Db, args: readonly string[]): string | Promise<string>;
 }
 
 /** Identity helper that gives a module object its type: `export default defineModule({ ... })`. */

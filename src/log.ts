@@ -1,0 +1,39 @@
+/**
+ * The daemon's logger: pino JSON lines (read them with `pino-pretty`) to stderr, stdout or a file.
+ * GNU Smap's debug spec (`module.5`, `query`, `3`) maps onto pino levels per category: a category's
+ * child logger logs at `debug` from level 1 and at `trace` from level 10.
+ */
+import { pino, type Logger } from 'pino';
+import type { SmapdConfig } from './config/types.js';
+
+export type LogSettings = SmapdConfig['log'];
+
+export function createLogger(settings: LogSettings, name = 'smapd'): Logger {
+  let dest: pino.DestinationStream;
+  switch (settings.destination) {
+    case 'file':
+      dest = pino.destination({ dest: settings.file!, mkdir: true, sync: false });
+      break;
+    case 'stdout':
+      dest = pino.destination({ dest: 1, sync: false });
+      break;
+    default:
+      // syslog is reached through stderr: under systemd stderr goes to the journal.
+      dest = pino.destination({ dest: 2, sync: false });
+  }
+  const level = debugLevelFor(settings, 'smap') ?? settings.level;
+  return pino({ name: settings.tag || name, level, base: { pid: process.pid } }, dest);
+}
+
+/** The pino level a debug category asks for, or undefined when the spec does not mention it. */
+export function debugLevelFor(settings: LogSettings, category: string): 'debug' | 'trace' | undefined {
+  const n = settings.debug[category];
+  if (n === undefined || n <= 0) return undefined;
+  return n >= 10 ? 'trace' : 'debug';
+}
+
+/** A child logger for a debug category, at the level the debug spec gives it. */
+export function categoryLogger(root: Logger, settings: LogSettings, category: string): Logger {
+  const level = debugLevelFor(settings, category);
+  return level ? root.child({ cat: category }, { level }) : root.child({ cat: category });
+}

@@ -1,0 +1,115 @@
+/**
+ * Builds the modules and databases a config declares: resolve and import each module file, run `init`,
+ * run `initDb` for each database, and wrap it in a DatabaseHandle. Every failure becomes a ConfigError with
+ * the statement's file and line, and all of them are reported together — `smapd -t` runs exactly this.
+ */
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { SmapdConfig } from '../config/types.js';
+import { ConfigError, ConfigErrors } from '../errors.js';
+import { replies } from '../protocol/reply.js';
+import type { DatabaseContext, ModuleContext, SmapModule } from './api.js';
+import { ResultCache } from './cache.js';
+import { DEFAULT_QUERY_TIMEOUT_MS, DatabaseHandleImpl } from './handle.js';
+import { importModule, resolveModule } from './loader.js';
+import { parseOptions } from './options.js';
+import { compileTemplate } from './template.js';
+
+interface LoadedModule {
+  readonly id: string;
+  readonly mod: SmapModule;
+  readonly file: string;
+  readonly args: readonly string[];
+}
+
+export class Registry {
+  private constructor(
+    readonly modules: ReadonlyMap<string, LoadedModule>,
+    readonly databases: ReadonlyMap<string, DatabaseHandleImpl>,
+    private readonly log: Logger,
+  ) {}
+
+  /** Load and initialise everything in `config`; throws ConfigErrors listing every problem. */
+  static async create(config: SmapdConfig, log: Logger): Promise<Registry> {
+    const errors: ConfigError[] = [];
+    const configDir = path.dirname(config.file);
+    const modules = new Map<string, LoadedModule>();
+    const databases = new Map<string, DatabaseHandleImpl>();
+
+    const cache = new Map<string, SmapModule>();
+    for (const decl of config.modules) {
+      try {
+        const file = resolveModule(decl.name, config.loadPath, configDir);
+        let mod = cache.get(file);
+        if (mod === undefined) {
+          mod = await importModule(file);
+          cache.set(file, mod);
+        }
+        await mod.init?.(decl.args, moduleContext(decl.id, log, configDir));
+        modules.set(decl.id, { id: decl.id, mod, file, args: decl.args });
+      } catch (err) {
+        errors.push(new ConfigError(`module ${decl.id}: ${(err as Error).message}`, decl.loc));
+      }
+    }
+
+    for (const decl of config.databases) {
+      const m = modules.get(decl.moduleId);
+      if (m === undefined) {
+        if (!config.modules.some((d) => d.id === decl.moduleId)) {
+          errors.push(new ConfigError(`database ${decl.id}: no such module: ${decl.moduleId}`, decl.loc));
+        }
+        continue; // the module's own error is reported already
+      }
+      if (config.workers > 1 && m.mod.multiProcess === false) {
+        errors.push(
+          new ConfigError(
+            `database ${decl.id}: module ${m.id} cannot share its database between processes; use workers 1`,
+            decl.loc,
+          ),
+        );
+      }
+      try {
+        const ctx: DatabaseContext = { ...moduleContext(m.id, log, configDir), dbId: decl.id, moduleArgs: m.args };
+        const state = await m.mod.initDb(decl.args, { ...ctx, log: ctx.log.child({ db: decl.id }) });
+        const cacheObj = decl.cache ? new ResultCache(decl.cache) : undefined;
+        const timeout = decl.timeout > 0 ? decl.timeout : DEFAULT_QUERY_TIMEOUT_MS;
+        databases.set(decl.id, new DatabaseHandleImpl(decl.id, m.id, m.mod, state, log, timeout, cacheObj));
+      } catch (err) {
+        errors.push(new ConfigError(`database ${decl.id}: ${(err as Error).message}`, decl.loc));
+      }
+    }
+
+    const registry = new Registry(modules, databases, log);
+    if (errors.length > 0) {
+      await registry.close();
+      throw new ConfigErrors(errors);
+    }
+    return registry;
+  }
+
+  /** Close every database (reverse order of declaration), then every module. */
+  async close(): Promise<void> {
+    for (const h of [...this.databases.values()].reverse()) await h.close();
+    const done = new Set<SmapModule>();
+    for (const m of [...this.modules.values()].reverse()) {
+      if (done.has(m.mod)) continue;
+      done.add(m.mod);
+      try {
+        await m.mod.done?.();
+      } catch (err) {
+        this.log.warn({ module: m.id, err: (err as Error).message }, 'error in module done()');
+      }
+    }
+  }
+}
+
+function moduleContext(moduleId: string, log: Logger, configDir: string): ModuleContext {
+  return {
+    moduleId,
+    log: log.child({ module: moduleId }),
+    reply: replies,
+    parseOptions,
+    compileTemplate,
+    configDir,
+  };
+}

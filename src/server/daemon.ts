@@ -1,0 +1,156 @@
+/**
+ * The running daemon: listeners, connections, the current runtime, and the stop and reload sequences.
+ * It knows nothing of the command line; src/cli/smapd.ts drives it.
+ */
+import type net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { ServerDecl, SmapdConfig } from '../config/types.js';
+import type { ConnInfo } from '../modules/api.js';
+import type { Reply } from '../protocol/reply.js';
+import { Connection, type ConnectionContext } from './connection.js';
+import { connInfoOf } from './conninfo.js';
+import { openListener, type OpenListener } from './listeners.js';
+import { Runtime } from './runtime.js';
+import { createStats, type ServerStats } from './stats.js';
+
+export class Smapd {
+  readonly stats: ServerStats = createStats();
+  private runtime: Runtime;
+  private listeners: OpenListener[] = [];
+  private readonly connections = new Set<Connection>();
+  private readonly perServer = new Map<string, number>();
+  private stopping: Promise<void> | null = null;
+
+  private constructor(
+    runtime: Runtime,
+    readonly log: Logger,
+  ) {
+    this.runtime = runtime;
+  }
+
+  /** Load modules, databases and rules; throws ConfigErrors. Does not listen yet. */
+  static async create(config: SmapdConfig, log: Logger): Promise<Smapd> {
+    return new Smapd(await Runtime.create(config, log), log);
+  }
+
+  get config(): SmapdConfig {
+    return this.runtime.config;
+  }
+
+  get currentRuntime(): Runtime {
+    return this.runtime;
+  }
+
+  get openConnections(): number {
+    return this.connections.size;
+  }
+
+  /** The bound addresses, in server order (real ports when the config said 0). */
+  get addresses(): ReadonlyMap<string, string> {
+    return new Map(this.listeners.map((l) => [l.decl.id, l.address]));
+  }
+
+  /** Open every configured listener; on any failure close the ones opened and throw. */
+  async listen(): Promise<void> {
+    for (const decl of this.runtime.config.servers) {
+      try {
+        const l = await openListener(decl, (socket, d) => this.accept(socket, d));
+        this.listeners.push(l);
+        this.log.info({ server: decl.id, address: l.address }, 'listening');
+      } catch (err) {
+        await Promise.all(this.listeners.map((l) => l.close()));
+        this.listeners = [];
+        throw err;
+      }
+    }
+  }
+
+  /** Serve one already-connected stream (inetd mode). Resolves when it closes. */
+  serveStream(stream: Duplex, info: ConnInfo): Promise<void> {
+    const conn = this.attach(stream, info, undefined);
+    return conn.finished;
+  }
+
+  /** Replace the runtime with one built from `config`; open connections finish on the old one. */
+  async reload(config: SmapdConfig): Promise<void> {
+    const next = await Runtime.create(config, this.log);
+    const old = this.runtime;
+    this.runtime = next;
+    await old.retire();
+  }
+
+  /** Stop accepting, let requests in flight finish, force-close after the shutdown timeout. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    const closed = Promise.all(this.listeners.map((l) => l.close()));
+    for (const c of this.connections) c.endGracefully();
+    const all = Promise.all([...this.connections].map((c) => c.finished));
+    const timeout = this.runtime.config.shutdownTimeout;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, timeout, 'timeout')));
+    if ((await Promise.race([all, expired])) === 'timeout') {
+      this.log.warn({ open: this.connections.size }, 'shutdown timeout: closing remaining connections');
+      for (const c of this.connections) c.destroy();
+      await all;
+    }
+    clearTimeout(timer);
+    await closed;
+    await this.runtime.retire();
+  }
+
+  private accept(socket: net.Socket, decl: ServerDecl): void {
+    const cfg = this.runtime.config;
+    const n = this.perServer.get(decl.id) ?? 0;
+    if (this.stopping !== null) {
+      socket.destroy();
+      return;
+    }
+    if ((cfg.maxConnections > 0 && this.connections.size >= cfg.maxConnections) || (decl.maxConnections > 0 && n >= decl.maxConnections)) {
+      this.stats.connectionsRejected++;
+      this.log.warn({ server: decl.id, open: this.connections.size }, 'too many connections; closing new one');
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    this.perServer.set(decl.id, n + 1);
+    const conn = this.attach(socket, connInfoOf(socket, decl), decl);
+    void conn.finished.then(() => this.perServer.set(decl.id, (this.perServer.get(decl.id) ?? 1) - 1));
+  }
+
+  private attach(stream: Duplex, info: ConnInfo, decl: ServerDecl | undefined): Connection {
+    const runtime = this.runtime;
+    const cfg = runtime.config;
+    runtime.acquire();
+    const ctx: ConnectionContext = {
+      dispatch: (map, key, conn) => runtime.dispatcher.dispatch(map, key, conn),
+      maxRequestSize: cfg.maxRequestSize,
+      maxReplySize: cfg.maxReplySize,
+      idleTimeout: decl?.idleTimeout ?? cfg.idleTimeout,
+      log: this.log,
+      stats: this.stats,
+      trace: cfg.trace ? makeTracer(this.log, cfg.tracePatterns) : undefined,
+    };
+    const conn = new Connection(stream, info, ctx);
+    this.connections.add(conn);
+    this.stats.connectionsTotal++;
+    this.stats.connectionsOpen++;
+    void conn.finished.then(() => {
+      this.connections.delete(conn);
+      this.stats.connectionsOpen--;
+      runtime.release();
+    });
+    return conn;
+  }
+}
+
+function makeTracer(log: Logger, patterns: readonly string[]) {
+  return (map: string, key: string, reply: Reply, conn: ConnInfo): void => {
+    if (patterns.length > 0 && !patterns.some((p) => reply.startsWith(p))) return;
+    log.info({ server: conn.serverId, src: conn.src }, `TRACE: ${map} ${key} => ${reply}`);
+  };
+}

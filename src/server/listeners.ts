@@ -1,0 +1,107 @@
+/**
+ * Opens the `server` listeners: TCP over IPv4 and IPv6, and unix sockets with mode and owner. A stale unix
+ * socket file (nobody accepting on it) is replaced; a live one is an error, so a second smapd cannot steal
+ * the socket of a running one. Socket files are removed again on close.
+ */
+import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import type { ServerDecl } from '../config/types.js';
+import { ListenError } from '../errors.js';
+import { groupId, userId, userPrimaryGroup } from './accounts.js';
+
+export interface OpenListener {
+  readonly decl: ServerDecl;
+  readonly server: net.Server;
+  /** The address actually bound (the real port when the config said 0). */
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+function probeLive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function clearStaleSocket(decl: ServerDecl, path: string): Promise<void> {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw new ListenError(`server ${decl.id}: ${path} exists and is not a socket`);
+  if (await probeLive(path)) throw new ListenError(`server ${decl.id}: ${path} is in use by a running server`);
+  if (!decl.reuseAddr) throw new ListenError(`server ${decl.id}: stale socket ${path} exists (reuseaddr is off)`);
+  unlinkSync(path);
+}
+
+function applyOwnership(decl: ServerDecl, path: string): void {
+  chmodSync(path, decl.socketMode);
+  const owner = decl.socketOwner;
+  if (owner === undefined) return;
+  const uid = owner.user !== undefined ? userId(owner.user) : -1;
+  if (uid === undefined) throw new ListenError(`server ${decl.id}: no such user '${owner.user}'`);
+  let gid = owner.group !== undefined ? groupId(owner.group) : -1;
+  if (gid === undefined) throw new ListenError(`server ${decl.id}: no such group '${owner.group}'`);
+  if (owner.group === undefined && owner.user !== undefined) gid = userPrimaryGroup(owner.user) ?? -1;
+  chownSync(path, uid, gid);
+}
+
+export async function openListener(
+  decl: ServerDecl,
+  onConnection: (socket: net.Socket, listener: ServerDecl) => void,
+): Promise<OpenListener> {
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false }, (socket) =>
+    onConnection(socket, decl),
+  );
+  const url = decl.url;
+  if (url.kind === 'unix') await clearStaleSocket(decl, url.path);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new ListenError(`server ${decl.id}: cannot listen on ${url.text}: ${err.message}`, { cause: err })),
+    );
+    if (url.kind === 'unix') server.listen({ path: url.path, backlog: decl.backlog }, resolve);
+    else server.listen({ host: url.host, port: url.port, backlog: decl.backlog, ipv6Only: url.kind === 'inet6' }, resolve);
+  });
+  server.on('error', () => undefined);
+  let address: string;
+  if (url.kind === 'unix') {
+    try {
+      applyOwnership(decl, url.path);
+    } catch (err) {
+      server.close();
+      try {
+        unlinkSync(url.path);
+      } catch {
+        /* already gone */
+      }
+      throw err;
+    }
+    address = `unix://${url.path}`;
+  } else {
+    const a = server.address() as net.AddressInfo;
+    address = a.family === 'IPv6' ? `inet6://[${a.address}]:${a.port}` : `inet://${a.address}:${a.port}`;
+  }
+  return {
+    decl,
+    server,
+    address,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        if (url.kind === 'unix') {
+          try {
+            unlinkSync(url.path);
+          } catch {
+            /* already gone */
+          }
+        }
+      }),
+  };
+}

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SmapClient } from '../../src/client/client.js';
+import { encodeNetstring } from '../../src/protocol/netstring.js';
+import { fixture, repoRoot } from '../helpers/paths.js';
+
+const SMAPD = path.resolve(import.meta.dirname, '../../src/cli/smapd.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], input?: string): Promise<Run> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [SMAPD, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+    p.stdin.end(input ?? '');
+  });
+}
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'smapd-cli-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function conf(name: string, text: string): string {
+  const f = path.join(dir, name);
+  writeFileSync(f, `prepend-load-path ${fixture('modules')}\n${text}`);
+  return f;
+}
+
+describe('smapd -t', () => {
+  it('accepts the shipped etc/smapd.conf', async () => {
+    const r = await run(['-t', '-c', path.join(repoRoot, 'etc', 'smapd.conf')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /configuration OK/);
+  });
+
+  it('reports every error with file and line and exits 78', async () => {
+    const f = conf(
+      'bad.conf',
+      [
+        'server tcp inet://127.0.0.1:0', // line 2
+        'module t testmod', // 3
+        'module x no-such-module', // 4
+        'database d t', // 5
+        'frobnicate yes', // 6
+        'dispatch map eq foo database nodb', // 7
+        'dispatch default database d', // 8
+      ].join('\n') + '\n',
+    );
+    const r = await run(['-t', '-c', f]);
+    assert.equal(r.code, 78);
+    assert.match(r.stderr, new RegExp(`${f}:6: .*frobnicate`));
+  });
+
+  it('catches module and dispatch errors that only loading reveals', async () => {
+    const f = conf(
+      'bad2.conf',
+      ['server tcp inet://127.0.0.1:0', 'module x no-such-module', 'module t testmod', 'database d t', 'dispatch map eq foo database nodb', ''].join('\n'),
+    );
+    const r = await run(['-t', '-c', f]);
+    assert.equal(r.code, 78);
+    assert.match(r.stderr, new RegExp(`${f}:3: .*no-such-module.*not found`));
+    assert.match(r.stderr, new RegExp(`${f}:6: .*no such database: nodb`));
+  });
+
+  it('exits 64 on bad usage', async () => {
+    const r = await run(['--no-such-option']);
+    assert.equal(r.code, 64);
+  });
+});
+
+describe('smapd -i (inetd mode)', () => {
+  it('serves requests on stdin/stdout and exits at EOF', async () => {
+    const f = conf('inetd.conf', 'module t testmod\ndatabase d t\ndispatch default database d\n');
+    const r = await run(['-i', '-c', f, '--log-level', 'error'], encodeNetstring('m a') + encodeNetstring('m sleep:20') + encodeNetstring('m b'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '8:OK m/a,11:OK slept 20,8:OK m/b,');
+  });
+});
+
+describe('smapd foreground run', () => {
+  it('writes its pidfile, serves, and stops cleanly on SIGTERM removing socket and pidfile', async () => {
+    const sock = path.join(dir, 'run.sock');
+    const pidfile = path.join(dir, 'smapd.pid');
+    const f = conf('run.conf', `pidfile ${pidfile}\nserver u unix://${sock}\nmodule t testmod\ndatabase d t\ndispatch default database d\n`);
+    const p = spawn(process.execPath, [SMAPD, '-f', '-c', f], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
+    for (let i = 0; i < 100 && !existsSync(pidfile); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(readFileSync(pidfile, 'utf8').trim(), String(p.pid));
+    const c = await SmapClient.connect({ url: `unix://${sock}` });
+    assert.equal(await c.query('m', 'k'), 'OK m/k');
+    await c.close();
+    p.kill('SIGTERM');
+    assert.equal(await exited, 0, stderr);
+    assert.equal(existsSync(sock), false);
+    assert.equal(existsSync(pidfile), false);
+  });
+});
