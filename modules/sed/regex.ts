@@ -1,0 +1,192 @@
+/**
+ * POSIX regular expressions (ERE, or BRE with GNU extensions) converted to JavaScript RegExp source, once, at
+ * config time. The two syntaxes disagree on what is special (`+ ? { } ( ) |` are literal in BRE, `]` and `}`
+ * are errors in a JavaScript `u` pattern, `a+?` is lazy in JavaScript but "optional a+" in POSIX), so the
+ * pattern is re-tokenised and every literal re-escaped instead of being passed through.
+ */
+import { ModuleArgumentError } from '../../src/modules/api.js';
+import { charAt, parseBracket } from './bracket.js';
+
+export interface RegexOptions {
+  /** ERE when true, BRE when false. */
+  readonly extended: boolean;
+  /** The s-expression delimiter; `\` + delimiter is that character, literally. '' when there is none. */
+  readonly delimiter: string;
+}
+
+export interface ConvertedRegex {
+  /** JavaScript source, for `new RegExp(source, 'gsu' + ...)`. */
+  readonly source: string;
+  /** Number of capturing groups (JavaScript numbers them the same way). */
+  readonly groups: number;
+}
+
+/** glibc's RE_DUP_MAX: the largest count an interval may use. */
+const DUP_MAX = 0x7fff;
+
+const JS_SYNTAX = new Set('^$\\.*+?()[]{}|/'.split(''));
+
+function literal(ch: string): string {
+  return JS_SYNTAX.has(ch) ? '\\' + ch : ch;
+}
+
+/** A unit a quantifier may follow (an atom), or one it may not (an anchor). */
+interface Piece {
+  text: string;
+  readonly repeatable: boolean;
+  quantified: boolean;
+}
+
+/** One open group (or the whole pattern, number 0): finished alternatives and the current one's pieces. */
+interface Frame {
+  readonly number: number;
+  readonly alternatives: string[];
+  pieces: Piece[];
+}
+
+/** GNU escapes that stand for an anchor or a class rather than a character. */
+const ESCAPE_CLASSES: Readonly<Record<string, string>> = {
+  w: '\\w',
+  W: '\\W',
+  s: '\\s',
+  S: '\\S',
+};
+const ESCAPE_ANCHORS: Readonly<Record<string, string>> = {
+  b: '\\b',
+  B: '\\B',
+  '<': '\\b(?=\\w)',
+  '>': '\\b(?<=\\w)',
+  '`': '^',
+  "'": '$',
+};
+const ESCAPE_CHARS: Readonly<Record<string, string>> = { n: '\n', t: '\t' };
+
+export function convertRegex(src: string, opts: RegexOptions): ConvertedRegex {
+  if (src === '') throw new ModuleArgumentError('empty regular expression');
+  const { extended, delimiter } = opts;
+  const stack: Frame[] = [{ number: 0, alternatives: [], pieces: [] }];
+  // Groups are numbered in order of their `(`, but a back reference may only name one already closed.
+  let groups = 0;
+  const closed = new Set<number>();
+  let i = 0;
+
+  const top = (): Frame => stack[stack.length - 1]!;
+  const atom = (text: string): void => void top().pieces.push({ text, repeatable: true, quantified: false });
+  const anchor = (text: string): void => void top().pieces.push({ text, repeatable: false, quantified: false });
+
+  const quantify = (q: string, shown: string): void => {
+    const last = top().pieces.at(-1);
+    if (!last || !last.repeatable) throw new ModuleArgumentError(`'${shown}' has nothing to repeat`);
+    // POSIX `a*+` repeats `a*`; in JavaScript `a*+` is an error and `a+?` is lazy, so nest the earlier one.
+    last.text = (last.quantified ? `(?:${last.text})` : last.text) + q;
+    last.quantified = true;
+  };
+
+  const openGroup = (): void => void stack.push({ number: ++groups, alternatives: [], pieces: [] });
+  const closeGroup = (shown: string): void => {
+    if (stack.length === 1) throw new ModuleArgumentError(`unmatched ${shown}`);
+    const frame = stack.pop()!;
+    frame.alternatives.push(frame.pieces.map((p) => p.text).join(''));
+    closed.add(frame.number);
+    atom(`(${frame.alternatives.join('|')})`);
+  };
+  const alternate = (): void => {
+    const frame = top();
+    frame.alternatives.push(frame.pieces.map((p) => p.text).join(''));
+    frame.pieces = [];
+  };
+
+  // Parses `m}`, `m,}`, `m,n}`, `,n}` after the opening brace; `close` is `}` (ERE) or `\}` (BRE).
+  const interval = (close: string, shown: string): void => {
+    const m = /^(\d*)(,(\d*))?/.exec(src.slice(i))!;
+    const end = i + m[0].length;
+    if (!src.startsWith(close, end) || (m[1] === '' && m[3] === undefined) || (m[1] === '' && m[3] === '')) {
+      const forms = `${shown}m${close}, ${shown}m,${close} or ${shown}m,n${close}`;
+      const hint = extended ? ' (write \\{ for a literal brace)' : '';
+      throw new ModuleArgumentError(`invalid interval ${shown}${src.slice(i, end + close.length)}: expected ${forms}${hint}`);
+    }
+    const min = m[1] === '' ? 0 : Number(m[1]);
+    const max = m[2] === undefined ? min : m[3] === '' ? undefined : Number(m[3]);
+    if (min > DUP_MAX || (max !== undefined && max > DUP_MAX)) {
+      throw new ModuleArgumentError(`interval count too large in ${shown}${src.slice(i, end)}${close} (at most ${DUP_MAX})`);
+    }
+    if (max !== undefined && max < min) {
+      throw new ModuleArgumentError(`invalid interval ${shown}${src.slice(i, end)}${close}: ${max} is less than ${min}`);
+    }
+    i = end + close.length;
+    quantify(max === min ? `{${min}}` : max === undefined ? `{${min},}` : `{${min},${max}}`, shown);
+  };
+
+  const backref = (d: string): void => {
+    const n = Number(d);
+    if (!closed.has(n)) throw new ModuleArgumentError(`invalid back reference \\${d}: group ${d} is not complete before it`);
+    // Wrapped so that a following digit is not read as part of the group number.
+    atom(`(?:\\${n})`);
+  };
+
+  // In BRE, `^` and `$` are anchors only at the ends of the pattern, a group, or an alternative.
+  const breStartContext = (): boolean => top().pieces.length === 0;
+  const breEndContext = (at: number): boolean =>
+    at === src.length || src.startsWith('\\)', at) || src.startsWith('\\|', at);
+
+  while (i < src.length) {
+    const c = src[i]!;
+    if (c === '\\') {
+      if (i + 1 >= src.length) throw new ModuleArgumentError('trailing backslash');
+      if (delimiter !== '' && src.startsWith(delimiter, i + 1)) {
+        atom(literal(delimiter));
+        i += 1 + delimiter.length;
+        continue;
+      }
+      const e = charAt(src, i + 1);
+      i += 1 + e.length;
+      if (!extended && e === '(') openGroup();
+      else if (!extended && e === ')') closeGroup('\\)');
+      else if (!extended && e === '|') alternate();
+      else if (!extended && e === '{') interval('\\}', '\\{');
+      else if (!extended && e === '}') throw new ModuleArgumentError('unmatched \\}');
+      else if (!extended && (e === '+' || e === '?')) quantify(e, '\\' + e);
+      else if (e >= '1' && e <= '9') backref(e);
+      else if (ESCAPE_CLASSES[e] !== undefined) atom(ESCAPE_CLASSES[e]!);
+      else if (ESCAPE_ANCHORS[e] !== undefined) anchor(ESCAPE_ANCHORS[e]!);
+      else if (ESCAPE_CHARS[e] !== undefined) atom(literal(ESCAPE_CHARS[e]!));
+      else if (/^[A-Za-z0-9]$/.test(e)) {
+        const hint = e === 'd' ? ' (use [[:digit:]] or [0-9])' : '';
+        throw new ModuleArgumentError(`unsupported escape \\${e} in regular expression${hint}`);
+      } else atom(literal(e));
+      continue;
+    }
+    if (c === '[') {
+      const b = parseBracket(src, i, delimiter);
+      atom(b.js);
+      i = b.end;
+      continue;
+    }
+    i++;
+    if (c === '.') atom('.');
+    else if (c === '*') {
+      // POSIX BRE: a `*` with nothing before it is an ordinary character.
+      if (!extended && !top().pieces.at(-1)?.repeatable) atom('\\*');
+      else quantify('*', '*');
+    } else if (c === '^') {
+      if (extended || breStartContext()) anchor('^');
+      else atom('\\^');
+    } else if (c === '$') {
+      if (extended || breEndContext(i)) anchor('$');
+      else atom('\\$');
+    } else if (extended && (c === '+' || c === '?')) quantify(c, c);
+    else if (extended && c === '{') interval('}', '{');
+    else if (extended && c === '(') openGroup();
+    else if (extended && c === ')') closeGroup(')');
+    else if (extended && c === '|') alternate();
+    else {
+      // Take the whole code point so that a literal outside the BMP is one atom for a following quantifier.
+      const ch = charAt(src, i - 1);
+      i += ch.length - 1;
+      atom(literal(ch));
+    }
+  }
+  if (stack.length > 1) throw new ModuleArgumentError(`unmatched ${extended ? '(' : '\\('}`);
+  alternate();
+  return { source: top().alternatives.join('|'), groups };
+}

@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { convertRegex } from '../../../modules/sed/regex.js';
+import { ModuleArgumentError } from '../../../src/modules/api.js';
+
+const ERE = { extended: true, delimiter: '/' };
+const BRE = { extended: false, delimiter: '/' };
+
+/** The first match of a POSIX pattern in `input`, or null. */
+function match(pattern: string, input: string, opts = ERE, flags = ''): string | null {
+  const re = new RegExp(convertRegex(pattern, opts).source, 'su' + flags);
+  return re.exec(input)?.[0] ?? null;
+}
+
+function bad(pattern: string, message: RegExp, opts = ERE): void {
+  assert.throws(() => convertRegex(pattern, opts), (err: unknown) => {
+    assert.ok(err instanceof ModuleArgumentError);
+    assert.match(err.message, message);
+    return true;
+  });
+}
+
+describe('POSIX to JavaScript regex: ERE', () => {
+  it('keeps ERE operators', () => {
+    assert.equal(match('a+b?c*', 'xaaacc'), 'aaacc');
+    assert.equal(match('(ab|cd){2}', 'xabcdx'), 'abcd');
+    assert.equal(match('a{2,}', 'aaaa'), 'aaaa');
+    assert.equal(match('a{,2}', 'aaa'), 'aa');
+    assert.equal(match('^a.c$', 'abc'), 'abc');
+    assert.equal(match('^a.c$', 'xabc'), null);
+  });
+
+  it('counts groups as JavaScript does', () => {
+    assert.equal(convertRegex('(a)((b)c)', ERE).groups, 3);
+    assert.equal(convertRegex('a', ERE).groups, 0);
+  });
+
+  it('reads stacked quantifiers as POSIX does, never as lazy ones', () => {
+    assert.equal(match('a+?', 'aaa'), 'aaa');
+    assert.equal(match('a**', 'aaa'), 'aaa');
+    assert.equal(match('a{1}{2}', 'aaa'), 'aa');
+  });
+
+  it('escapes characters that JavaScript treats as special', () => {
+    assert.equal(match('a]b', 'a]b'), 'a]b');
+    assert.equal(match('a}b', 'a}b'), 'a}b');
+    assert.equal(match('a\\{b', 'a{b'), 'a{b');
+    assert.equal(match('a\\.b', 'axb'), null);
+  });
+
+  it('supports back references and GNU escapes', () => {
+    assert.equal(match('(a)\\1', 'xaa'), 'aa');
+    assert.equal(match('(a)\\10', 'aa0'), 'aa0');
+    assert.equal(match('\\w+', '  foo_1 '), 'foo_1');
+    assert.equal(match('\\<b', 'ab b'), 'b');
+    assert.equal(match('o\\>', 'oo foo'), 'o');
+    assert.equal(match('\\bfoo\\b', 'a foo b'), 'foo');
+  });
+
+  it('reads an escaped delimiter as the delimiter itself', () => {
+    assert.equal(match('a\\|b', 'a|b', { extended: true, delimiter: '|' }), 'a|b');
+    assert.equal(match('a\\/b', 'a/b'), 'a/b');
+  });
+});
+
+describe('POSIX to JavaScript regex: BRE', () => {
+  it('treats + ? { } ( ) | as literals', () => {
+    assert.equal(match('a+b', 'a+b', BRE), 'a+b');
+    assert.equal(match('(a|b){2}', '(a|b){2}', BRE), '(a|b){2}');
+  });
+
+  it('uses \\( \\) \\{ \\} \\+ \\? \\| as operators', () => {
+    assert.equal(match('\\(ab\\)\\{2\\}', 'xababx', BRE), 'abab');
+    assert.equal(match('a\\+', 'aaa', BRE), 'aaa');
+    assert.equal(match('ab\\?c', 'ac', BRE), 'ac');
+    assert.equal(match('\\(a\\|b\\)c', 'bc', BRE), 'bc');
+    assert.equal(convertRegex('\\(a\\)\\(b\\)', BRE).groups, 2);
+  });
+
+  it('treats a leading * as a literal', () => {
+    assert.equal(match('*a', 'x*a', BRE), '*a');
+    assert.equal(match('^*a', '*a', BRE), '*a');
+    assert.equal(match('\\(*a\\)', '*a', BRE), '*a');
+  });
+
+  it('anchors ^ and $ only at the ends of the pattern or a group', () => {
+    assert.equal(match('a^b$c', 'a^b$c', BRE), 'a^b$c');
+    assert.equal(match('^ab$', 'ab', BRE), 'ab');
+    assert.equal(match('\\(^a\\)', 'ba', BRE), null);
+    assert.equal(match('x\\(a$\\)', 'xa', BRE), 'xa');
+  });
+});
+
+describe('POSIX to JavaScript regex: bracket expressions', () => {
+  it('expands character classes', () => {
+    assert.equal(match('[[:alpha:]]+', '12abC3'), 'abC');
+    assert.equal(match('[[:digit:][:space:]]+', 'a1 2\tb'), '1 2\t');
+    assert.equal(match('[[:upper:]]+', 'abCDe'), 'CD');
+    assert.equal(match('[[:punct:]]+', 'a.,;!b'), '.,;!');
+    assert.equal(match('[[:xdigit:]]+', 'xx0fAgg'), '0fA');
+    assert.equal(match('[^[:alnum:]]', 'ab-c'), '-');
+  });
+
+  it('reads ] first and - last as members', () => {
+    assert.equal(match('[]a]+', 'x]a]x'), ']a]');
+    assert.equal(match('[^]a]', ']ab'), 'b');
+    assert.equal(match('[a-]+', 'x-a-x'), '-a-');
+  });
+
+  it('reads a backslash inside brackets as a literal character', () => {
+    assert.equal(match('[\\n]+', 'a\\nb'), '\\n');
+  });
+
+  it('supports ranges, collating elements and equivalence classes', () => {
+    assert.equal(match('[a-c]+', 'xabcd'), 'abc');
+    assert.equal(match('[[.-.]x]+', 'a-x-'), '-x-');
+    assert.equal(match('[[=e=]]', 'abe'), 'e');
+  });
+
+  it('keeps a range case-insensitive with the i flag', () => {
+    assert.equal(match('[A-C]+', 'abc', ERE, 'i'), 'abc');
+  });
+
+  it('rejects malformed brackets', () => {
+    bad('[abc', /unterminated bracket expression/);
+    bad('[[:alpha:]', /unterminated bracket expression/);
+    bad('[[:nope:]]', /unknown character class \[:nope:\]/);
+    bad('[[.ab.]]', /only single characters/);
+    bad('[c-a]', /invalid range c-a/);
+    bad('[[:digit:]-z]', /cannot start a range/);
+  });
+});
+
+describe('POSIX to JavaScript regex: errors', () => {
+  it('rejects unbalanced groups', () => {
+    bad('(a', /unmatched \(/);
+    bad('a)', /unmatched \)/);
+    bad('\\(a', /unmatched \\\(/, BRE);
+    bad('a\\)', /unmatched \\\)/, BRE);
+  });
+
+  it('rejects quantifiers with nothing to repeat', () => {
+    bad('*a', /nothing to repeat/);
+    bad('a|+b', /nothing to repeat/);
+    bad('^*', /nothing to repeat/);
+    bad('\\{2\\}', /nothing to repeat/, BRE);
+  });
+
+  it('rejects bad intervals', () => {
+    bad('a{', /invalid interval/);
+    bad('a{x}', /invalid interval/);
+    bad('a{3,2}', /2 is less than 3/);
+    bad('a{99999}', /too large/);
+    bad('a\\{1', /invalid interval/, BRE);
+  });
+
+  it('rejects back references to open or missing groups', () => {
+    bad('(a\\1)', /invalid back reference \\1/);
+    bad('a\\3', /invalid back reference \\3/);
+  });
+
+  it('rejects unsupported escapes and empty patterns', () => {
+    bad('\\d+', /unsupported escape \\d .*\[\[:digit:\]\]/);
+    bad('', /empty regular expression/);
+  });
+});
