@@ -3,17 +3,20 @@
  * smapd: the socket map daemon. Reads the config, checks it (`-t` stops there), then listens, or serves
  * stdin/stdout in inetd mode. SIGTERM/SIGINT/SIGQUIT stop gracefully; SIGHUP reloads the config.
  */
+import cluster from 'node:cluster';
 import { realpathSync } from 'node:fs';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { Command, Option } from 'commander';
 import { pino, type Logger } from 'pino';
-import { loadConfig } from '../config/parser.js';
+import { loadConfig, type ConfigOverrides } from '../config/parser.js';
+import { parseDebugSpec, parseFacility } from '../config/logging.js';
 import type { SmapdConfig } from '../config/types.js';
-import { ConfigError, ConfigErrors, EX_CONFIG, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, SmapdError } from '../errors.js';
+import { ConfigErrors, EX_CONFIG, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, SmapdError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { Smapd } from '../server/daemon.js';
 import { Runtime } from '../server/runtime.js';
+import { ClusterPrimary, runWorker } from '../server/cluster.js';
 import { detach, notifyReady } from '../server/detach.js';
 import { dropPrivileges, removePidfile, writePidfile } from '../server/process.js';
 import { VERSION } from '../version.js';
@@ -59,38 +62,24 @@ function program(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 }
 
-/** Parse a GNU Smap debug spec (`3`, `module.5`, `query`) into category → level. */
-export function parseDebugSpec(specs: readonly string[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const spec of specs) {
-    for (const part of spec.split(/[\s,]+/).filter(Boolean)) {
-      const m = /^(?:([A-Za-z_][\w-]*)(?:\.(\d+))?|(\d+))$/.exec(part);
-      if (!m) throw new ConfigError(`invalid debug spec '${part}'`);
-      if (m[3] !== undefined) out.smap = Number(m[3]);
-      else out[m[1]!] = m[2] !== undefined ? Number(m[2]) : 100;
-    }
-  }
-  return out;
-}
-
 /** Command-line values win over the config file, as in GNU Smap. */
-function applyOverrides(config: SmapdConfig, o: CliOptions): SmapdConfig {
-  const log = { ...config.log };
+function overridesOf(o: CliOptions): ConfigOverrides {
+  const log: { -readonly [K in keyof SmapdConfig['log']]?: SmapdConfig['log'][K] } = {};
   if (o.stderr) log.destination = 'stderr';
   if (o.syslog) log.destination = 'syslog';
   if (o.logTag) log.tag = o.logTag;
-  if (o.logFacility) log.facility = o.logFacility;
+  if (o.logFacility) log.facility = parseFacility(o.logFacility, CLI_LOC);
   if (o.logLevel) log.level = o.logLevel as SmapdConfig['log']['level'];
-  if (o.debug) log.debug = { ...config.log.debug, ...parseDebugSpec(o.debug) };
-  return Object.freeze({
-    ...config,
-    inetdMode: o.inetd ? true : config.inetdMode,
-    foreground: o.foreground ? true : config.foreground,
-    trace: o.trace ? true : config.trace,
-    tracePatterns: o.tracePattern ? [...config.tracePatterns, ...o.tracePattern] : config.tracePatterns,
-    log: Object.freeze(log),
-  });
+  if (o.debug) log.debug = parseDebugSpec(o.debug.flatMap((d) => d.split(/\s+/)), CLI_LOC);
+  const out: { -readonly [K in keyof ConfigOverrides]: ConfigOverrides[K] } = { log };
+  if (o.inetd) out.inetdMode = true;
+  if (o.foreground) out.foreground = true;
+  if (o.trace) out.trace = true;
+  if (o.tracePattern) out.tracePatterns = o.tracePattern;
+  return out;
 }
+
+const CLI_LOC = { file: 'command line', line: 0 };
 
 function printConfigErrors(err: unknown): void {
   const list = err instanceof ConfigErrors ? err.errors : [err as Error];
@@ -99,7 +88,7 @@ function printConfigErrors(err: unknown): void {
 
 /** Read and check the config, with command-line overrides applied. */
 async function readConfig(o: CliOptions): Promise<SmapdConfig> {
-  return applyOverrides(loadConfig(o.config), o);
+  return loadConfig(o.config, overridesOf(o));
 }
 
 export async function smapdMain(argv: string[]): Promise<number> {
@@ -138,6 +127,9 @@ export async function smapdMain(argv: string[]): Promise<number> {
   if (!config.foreground && !config.inetdMode) return detach(argv);
 
   const log = createLogger(config.log);
+  if (config.workers > 1 && !config.inetdMode) {
+    return cluster.isPrimary ? runPrimary(config, o, log) : runWorkerProcess(config, o, log);
+  }
   let daemon: Smapd;
   try {
     daemon = await Smapd.create(config, log);
@@ -161,6 +153,79 @@ export async function smapdMain(argv: string[]): Promise<number> {
   log.info({ version: VERSION, config: config.file }, 'smapd started');
   notifyReady();
   return runUntilStopped(daemon, o, log);
+}
+
+/** `workers N`: the primary checks the config, forks the workers, then owns the listeners. */
+async function runPrimary(config: SmapdConfig, o: CliOptions, log: Logger): Promise<number> {
+  try {
+    // Check modules and databases here once, so a bad config fails before any worker is forked.
+    const rt = await Runtime.create(config, pino({ level: 'silent' }));
+    await rt.close();
+  } catch (err) {
+    printConfigErrors(err);
+    return EX_CONFIG;
+  }
+  const primary = new ClusterPrimary(config, log);
+  try {
+    await primary.start();
+    if (config.pidfile) writePidfile(config.pidfile);
+    dropPrivileges(config.user, config.groups, config.allGroups, log);
+  } catch (err) {
+    process.stderr.write(`smapd: ${(err as Error).message}\n`);
+    log.fatal({ err: (err as Error).message }, 'cannot start');
+    await primary.stop();
+    return EX_UNAVAILABLE;
+  }
+  log.info({ version: VERSION, config: config.file, workers: config.workers }, 'smapd started');
+  notifyReady();
+  return new Promise((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'stopping');
+      void primary.stop().then(() => {
+        if (config.pidfile) removePidfile(config.pidfile);
+        log.info('smapd stopped');
+        resolve(0);
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGQUIT', () => stop('SIGQUIT'));
+    process.on('SIGHUP', () => {
+      void (async () => {
+        try {
+          const next = await readConfig(o);
+          const rt = await Runtime.create(next, pino({ level: 'silent' }));
+          await rt.close();
+          primary.reload(next);
+          log.info({ config: next.file }, 'configuration checked; workers reloading');
+        } catch (err) {
+          const list = err instanceof ConfigErrors ? err.errors : [err as Error];
+          for (const e of list) log.error({ err: e.message }, 'reload rejected; keeping the running configuration');
+        }
+      })();
+    });
+  });
+}
+
+/** A worker of `workers N`: a full smapd without listeners; connections come from the primary. */
+async function runWorkerProcess(config: SmapdConfig, o: CliOptions, log: Logger): Promise<number> {
+  let daemon: Smapd;
+  try {
+    daemon = await Smapd.create(config, log);
+    dropPrivileges(config.user, config.groups, config.allGroups, log);
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'worker cannot start');
+    return EX_CONFIG;
+  }
+  const reload = async () => {
+    try {
+      await daemon.reload(await readConfig(o));
+      log.info('worker reloaded configuration');
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'worker reload failed; keeping the running configuration');
+    }
+  };
+  return runWorker(daemon, reload, log);
 }
 
 function runUntilStopped(daemon: Smapd, o: CliOptions, log: Logger): Promise<number> {

@@ -18,8 +18,17 @@ export interface ServerDecl {
   readonly maxConnections: number;
   /** For unix sockets: file mode, e.g. 0o600. */
   readonly socketMode: number;
-  /** For unix sockets: owner and group names (or numeric ids as strings); undefined = leave as created. */
+  /**
+   * For unix sockets: owner and group names (or numeric ids as strings); undefined = leave as created.
+   * A user without a group means that user's primary group (as `chown user:` does). Without a
+   * `socket-owner` statement it is the server's own `user`, if the block sets one (GNU Smap does the same).
+   */
   readonly socketOwner: { readonly user?: string; readonly group?: string } | undefined;
+  /** Per-server privileges for the connections it serves (GNU Smap's per-child user); undefined = global. */
+  readonly user: string | undefined;
+  /** Supplementary groups to keep for this server, in addition to the user's primary group. */
+  readonly groups: readonly string[];
+  readonly allGroups: boolean;
   /** Idle timeout for this server's connections in ms; undefined = the global one. */
   readonly idleTimeout: number | undefined;
   readonly reuseAddr: boolean;

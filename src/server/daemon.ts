@@ -66,6 +66,17 @@ export class Smapd {
     }
   }
 
+  /** Take over a socket another process accepted (a worker, from the primary). */
+  adopt(socket: net.Socket, serverId: string): void {
+    const decl = this.runtime.config.servers.find((d) => d.id === serverId);
+    if (decl === undefined) {
+      socket.destroy();
+      return;
+    }
+    this.accept(socket, decl);
+    socket.resume();
+  }
+
   /** Serve one already-connected stream (inetd mode). Resolves when it closes. */
   serveStream(stream: Duplex, info: ConnInfo): Promise<void> {
     const conn = this.attach(stream, info, undefined);

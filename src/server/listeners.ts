@@ -56,8 +56,11 @@ function applyOwnership(decl: ServerDecl, path: string): void {
 export async function openListener(
   decl: ServerDecl,
   onConnection: (socket: net.Socket, listener: ServerDecl) => void,
+  opts: { pauseOnConnect?: boolean } = {},
 ): Promise<OpenListener> {
-  const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false }, (socket) =>
+  // pauseOnConnect: a primary process hands sockets to workers before reading a byte.
+  const pauseOnConnect = opts.pauseOnConnect ?? false;
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect }, (socket) =>
     onConnection(socket, decl),
   );
   const url = decl.url;

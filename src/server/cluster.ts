@@ -1,0 +1,171 @@
+/**
+ * `workers N`: one primary process owns the listeners (so unix socket mode, owner and clean-up happen once)
+ * and hands each accepted connection, unread, to a worker in turn. Each worker is a full smapd with its own
+ * modules and databases. The primary restarts a worker that dies, forwards reload and stop, and gathers
+ * the workers' counters for status and metrics.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type net from 'node:net';
+import type { Logger } from 'pino';
+import type { SmapdConfig } from '../config/types.js';
+import type { Smapd } from './daemon.js';
+import { openListener, type OpenListener } from './listeners.js';
+import { createStats, type ServerStats } from './stats.js';
+
+/** Messages between the primary and the workers. */
+type ToWorker = { t: 'conn'; server: string } | { t: 'reload' } | { t: 'stop' } | { t: 'stats'; id: number };
+type ToPrimary = { t: 'ready' } | { t: 'stats'; id: number; stats: ServerStats; databases: Record<string, unknown> };
+
+const RESTART_DELAY_MS = 1000;
+
+export class ClusterPrimary {
+  private listeners: OpenListener[] = [];
+  private readonly workers: Worker[] = [];
+  private next = 0;
+  private stopping = false;
+  private statsSeq = 0;
+  private readonly statsWaiters = new Map<number, { got: ToPrimary[]; want: number; done: (r: ToPrimary[]) => void }>();
+
+  constructor(
+    private config: SmapdConfig,
+    private readonly log: Logger,
+  ) {}
+
+  get addresses(): ReadonlyMap<string, string> {
+    return new Map(this.listeners.map((l) => [l.decl.id, l.address]));
+  }
+
+  /** Fork the workers, wait until each has loaded its config, then open the listeners. */
+  async start(): Promise<void> {
+    await Promise.all(Array.from({ length: this.config.workers }, () => this.fork()));
+    for (const decl of this.config.servers) {
+      const l = await openListener(decl, (socket, d) => this.dispatchConnection(socket, d.id), { pauseOnConnect: true });
+      this.listeners.push(l);
+      this.log.info({ server: decl.id, address: l.address, workers: this.config.workers }, 'listening');
+    }
+  }
+
+  /** Ask every worker to reload its config (the primary checked it already). */
+  reload(config: SmapdConfig): void {
+    this.config = config;
+    for (const w of this.workers) w.send({ t: 'reload' } satisfies ToWorker);
+  }
+
+  /** Sum of the workers' counters, and each worker's per-database figures. */
+  async stats(): Promise<{ stats: ServerStats; workers: Array<Record<string, unknown>> }> {
+    const id = ++this.statsSeq;
+    const live = this.workers.filter((w) => w.isConnected());
+    const replies = await new Promise<ToPrimary[]>((resolve) => {
+      if (live.length === 0) return resolve([]);
+      this.statsWaiters.set(id, { got: [], want: live.length, done: resolve });
+      for (const w of live) w.send({ t: 'stats', id } satisfies ToWorker);
+      setTimeout(() => {
+        const w = this.statsWaiters.get(id);
+        if (w) {
+          this.statsWaiters.delete(id);
+          resolve(w.got);
+        }
+      }, 2000).unref();
+    });
+    const total = createStats();
+    for (const r of replies) {
+      if (r.t !== 'stats') continue;
+      total.startedAt = Math.min(total.startedAt, r.stats.startedAt);
+      for (const k of ['connectionsTotal', 'connectionsOpen', 'connectionsRejected', 'requests', 'protocolErrors', 'oversizeReplies'] as const) {
+        total[k] += r.stats[k];
+      }
+      for (const k of Object.keys(total.replies) as Array<keyof ServerStats['replies']>) total.replies[k] += r.stats.replies[k];
+    }
+    return { stats: total, workers: replies.map((r) => (r.t === 'stats' ? r.databases : {})) };
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.listeners.map((l) => l.close()));
+    const exits = this.workers.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
+    for (const w of this.workers) if (w.isConnected()) w.send({ t: 'stop' } satisfies ToWorker);
+    const timer = setTimeout(() => {
+      for (const w of this.workers) if (!w.isDead()) w.process.kill('SIGKILL');
+    }, this.config.shutdownTimeout + 2000);
+    await Promise.all(exits);
+    clearTimeout(timer);
+  }
+
+  private dispatchConnection(socket: net.Socket, serverId: string): void {
+    const live = this.workers.filter((w) => w.isConnected());
+    if (live.length === 0) {
+      this.log.error({ server: serverId }, 'no worker alive; closing connection');
+      socket.destroy();
+      return;
+    }
+    const w = live[this.next++ % live.length]!;
+    w.send({ t: 'conn', server: serverId } satisfies ToWorker, socket, { keepOpen: false }, (err) => {
+      if (err) socket.destroy();
+    });
+  }
+
+  private fork(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const w = cluster.fork({ SMAPD_WORKER: '1' });
+      this.workers.push(w);
+      let ready = false;
+      w.on('message', (msg: ToPrimary) => {
+        if (msg.t === 'ready') {
+          ready = true;
+          resolve();
+        } else if (msg.t === 'stats') {
+          const waiter = this.statsWaiters.get(msg.id);
+          if (waiter) {
+            waiter.got.push(msg);
+            if (waiter.got.length === waiter.want) {
+              this.statsWaiters.delete(msg.id);
+              waiter.done(waiter.got);
+            }
+          }
+        }
+      });
+      w.on('exit', (code, signal) => {
+        this.workers.splice(this.workers.indexOf(w), 1);
+        if (!ready) return reject(new Error(`worker ${w.process.pid} failed to start (exit ${code ?? signal})`));
+        if (this.stopping) return;
+        this.log.error({ pid: w.process.pid, code, signal }, 'worker died; restarting');
+        setTimeout(() => {
+          if (!this.stopping) this.fork().catch((err) => this.log.error({ err: (err as Error).message }, 'worker restart failed'));
+        }, RESTART_DELAY_MS).unref();
+      });
+    });
+  }
+}
+
+/** In a worker: take connections from the primary and answer its requests. */
+export function runWorker(daemon: Smapd, reload: () => Promise<void>, log: Logger): Promise<number> {
+  return new Promise((resolve) => {
+    process.on('message', (msg: ToWorker, handle?: net.Socket) => {
+      switch (msg.t) {
+        case 'conn':
+          if (handle) daemon.adopt(handle, msg.server);
+          break;
+        case 'reload':
+          void reload();
+          break;
+        case 'stats': {
+          const databases: Record<string, unknown> = {};
+          for (const [id, h] of daemon.currentRuntime.registry.databases) {
+            databases[id] = { ...h.stats, cache: h.cache?.stats() };
+          }
+          process.send?.({ t: 'stats', id: msg.id, stats: daemon.stats, databases } satisfies ToPrimary);
+          break;
+        }
+        case 'stop':
+          void daemon.stop().then(() => resolve(0));
+          break;
+      }
+    });
+    // The primary decides when to stop; a terminal's Ctrl-C reaches the whole group.
+    process.on('SIGINT', () => undefined);
+    process.on('SIGTERM', () => void daemon.stop().then(() => resolve(0)));
+    process.on('disconnect', () => void daemon.stop().then(() => resolve(0)));
+    process.send?.({ t: 'ready' } satisfies ToPrimary);
+    log.debug('worker ready');
+  });
+}
