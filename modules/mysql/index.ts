@@ -1,0 +1,123 @@
+/**
+ * mysql: answers lookups from MySQL or MariaDB with mysql2, over a shared connection pool, with server-side
+ * prepared statements (keys are bound, never pasted into SQL). Options follow GNU Smap's mysql module.
+ *
+ *   module mysql mysql config-file=/etc/smapd/my.cnf config-group=smapd
+ *   database aliases mysql query="SELECT dest FROM aliases WHERE name = '$key'"
+ */
+import { BackendError, BackendTimeoutError, defineModule, ModuleArgumentError, type DatabaseContext } from '../../src/modules/api.js';
+import { compileQuery, MYSQL_DIALECT, type CompiledQuery } from '../sql-common/query.js';
+import {
+  compileReplies,
+  errorText,
+  renderError,
+  renderNotFound,
+  renderRow,
+  requestValues,
+  type SqlReplies,
+} from '../sql-common/replies.js';
+import { PoolRegistry, type SharedPool } from './pools.js';
+import { runLookup } from './lookup.js';
+import { describeServer, MYSQL_OPTIONS, resolveSettings, type ConnectionSettings } from './settings.js';
+
+export interface MysqlDb {
+  readonly ctx: DatabaseContext;
+  readonly settings: ConnectionSettings;
+  readonly query: CompiledQuery;
+  readonly replies: SqlReplies;
+  readonly timeoutMs: number;
+  pool: SharedPool | null;
+}
+
+/** Pools by connection settings, for every database of every `module ... mysql` statement in this process. */
+export const pools = new PoolRegistry();
+
+async function ping(db: MysqlDb, shared: SharedPool): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = db.settings.connectTimeoutMs + db.timeoutMs;
+  const check = (async () => {
+    const conn = await shared.pool.getConnection();
+    try {
+      await conn.ping();
+    } finally {
+      conn.release();
+    }
+  })();
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BackendTimeoutError(`no answer within ${deadline} ms`)), deadline);
+  });
+  try {
+    await Promise.race([check, late]);
+  } finally {
+    clearTimeout(timer);
+    check.catch(() => undefined);
+  }
+}
+
+export default defineModule<MysqlDb>({
+  apiVersion: 1,
+  capabilities: ['query'],
+  multiProcess: true,
+
+  init(args, ctx) {
+    ctx.parseOptions(args, MYSQL_OPTIONS, { context: `module ${ctx.moduleId}` });
+  },
+
+  initDb(args, ctx) {
+    const where = `database ${ctx.dbId}`;
+    // Module arguments first: a database without query= uses the module's (GNU Smap crashed there).
+    const { values, given } = ctx.parseOptions([...ctx.moduleArgs, ...args], MYSQL_OPTIONS, { context: where });
+    if (values.query === undefined || String(values.query).trim() === '') {
+      throw new ModuleArgumentError(`${where}: query= is required (in the database statement or in module ${ctx.moduleId})`);
+    }
+    const timeoutMs = values.timeout as number;
+    if (timeoutMs <= 0) throw new ModuleArgumentError(`${where}: timeout must be more than 0`);
+    const query = compileQuery(String(values.query), MYSQL_DIALECT);
+    for (const w of query.warnings) ctx.log.warn({ db: ctx.dbId }, w);
+    return {
+      ctx,
+      settings: resolveSettings(values, given, ctx.configDir, where),
+      query,
+      replies: compileReplies(ctx, values, given),
+      timeoutMs,
+      pool: null,
+    };
+  },
+
+  async openDb(db) {
+    if (db.pool !== null) return;
+    const shared = pools.acquire(db.settings, db.ctx.log);
+    try {
+      await ping(db, shared);
+    } catch (err) {
+      await pools.release(shared);
+      throw new BackendError(`cannot connect to MySQL at ${describeServer(db.settings)}: ${errorText(err)}`, { cause: err });
+    }
+    db.pool = shared;
+  },
+
+  async query(db, map, key, conn) {
+    const req = requestValues(map, key, conn);
+    if (db.pool === null) throw new BackendError(`database ${db.ctx.dbId} is not open`);
+    try {
+      const row = await runLookup(db.pool, {
+        sql: db.query.sql,
+        values: db.query.params.map((p) => req[p]),
+        timeoutMs: db.timeoutMs,
+        log: db.ctx.log,
+      });
+      if (row === null) return renderNotFound(db.ctx, db.replies.negative, req);
+      return renderRow(db.ctx, db.replies.positive, row, req);
+    } catch (err) {
+      const timedOut = err instanceof BackendTimeoutError;
+      db.ctx.log.error({ db: db.ctx.dbId, err: errorText(err) }, timedOut ? 'mysql lookup timed out' : 'mysql lookup failed');
+      return renderError(db.ctx, timedOut ? db.replies.timeout : db.replies.onerror, req, err);
+    }
+  },
+
+  async closeDb(db) {
+    const shared = db.pool;
+    db.pool = null;
+    if (shared !== null) await pools.release(shared);
+  },
+});

@@ -1,0 +1,180 @@
+/**
+ * The mysql module when things go wrong on the real server: slow queries, killed connections, an outage.
+ * The module logs in as a user made for this file, so killing "its" connections spares everyone else's.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import mysqlModule, { type MysqlDb } from '../../modules/mysql/index.js';
+import type { Reply } from '../../src/modules/api.js';
+import { BackendError } from '../../src/errors.js';
+import { databaseContext } from '../helpers/module-context.js';
+import { conn, connectServer, DB_HOST, DB_NAME, DB_PORT, needServer, Relay, sleep, uniqueName, type Server } from './mysql-fixture.js';
+
+let server: Server | undefined;
+const user = uniqueName('smapd_f');
+const password = randomBytes(12).toString('hex');
+const table = uniqueName('smapd_ft');
+const opened: MysqlDb[] = [];
+
+/** `slow` sleeps for the number of seconds in the map name; any other key answers at once. */
+const slowQuery = "query=SELECT IF($key = 'slow', SLEEP($map), CONCAT('fast ', $key)) AS v";
+
+function args(extra: string[], port = DB_PORT): string[] {
+  return [`host=${DB_HOST}`, `port=${port}`, `user=${user}`, `password=${password}`, `database=${DB_NAME}`, 'config-file=', ...extra];
+}
+
+async function open(a: string[]): Promise<MysqlDb> {
+  const db = (await mysqlModule.initDb(a, databaseContext('faulty', [], 'mysql'))) as MysqlDb;
+  await mysqlModule.openDb!(db);
+  opened.push(db);
+  return db;
+}
+
+function ask(db: MysqlDb, key: string, map = '0'): Promise<Reply> {
+  return mysqlModule.query!(db, map, key, conn) as Promise<Reply>;
+}
+
+async function threadsOfUser(s: Server & { admin: NonNullable<Server['admin']> }): Promise<{ id: number; command: string; info: string | null }[]> {
+  const [rows] = await s.admin.query('SELECT id, command, info FROM information_schema.processlist WHERE user = ?', [user]);
+  return rows as { id: number; command: string; info: string | null }[];
+}
+
+async function killAll(s: Server & { admin: NonNullable<Server['admin']> }): Promise<number> {
+  const threads = await threadsOfUser(s);
+  for (const th of threads) await s.admin.query(`KILL ${Number(th.id)}`).catch(() => undefined);
+  return threads.length;
+}
+
+/** Ask until the answer starts with OK, for at most `ms`; returns every answer seen. */
+async function untilOk(db: MysqlDb, key: string, ms: number): Promise<Reply[]> {
+  const seen: Reply[] = [];
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const r = await ask(db, key);
+    seen.push(r);
+    if (r.startsWith('OK ')) return seen;
+    await sleep(100);
+  }
+  return seen;
+}
+
+describe('mysql module faults', () => {
+  before(async () => {
+    server = await connectServer();
+    if (server.admin === null) return;
+    await server.admin.query(`CREATE USER '${user}'@'%' IDENTIFIED BY '${password}'`);
+    await server.admin.query(`CREATE TABLE ${table} (k VARCHAR(100) PRIMARY KEY, v TEXT)`);
+    await server.admin.query(`INSERT INTO ${table} VALUES ('k', 'value')`);
+    await server.admin.query(`GRANT SELECT ON ${DB_NAME}.${table} TO '${user}'@'%'`);
+  });
+
+  after(async () => {
+    for (const db of opened) await mysqlModule.closeDb!(db);
+    if (server?.admin) {
+      await killAll(server as Server & { admin: NonNullable<Server['admin']> });
+      await server.admin.query(`DROP TABLE IF EXISTS ${table}`);
+      await server.admin.query(`DROP USER IF EXISTS '${user}'@'%'`);
+      await server.admin.end();
+    }
+  });
+
+  it('a query past timeout= answers TIMEOUT, is killed on the server, and does not stall other lookups', async (t) => {
+    if (!needServer(t, server)) return;
+    const db = await open(args([slowQuery, 'timeout=500ms']));
+    const started = Date.now();
+    const slow = ask(db, 'slow', '3');
+    await sleep(100);
+    const fastStarted = Date.now();
+    assert.equal(await ask(db, 'quick'), 'OK fast quick');
+    assert.ok(Date.now() - fastStarted < 400, 'the second lookup did not wait for the slow one');
+    const r = await slow;
+    const took = Date.now() - started;
+    assert.match(r, /^TIMEOUT \S.*within 500 ms/);
+    assert.ok(took >= 450 && took < 1500, `timed out after ${took} ms`);
+    await sleep(300);
+    const sleeping = (await threadsOfUser(server)).filter((th) => /SLEEP/i.test(th.info ?? ''));
+    assert.deepEqual(sleeping, [], 'the abandoned query no longer runs on the server');
+    const again = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((k) => ask(db, k)));
+    assert.deepEqual(again, ['OK fast a', 'OK fast b', 'OK fast c', 'OK fast d', 'OK fast e']);
+  });
+
+  it('an explicit onerror-reply also covers timeouts unless timeout-reply is given', async (t) => {
+    if (!needServer(t, server)) return;
+    const failOpen = await open(args([slowQuery, 'timeout=200ms', 'onerror-reply=NOTFOUND', 'pool-size=2']));
+    assert.equal(await ask(failOpen, 'slow', '1'), 'NOTFOUND ');
+    const own = await open(args([slowQuery, 'timeout=200ms', 'onerror-reply=NOTFOUND', 'timeout-reply=TEMP slow: ${error}', 'pool-size=2']));
+    assert.match(await ask(own, 'slow', '1'), /^TEMP slow: no answer/);
+  });
+
+  it('lookups survive their pooled connections being killed while idle', async (t) => {
+    if (!needServer(t, server)) return;
+    const db = await open(args([`query=SELECT v FROM ${table} WHERE k = $key`, 'pool-size=3']));
+    const warm = await Promise.all([ask(db, 'k'), ask(db, 'k'), ask(db, 'k')]);
+    assert.deepEqual(warm, ['OK value', 'OK value', 'OK value']);
+    assert.ok((await killAll(server)) >= 1, 'the module had connections to kill');
+    await sleep(50);
+    const right = await Promise.all([ask(db, 'k'), ask(db, 'k'), ask(db, 'k'), ask(db, 'k')]);
+    for (const r of right) assert.match(r, /^(OK value|TEMP \S.*)$/);
+    const seen = await untilOk(db, 'k', 3000);
+    assert.equal(seen.at(-1), 'OK value', `recovered by itself (answers: ${seen.join(' | ')})`);
+  });
+
+  it('a connection killed mid-query answers TEMP with the reason, then lookups recover', async (t) => {
+    if (!needServer(t, server)) return;
+    // pool-size=1 gives this database a pool of its own with one fresh connection, so nothing is retried.
+    const db = await open(args([slowQuery, 'timeout=10s', 'pool-size=1']));
+    const pending = ask(db, 'slow', '5');
+    let killed = 0;
+    for (let i = 0; i < 20 && killed === 0; i++) {
+      await sleep(100);
+      const busy = (await threadsOfUser(server)).filter((th) => /SLEEP/i.test(th.info ?? ''));
+      for (const th of busy) await server.admin.query(`KILL ${Number(th.id)}`);
+      killed = busy.length;
+    }
+    assert.equal(killed, 1, 'the sleeping lookup was found and killed');
+    assert.match(await pending, /^TEMP \S+/);
+    const seen = await untilOk(db, 'k', 3000);
+    assert.equal(seen.at(-1), 'OK fast k', `recovered by itself (answers: ${seen.join(' | ')})`);
+  });
+
+  it('while the server is unreachable lookups answer TEMP at once, and recover when it is back', async (t) => {
+    if (!needServer(t, server)) return;
+    const relay = new Relay();
+    await relay.start();
+    try {
+      const db = await open(args([`query=SELECT v FROM ${table} WHERE k = $key`], relay.port));
+      assert.equal(await ask(db, 'k'), 'OK value');
+      await relay.stop();
+      for (let i = 0; i < 3; i++) {
+        const started = Date.now();
+        const r = await ask(db, 'k');
+        assert.match(r, /^TEMP \S.*ECONNREFUSED/, r);
+        assert.ok(Date.now() - started < 1000, 'a dead server is reported at once, not after the timeout');
+      }
+      await relay.start();
+      const seen = await untilOk(db, 'k', 3000);
+      assert.equal(seen.at(-1), 'OK value', `recovered by itself (answers: ${seen.join(' | ')})`);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('an open that failed while the server was down succeeds once it is back', async (t) => {
+    if (!needServer(t, server)) return;
+    const relay = new Relay();
+    await relay.start();
+    const port = relay.port;
+    await relay.stop();
+    try {
+      const db = (await mysqlModule.initDb(args([`query=SELECT v FROM ${table} WHERE k = $key`, 'pool-size=2'], port), databaseContext())) as MysqlDb;
+      await assert.rejects(Promise.resolve(mysqlModule.openDb!(db)), (e: unknown) => e instanceof BackendError && /ECONNREFUSED/.test(e.message));
+      await relay.start();
+      await mysqlModule.openDb!(db);
+      opened.push(db);
+      assert.equal(await ask(db, 'k'), 'OK value');
+    } finally {
+      await relay.stop();
+    }
+  });
+});
