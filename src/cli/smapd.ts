@@ -4,7 +4,7 @@
  * stdin/stdout in inetd mode. SIGTERM/SIGINT/SIGQUIT stop gracefully; SIGHUP reloads the config.
  */
 import cluster from 'node:cluster';
-import { realpathSync } from 'node:fs';
+import { fstatSync, realpathSync } from 'node:fs';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { Command, Option } from 'commander';
@@ -265,7 +265,11 @@ function runUntilStopped(daemon: Smapd, o: CliOptions, log: Logger): Promise<num
 async function serveInetd(daemon: Smapd): Promise<number> {
   let stream: Duplex;
   let info: { family: 'inet' | 'inet6' | 'unix'; src: string; srcPort: number; dst: string; dstPort: number };
-  try {
+  const in0 = fstatSync(0);
+  const out1 = fstatSync(1);
+  // inetd hands over one socket as both fd 0 and fd 1; anything else (pipes, a socketpair per direction) is
+  // read from stdin and written to stdout.
+  if (in0.isSocket() && in0.ino === out1.ino && in0.dev === out1.dev) {
     const sock = new net.Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true });
     stream = sock;
     const mapped = (a: string | undefined) => (a ?? '').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
@@ -278,7 +282,7 @@ async function serveInetd(daemon: Smapd): Promise<number> {
           dstPort: sock.localPort ?? 0,
         }
       : { family: 'unix', src: '', srcPort: 0, dst: '', dstPort: 0 };
-  } catch {
+  } else {
     // stdin/stdout are pipes (a test harness, or `smapd -i < requests`): join them into one stream.
     stream = Duplex.from({ readable: process.stdin, writable: process.stdout });
     info = { family: 'unix', src: '', srcPort: 0, dst: '', dstPort: 0 };

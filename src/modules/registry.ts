@@ -31,6 +31,19 @@ export class Registry {
 
   /** Load and initialise everything in `config`; throws ConfigErrors listing every problem. */
   static async create(config: SmapdConfig, log: Logger): Promise<Registry> {
+    const { registry, errors } = await Registry.load(config, log);
+    if (errors.length > 0) {
+      await registry.close();
+      throw new ConfigErrors(errors);
+    }
+    return registry;
+  }
+
+  /**
+   * Load what can be loaded and return the problems alongside, so that a config check can go on to the
+   * dispatch rules and report their errors too.
+   */
+  static async load(config: SmapdConfig, log: Logger): Promise<{ registry: Registry; errors: ConfigError[] }> {
     const errors: ConfigError[] = [];
     const configDir = path.dirname(config.file);
     const modules = new Map<string, LoadedModule>();
@@ -79,12 +92,7 @@ export class Registry {
       }
     }
 
-    const registry = new Registry(modules, databases, log);
-    if (errors.length > 0) {
-      await registry.close();
-      throw new ConfigErrors(errors);
-    }
-    return registry;
+    return { registry: new Registry(modules, databases, log), errors };
   }
 
   /** Close every database (reverse order of declaration), then every module. */

@@ -7,6 +7,13 @@ import type { Logger } from 'pino';
 import type { SmapdConfig } from '../config/types.js';
 import { compileRules, type Dispatcher } from '../dispatch/index.js';
 import { Registry } from '../modules/registry.js';
+import type { DatabaseHandle } from '../modules/database.js';
+import { ConfigError, ConfigErrors } from '../errors.js';
+import { NOTFOUND } from '../protocol/reply.js';
+
+function placeholder(id: string): DatabaseHandle {
+  return { id, moduleId: '', canQuery: true, canTransform: true, query: () => NOTFOUND, transform: () => null };
+}
 
 export class Runtime {
   private refs = 0;
@@ -21,14 +28,24 @@ export class Runtime {
 
   /** Build a runtime; throws ConfigErrors with every problem (unknown module, bad rule, ...). */
   static async create(config: SmapdConfig, log: Logger): Promise<Runtime> {
-    const registry = await Registry.create(config, log);
+    const { registry, errors } = await Registry.load(config, log);
+    // A database that is declared but failed to load has its error reported already; stand in for it so the
+    // rules naming it are still checked for everything else.
+    const declared = new Set(config.databases.map((d) => d.id));
+    const lookup = (id: string) => registry.databases.get(id) ?? (declared.has(id) ? placeholder(id) : undefined);
+    let dispatcher: Dispatcher | undefined;
     try {
-      const dispatcher = compileRules(config.rules, (id) => registry.databases.get(id));
-      return new Runtime(config, registry, dispatcher);
+      dispatcher = compileRules(config.rules, lookup);
     } catch (err) {
-      await registry.close();
-      throw err;
+      if (err instanceof ConfigErrors) errors.push(...err.errors);
+      else if (err instanceof ConfigError) errors.push(err);
+      else throw err;
     }
+    if (errors.length > 0 || dispatcher === undefined) {
+      await registry.close();
+      throw new ConfigErrors(errors.sort((a, b) => (a.loc?.line ?? 0) - (b.loc?.line ?? 0)));
+    }
+    return new Runtime(config, registry, dispatcher);
   }
 
   acquire(): void {

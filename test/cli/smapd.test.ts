@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SmapClient } from '../../src/client/client.js';
@@ -87,7 +88,29 @@ describe('smapd -i (inetd mode)', () => {
     const f = conf('inetd.conf', 'module t testmod\ndatabase d t\ndispatch default database d\n');
     const r = await run(['-i', '-c', f, '--log-level', 'error'], encodeNetstring('m a') + encodeNetstring('m sleep:20') + encodeNetstring('m b'));
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, '8:OK m/a,11:OK slept 20,8:OK m/b,');
+    assert.equal(r.stdout, '6:OK m/a,11:OK slept 20,6:OK m/b,');
+  });
+});
+
+describe('smapd -i with one socket on fd 0 and 1, as inetd passes it', () => {
+  it('answers over that socket and sees the client address', async () => {
+    const f = conf('inetd2.conf', 'module t testmod\ndatabase d t\ndispatch default database d\n');
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    const sock = await accepted;
+    const p = spawn(process.execPath, [SMAPD, '-i', '-c', f, '--log-level', 'error'], { stdio: [sock, sock, 'inherit'] });
+    sock.destroy(); // the child has its own copy
+    let got = '';
+    client.on('data', (d) => (got += d));
+    client.write(encodeNetstring('m conn') + encodeNetstring('m x'));
+    for (let i = 0; i < 100 && !got.includes('OK m/x'); i++) await new Promise((r) => setTimeout(r, 20));
+    client.end();
+    const code = await new Promise<number | null>((r) => p.on('exit', r));
+    server.close();
+    assert.equal(got, `${'OK inetd inet 127.0.0.1'.length}:OK inetd inet 127.0.0.1,6:OK m/x,`);
+    assert.equal(code, 0);
   });
 });
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { statSync, existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { SmapClient } from '../../src/client/client.js';
+import { encodeNetstring } from '../../src/protocol/netstring.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { connectRaw, readBytes, readUntilClose } from '../helpers/raw.js';
 
@@ -86,7 +87,7 @@ describe('smapd server', () => {
     const all = readUntilClose(s);
     s.write('9:test good,xyz:garbage,');
     const got = await all;
-    assert.match(got, /^13:OK test\/good,\d+:PERM protocol error: invalid character 'x' in netstring length,$/);
+    assert.match(got, /^12:OK test\/good,\d+:PERM protocol error: invalid character 'x' in netstring length,$/);
     assert.equal(await other.query('test', 'still'), 'OK test/still');
   });
 
@@ -100,13 +101,13 @@ describe('smapd server', () => {
 
   it('answers requests that arrive one byte at a time', async () => {
     const s = await connectRaw(d.url('tcp'));
-    const wire = '10:test split,';
-    const reply = readBytes(s, '16:OK test/split,'.length);
+    const wire = encodeNetstring('test split');
+    const reply = readBytes(s, '13:OK test/split,'.length);
     for (const ch of wire) {
       s.write(ch);
       await new Promise((r) => setImmediate(r));
     }
-    assert.equal(await reply, '16:OK test/split,');
+    assert.equal(await reply, '13:OK test/split,');
     s.destroy();
   });
 
@@ -114,8 +115,8 @@ describe('smapd server', () => {
     const s = await connectRaw(d.url('tcp'));
     s.setNoDelay(true);
     const all = readUntilClose(s);
-    s.end('15:test sleep:30,6:test a,');
-    assert.equal(await all, '11:OK slept 30,11:OK test/a,');
+    s.end(encodeNetstring('test sleep:30') + encodeNetstring('test a'));
+    assert.equal(await all, '11:OK slept 30,9:OK test/a,');
   });
 
   it('serves many connections at once', async () => {
