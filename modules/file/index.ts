@@ -1,0 +1,94 @@
+/**
+ * The `file` module: a `key value` text map (Postfix postmap input format, see src/maps/textmap.ts) held in
+ * memory and reloaded when the file changes. Lookups are synchronous: one Map.get on a hit with the default
+ * reply, because the reply string is made when the file is loaded.
+ *
+ *   database aliases file file=aliases.txt fold-case reload=10s
+ *   database access  file file=access domain-fallback parent-domains nomore
+ */
+import path from 'node:path';
+import { defineModule, MODULE_API_VERSION, ModuleArgumentError, BackendError } from '../../src/modules/api.js';
+import type { DatabaseContext, OptionSpec, Reply } from '../../src/modules/api.js';
+import { compileMapReplies, MAP_REPLY_OPTIONS, type MapReplies } from '../../src/maps/map-replies.js';
+import { fallbackKeys, type SearchOptions } from './search.js';
+import { FileMapStore } from './store.js';
+
+const OPTIONS: OptionSpec = {
+  file: { type: 'string' },
+  'fold-case': { type: 'boolean', default: false },
+  'domain-fallback': { type: 'boolean', default: false },
+  'parent-domains': { type: 'boolean', default: false },
+  'allow-empty': { type: 'boolean', default: false },
+  // Defaults are stored as given, not parsed, so this one is already in milliseconds.
+  reload: { type: 'duration', default: 5000 },
+  ...MAP_REPLY_OPTIONS,
+};
+
+/** The state of one `file` database; `store.checkNow()` forces a change check (tests, diagnostics). */
+export interface FileDb {
+  readonly store: FileMapStore;
+  readonly foldCase: boolean;
+  /** Null when no fallback option is on, so a miss costs nothing more. */
+  readonly search: SearchOptions | null;
+  readonly replies: MapReplies;
+}
+
+function initDb(args: readonly string[], ctx: DatabaseContext): FileDb {
+  const parsed = ctx.parseOptions([...ctx.moduleArgs, ...args], OPTIONS, { allowPositional: true });
+  if (parsed.positional.length > 0) {
+    const word = parsed.positional[0]!;
+    throw new ModuleArgumentError(`unexpected argument '${word}'${word.includes('=') ? '' : ` (did you mean file=${word}?)`}`);
+  }
+  const v = parsed.values;
+  const fileArg = v['file'];
+  if (typeof fileArg !== 'string' || fileArg === '') {
+    throw new ModuleArgumentError('missing file=PATH: the text map to serve');
+  }
+  const replies = compileMapReplies(v, ctx);
+  const foldCase = v['fold-case'] === true;
+  const domainFallback = v['domain-fallback'] === true;
+  const parentDomains = v['parent-domains'] === true;
+  const search = domainFallback || parentDomains ? { domainFallback, parentDomains } : null;
+
+  // Rendering the reply once per entry at load time makes a hit cost one Map.get and no allocation.
+  const store = replies.perEntry
+    ? (key: string, value: string): string => replies.positive({ map: '', key: '', value, matched: key })
+    : (_key: string, value: string): string => value;
+
+  const file = path.resolve(ctx.configDir, fileArg);
+  return {
+    store: new FileMapStore(file, { foldCase, allowEmptyValues: v['allow-empty'] === true, store }, Number(v['reload']), ctx.log),
+    foldCase,
+    search,
+    replies,
+  };
+}
+
+function query(db: FileDb, map: string, key: string): Reply {
+  const entries = db.store.entries;
+  if (entries === null) throw new BackendError(`map ${db.store.file} is not loaded`);
+  const wanted = db.foldCase ? key.toLowerCase() : key;
+  let stored = entries.get(wanted);
+  let matched = wanted;
+  if (stored === undefined && db.search !== null) {
+    for (const candidate of fallbackKeys(wanted, db.search)) {
+      stored = entries.get(candidate);
+      if (stored !== undefined) {
+        matched = candidate;
+        break;
+      }
+    }
+  }
+  if (stored === undefined) return db.replies.negative(map, key);
+  if (db.replies.perEntry) return stored as Reply;
+  return db.replies.positive({ map, key, value: stored, matched });
+}
+
+export default defineModule<FileDb>({
+  apiVersion: MODULE_API_VERSION,
+  capabilities: ['query'],
+  initDb,
+  openDb: (db) => db.store.open(),
+  query,
+  closeDb: (db) => db.store.close(),
+});

@@ -1,0 +1,91 @@
+/**
+ * Loads a text map file into a `Map`, reading it through one open file handle so that what is parsed is the
+ * file that was stat'ed, and noticing a file that is being written while it is read.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { streamTextMap } from '../../src/maps/textmap-reader.js';
+import type { TextMapOptions } from '../../src/maps/textmap.js';
+
+/** What identifies one version of the file: a rename-replace changes the inode, an in-place write the rest. */
+export interface FileSignature {
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+}
+
+export function signatureOf(st: Stats): FileSignature {
+  return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
+}
+
+export function sameSignature(a: FileSignature | null, b: FileSignature | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
+export interface LoadedMap {
+  /** Stored key → stored string (a raw value or a ready reply, as `store` made it). */
+  readonly entries: Map<string, string>;
+  readonly signature: FileSignature;
+  readonly lines: number;
+  readonly duplicates: number;
+  /** The first key that appeared again, and the line of its second appearance. */
+  readonly firstDuplicate: { readonly key: string; readonly line: number } | null;
+  readonly millis: number;
+}
+
+/** Thrown when the file changed while it was read; the caller tries again later. */
+export class FileChangedWhileReading extends Error {
+  constructor(file: string) {
+    super(`${file} changed while it was being read`);
+    this.name = 'FileChangedWhileReading';
+  }
+}
+
+export interface LoadOptions extends TextMapOptions {
+  /** Turns a parsed entry into what the map stores for it. */
+  readonly store: (key: string, value: string) => string;
+}
+
+const READ_CHUNK = 1 << 20;
+
+/** Read and parse the whole file. Throws `TextMapSyntaxError`, a file system error, or `FileChangedWhileReading`. */
+export async function loadMapFile(file: string, options: LoadOptions): Promise<LoadedMap> {
+  const started = performance.now();
+  const fh: FileHandle = await open(file, 'r');
+  try {
+    const before = await fh.stat();
+    if (!before.isFile()) throw new Error(`${file} is not a regular file`);
+    const entries = new Map<string, string>();
+    let duplicates = 0;
+    let firstDuplicate: LoadedMap['firstDuplicate'] = null;
+    const store = options.store;
+    const lines = await streamTextMap(
+      fh.createReadStream({ highWaterMark: READ_CHUNK, autoClose: false, start: 0 }),
+      file,
+      (key, value, line) => {
+        // Last one wins, as a later line in a config file overrides an earlier one; counted for a warning.
+        if (entries.has(key)) {
+          duplicates++;
+          if (firstDuplicate === null) firstDuplicate = { key, line };
+        }
+        entries.set(key, store(key, value));
+      },
+      options,
+    );
+    const after = await fh.stat();
+    if (!sameSignature(signatureOf(before), signatureOf(after))) throw new FileChangedWhileReading(file);
+    return {
+      entries,
+      signature: signatureOf(before),
+      lines,
+      duplicates,
+      firstDuplicate,
+      millis: Math.round(performance.now() - started),
+    };
+  } finally {
+    await fh.close();
+  }
+}

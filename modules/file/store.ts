@@ -1,0 +1,146 @@
+/**
+ * The live map of one `file` database: loaded on open, then watched by a periodic stat (fs.watch misses
+ * editors that write a new file and rename it over the old one). A changed file is parsed completely into a
+ * new Map, which replaces the old one in a single assignment; a new file that does not parse leaves the old
+ * map serving and is reported once per version of the file.
+ */
+import { stat } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { BackendError } from '../../src/errors.js';
+import {
+  FileChangedWhileReading,
+  loadMapFile,
+  sameSignature,
+  signatureOf,
+  type FileSignature,
+  type LoadedMap,
+  type LoadOptions,
+} from './load.js';
+
+/** The outcome of one change check, for logs and tests. */
+export type CheckResult = 'unchanged' | 'reloaded' | 'failed' | 'changing' | 'closed';
+
+/** How many times `open` rereads a file that changes under it before giving up. */
+const OPEN_ATTEMPTS = 5;
+
+function reason(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+export class FileMapStore {
+  /** The current map; replaced whole, never mutated, so a lookup sees one version. Null until opened. */
+  entries: Map<string, string> | null = null;
+  private signature: FileSignature | null = null;
+  /** The version of the file that last failed, so the same broken file is not reparsed and logged again. */
+  private failedSignature: FileSignature | 'missing' | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private checking: Promise<CheckResult> | null = null;
+  private opening: Promise<void> | null = null;
+
+  constructor(
+    readonly file: string,
+    private readonly loadOptions: LoadOptions,
+    private readonly reloadMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  get isOpen(): boolean {
+    return this.entries !== null;
+  }
+
+  /** Load the file (once; concurrent callers share the load). Throws `BackendError` if it cannot be used. */
+  open(): Promise<void> {
+    if (this.entries !== null) return Promise.resolve();
+    this.opening ??= this.firstLoad().finally(() => {
+      this.opening = null;
+    });
+    return this.opening;
+  }
+
+  private async firstLoad(): Promise<void> {
+    let loaded: LoadedMap | null = null;
+    for (let attempt = 1; loaded === null; attempt++) {
+      try {
+        loaded = await loadMapFile(this.file, this.loadOptions);
+      } catch (err) {
+        if (err instanceof FileChangedWhileReading && attempt < OPEN_ATTEMPTS) continue;
+        throw new BackendError(`cannot load map: ${reason(err)}`, { cause: err });
+      }
+    }
+    this.install(loaded, 'loaded');
+    if (this.reloadMs > 0 && this.timer === null) {
+      this.timer = setInterval(() => void this.checkNow(), this.reloadMs);
+      // The watch must never keep the process alive on its own.
+      this.timer.unref();
+    }
+  }
+
+  /** Stat the file now and reload it if it changed. Concurrent calls share one check. */
+  checkNow(): Promise<CheckResult> {
+    this.checking ??= this.check().finally(() => {
+      this.checking = null;
+    });
+    return this.checking;
+  }
+
+  private async check(): Promise<CheckResult> {
+    if (this.entries === null) return 'closed';
+    let current: FileSignature;
+    try {
+      current = signatureOf(await stat(this.file));
+    } catch (err) {
+      if (this.failedSignature !== 'missing') {
+        this.failedSignature = 'missing';
+        const kept = this.entries.size;
+        this.log.error({ file: this.file, err: reason(err) }, `cannot stat map file; keeping the ${kept} entries loaded`);
+      }
+      return 'failed';
+    }
+    if (this.failedSignature === 'missing') {
+      this.failedSignature = null;
+      this.log.info({ file: this.file }, 'map file is readable again');
+    }
+    if (sameSignature(current, this.signature)) return 'unchanged';
+    if (sameSignature(current, this.failedSignature as FileSignature | null)) return 'failed';
+
+    let loaded: LoadedMap;
+    try {
+      loaded = await loadMapFile(this.file, this.loadOptions);
+    } catch (err) {
+      // A half-written file is retried at the next check, without noise.
+      if (err instanceof FileChangedWhileReading) return 'changing';
+      this.failedSignature = current;
+      const kept = this.entries?.size ?? 0;
+      this.log.error({ file: this.file, err: reason(err) }, `map file not reloaded, keeping the ${kept} entries loaded`);
+      return 'failed';
+    }
+    // closeDb may have run while the file was being read.
+    if (this.entries === null) return 'closed';
+    this.install(loaded, 'reloaded');
+    return 'reloaded';
+  }
+
+  private install(loaded: LoadedMap, what: 'loaded' | 'reloaded'): void {
+    this.entries = loaded.entries;
+    this.signature = loaded.signature;
+    this.failedSignature = null;
+    this.log.info({ file: this.file, entries: loaded.entries.size, lines: loaded.lines, ms: loaded.millis }, `map file ${what}`);
+    if (loaded.duplicates > 0 && loaded.firstDuplicate !== null) {
+      const d = loaded.firstDuplicate;
+      this.log.warn(
+        { file: this.file, duplicates: loaded.duplicates },
+        `${loaded.duplicates} duplicate key(s), the last one wins (first: '${d.key}' at ${this.file}:${d.line})`,
+      );
+    }
+  }
+
+  /** Stop watching and drop the map. A later `open` loads the file again. */
+  close(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.entries = null;
+    this.signature = null;
+    this.failedSignature = null;
+  }
+}
