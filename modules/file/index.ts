@@ -57,7 +57,7 @@ function initDb(args: readonly string[], ctx: DatabaseContext): FileDb {
 
   const file = path.resolve(ctx.configDir, fileArg);
   return {
-    store: new FileMapStore(file, { foldCase, allowEmptyValues: v['allow-empty'] === true, store }, Number(v['reload']), ctx.log),
+    store: new FileMapStore(file, { foldCase, allowEmptyValues: v['allow-empty'] === true, store }, Number(v['reload']), ctx.log, ctx.dataChanged),
     foldCase,
     search,
     replies,

@@ -43,6 +43,8 @@ export class FileMapStore {
     private readonly loadOptions: LoadOptions,
     private readonly reloadMs: number,
     private readonly log: Logger,
+    /** Called after a reload swapped in new data, so cached answers are dropped. */
+    private readonly onChange: () => void = () => undefined,
   ) {}
 
   get isOpen(): boolean {
@@ -118,6 +120,7 @@ export class FileMapStore {
     // closeDb may have run while the file was being read.
     if (this.entries === null) return 'closed';
     this.install(loaded, 'reloaded');
+    this.onChange();
     return 'reloaded';
   }
 

@@ -60,6 +60,11 @@ export interface DatabaseContext extends ModuleContext {
   readonly dbId: string;
   /** The arguments of the `module` statement, for defaults that a database's own arguments override. */
   readonly moduleArgs: readonly string[];
+  /**
+   * Tell smapd that the database's data changed underneath (a map file was reloaded), so answers cached
+   * for it (`cache` block) are dropped. Cheap; a no-op when the database has no cache.
+   */
+  readonly dataChanged: () => void;
 }
 
 /**

@@ -82,9 +82,16 @@ export class Registry {
         );
       }
       try {
-        const ctx: DatabaseContext = { ...moduleContext(m.id, log, configDir), dbId: decl.id, moduleArgs: m.args };
-        const state = await m.mod.initDb(decl.args, { ...ctx, log: ctx.log.child({ db: decl.id }) });
         const cacheObj = decl.cache ? new ResultCache(decl.cache) : undefined;
+        const base = moduleContext(m.id, log, configDir);
+        const ctx: DatabaseContext = {
+          ...base,
+          log: base.log.child({ db: decl.id }),
+          dbId: decl.id,
+          moduleArgs: m.args,
+          dataChanged: () => cacheObj?.clear(),
+        };
+        const state = await m.mod.initDb(decl.args, ctx);
         const timeout = decl.timeout > 0 ? decl.timeout : DEFAULT_QUERY_TIMEOUT_MS;
         databases.set(decl.id, new DatabaseHandleImpl(decl.id, m.id, m.mod, state, log, timeout, cacheObj));
       } catch (err) {

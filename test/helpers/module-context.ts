@@ -17,5 +17,5 @@ export function databaseContext(
   moduleId = 'test',
   configDir = process.cwd(),
 ): DatabaseContext {
-  return { ...moduleContext(moduleId, configDir), dbId, moduleArgs };
+  return { ...moduleContext(moduleId, configDir), dbId, moduleArgs, dataChanged: () => undefined };
 }
