@@ -17,6 +17,7 @@ import { Interpreter } from './smapc/interpreter.js';
 import { readLines } from './smapc/lines.js';
 import { Output } from './smapc/output.js';
 import { Session } from './smapc/session.js';
+import { smapcControl } from './smapc-control.js';
 import { runShell } from './smapc/shell.js';
 
 /** Exit status of a single query, by reply status (64 and 69 are GNU smapc's own). */
@@ -33,6 +34,14 @@ export const EXIT = {
 
 /** Requests in flight in batch mode: enough to hide the round trip, small enough to bound memory. */
 export const BATCH_WINDOW = 64;
+
+const CONTROL_HELP = `
+Control a running smapd (see docs/control.md):
+  smapc --control[=SOCKET] status [--json]   counters, per-database figures
+  smapc --control[=SOCKET] flush [DB]        empty result caches
+  smapc --control[=SOCKET] db NAME CMD ...   e.g. db blocklist bind 192.0.2.1 REJECT
+  Without =SOCKET, the control-socket of $SMAPD_CONF (default /etc/smapd.conf) is used.
+`;
 
 export interface SmapcIo {
   stdin: Readable & { isTTY?: boolean };
@@ -76,7 +85,7 @@ function program(io: SmapcIo): Command {
     .option('-t, --timeout <seconds>', 'connect and reply timeout (default 100)')
     .version(versionLine(), '-V, --version')
     .helpOption('-h, --help', 'show this help')
-    .addHelpText('after', EXIT_HELP)
+    .addHelpText('after', CONTROL_HELP + EXIT_HELP)
     .showHelpAfterError('(smapc --help shows the usage)')
     .exitOverride()
     .configureOutput({
@@ -172,6 +181,9 @@ export async function smapcMain(
   argv: string[],
   io: SmapcIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
+  // `--control` takes the rest of the line as a command for a running smapd; commander would misread it.
+  const ctl = await smapcControl(argv, io, (io.env ?? process.env).SMAPD_CONF ?? '/etc/smapd.conf');
+  if (ctl !== undefined) return ctl;
   const out = new Output(io.stdout, io.stderr);
   let o: CliOptions;
   let args: string[];

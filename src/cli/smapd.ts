@@ -4,21 +4,17 @@
  * stdin/stdout in inetd mode. SIGTERM/SIGINT/SIGQUIT stop gracefully; SIGHUP reloads the config.
  */
 import cluster from 'node:cluster';
-import { fstatSync, realpathSync } from 'node:fs';
-import net from 'node:net';
-import { Duplex } from 'node:stream';
+import { realpathSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
 import { loadConfig, type ConfigOverrides } from '../config/parser.js';
 import { parseDebugSpec, parseFacility } from '../config/logging.js';
 import type { SmapdConfig } from '../config/types.js';
-import { ConfigErrors, EX_CONFIG, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, SmapdError } from '../errors.js';
+import { ConfigErrors, EX_CONFIG, EX_SOFTWARE, EX_USAGE, SmapdError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { Smapd } from '../server/daemon.js';
 import { Runtime } from '../server/runtime.js';
-import { ClusterPrimary, runWorker } from '../server/cluster.js';
-import { detach, notifyReady } from '../server/detach.js';
-import { dropPrivileges, removePidfile, writePidfile } from '../server/process.js';
+import { detach } from '../server/detach.js';
+import { runInetd, runPrimary, runSingle, runWorkerProcess } from '../server/run.js';
 import { VERSION } from '../version.js';
 
 export const DEFAULT_CONFIG = process.env.SMAPD_CONF ?? '/etc/smapd.conf';
@@ -127,169 +123,10 @@ export async function smapdMain(argv: string[]): Promise<number> {
   if (!config.foreground && !config.inetdMode) return detach(argv);
 
   const log = createLogger(config.log);
-  if (config.workers > 1 && !config.inetdMode) {
-    return cluster.isPrimary ? runPrimary(config, o, log) : runWorkerProcess(config, o, log);
-  }
-  let daemon: Smapd;
-  try {
-    daemon = await Smapd.create(config, log);
-  } catch (err) {
-    printConfigErrors(err);
-    log.fatal({ err: (err as Error).message }, 'configuration rejected');
-    return EX_CONFIG;
-  }
-  if (config.inetdMode) return serveInetd(daemon);
-
-  try {
-    await daemon.listen();
-    if (config.pidfile) writePidfile(config.pidfile);
-    dropPrivileges(config.user, config.groups, config.allGroups, log);
-  } catch (err) {
-    process.stderr.write(`smapd: ${(err as Error).message}\n`);
-    log.fatal({ err: (err as Error).message }, 'cannot start');
-    await daemon.stop();
-    return EX_UNAVAILABLE;
-  }
-  log.info({ version: VERSION, config: config.file }, 'smapd started');
-  notifyReady();
-  return runUntilStopped(daemon, o, log);
-}
-
-/** `workers N`: the primary checks the config, forks the workers, then owns the listeners. */
-async function runPrimary(config: SmapdConfig, o: CliOptions, log: Logger): Promise<number> {
-  try {
-    // Check modules and databases here once, so a bad config fails before any worker is forked.
-    const rt = await Runtime.create(config, pino({ level: 'silent' }));
-    await rt.close();
-  } catch (err) {
-    printConfigErrors(err);
-    return EX_CONFIG;
-  }
-  const primary = new ClusterPrimary(config, log);
-  try {
-    await primary.start();
-    if (config.pidfile) writePidfile(config.pidfile);
-    dropPrivileges(config.user, config.groups, config.allGroups, log);
-  } catch (err) {
-    process.stderr.write(`smapd: ${(err as Error).message}\n`);
-    log.fatal({ err: (err as Error).message }, 'cannot start');
-    await primary.stop();
-    return EX_UNAVAILABLE;
-  }
-  log.info({ version: VERSION, config: config.file, workers: config.workers }, 'smapd started');
-  notifyReady();
-  return new Promise((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, 'stopping');
-      void primary.stop().then(() => {
-        if (config.pidfile) removePidfile(config.pidfile);
-        log.info('smapd stopped');
-        resolve(0);
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGQUIT', () => stop('SIGQUIT'));
-    process.on('SIGHUP', () => {
-      void (async () => {
-        try {
-          const next = await readConfig(o);
-          const rt = await Runtime.create(next, pino({ level: 'silent' }));
-          await rt.close();
-          primary.reload(next);
-          log.info({ config: next.file }, 'configuration checked; workers reloading');
-        } catch (err) {
-          const list = err instanceof ConfigErrors ? err.errors : [err as Error];
-          for (const e of list) log.error({ err: e.message }, 'reload rejected; keeping the running configuration');
-        }
-      })();
-    });
-  });
-}
-
-/** A worker of `workers N`: a full smapd without listeners; connections come from the primary. */
-async function runWorkerProcess(config: SmapdConfig, o: CliOptions, log: Logger): Promise<number> {
-  let daemon: Smapd;
-  try {
-    daemon = await Smapd.create(config, log);
-    dropPrivileges(config.user, config.groups, config.allGroups, log);
-  } catch (err) {
-    log.fatal({ err: (err as Error).message }, 'worker cannot start');
-    return EX_CONFIG;
-  }
-  const reload = async () => {
-    try {
-      await daemon.reload(await readConfig(o));
-      log.info('worker reloaded configuration');
-    } catch (err) {
-      log.error({ err: (err as Error).message }, 'worker reload failed; keeping the running configuration');
-    }
-  };
-  return runWorker(daemon, reload, log);
-}
-
-function runUntilStopped(daemon: Smapd, o: CliOptions, log: Logger): Promise<number> {
-  return new Promise((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, 'stopping');
-      void daemon.stop().then(() => {
-        if (daemon.config.pidfile) removePidfile(daemon.config.pidfile);
-        log.info('smapd stopped');
-        log.flush?.();
-        resolve(0);
-      });
-    };
-    let reloading = false;
-    const reload = async () => {
-      if (reloading) return;
-      reloading = true;
-      try {
-        const next = await readConfig(o);
-        await daemon.reload(next);
-        log.info({ config: next.file }, 'configuration reloaded');
-      } catch (err) {
-        const list = err instanceof ConfigErrors ? err.errors : [err as Error];
-        for (const e of list) log.error({ err: e.message }, 'reload rejected; keeping the running configuration');
-      } finally {
-        reloading = false;
-      }
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGQUIT', () => stop('SIGQUIT'));
-    process.on('SIGHUP', () => void reload());
-  });
-}
-
-/** inetd mode: stdin/stdout is one client connection. */
-async function serveInetd(daemon: Smapd): Promise<number> {
-  let stream: Duplex;
-  let info: { family: 'inet' | 'inet6' | 'unix'; src: string; srcPort: number; dst: string; dstPort: number };
-  const in0 = fstatSync(0);
-  const out1 = fstatSync(1);
-  // inetd hands over one socket as both fd 0 and fd 1; anything else (pipes, a socketpair per direction) is
-  // read from stdin and written to stdout.
-  if (in0.isSocket() && in0.ino === out1.ino && in0.dev === out1.dev) {
-    const sock = new net.Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true });
-    stream = sock;
-    const mapped = (a: string | undefined) => (a ?? '').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
-    info = sock.remoteAddress
-      ? {
-          family: sock.remoteFamily === 'IPv6' && !/^::ffff:\d/i.test(sock.remoteAddress) ? 'inet6' : 'inet',
-          src: mapped(sock.remoteAddress),
-          srcPort: sock.remotePort ?? 0,
-          dst: mapped(sock.localAddress),
-          dstPort: sock.localPort ?? 0,
-        }
-      : { family: 'unix', src: '', srcPort: 0, dst: '', dstPort: 0 };
-  } else {
-    // stdin/stdout are pipes (a test harness, or `smapd -i < requests`): join them into one stream.
-    stream = Duplex.from({ readable: process.stdin, writable: process.stdout });
-    info = { family: 'unix', src: '', srcPort: 0, dst: '', dstPort: 0 };
-  }
-  await daemon.serveStream(stream, { serverId: 'inetd', ...info });
-  await daemon.stop();
-  return 0;
+  const reread = () => readConfig(o);
+  if (config.inetdMode) return runInetd(config, log);
+  if (config.workers > 1) return cluster.isPrimary ? runPrimary(config, reread, log) : runWorkerProcess(config, reread, log);
+  return runSingle(config, reread, log);
 }
 
 function isMain(): boolean {

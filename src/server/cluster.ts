@@ -11,10 +11,24 @@ import type { SmapdConfig } from '../config/types.js';
 import type { Smapd } from './daemon.js';
 import { openListener, type OpenListener } from './listeners.js';
 import { createStats, type ServerStats } from './stats.js';
+import type { CacheStats } from '../modules/cache.js';
+import type { HandleStats } from '../modules/handle.js';
 
 /** Messages between the primary and the workers. */
-type ToWorker = { t: 'conn'; server: string } | { t: 'reload' } | { t: 'stop' } | { t: 'stats'; id: number };
-type ToPrimary = { t: 'ready' } | { t: 'stats'; id: number; stats: ServerStats; databases: Record<string, unknown> };
+type ToWorker =
+  | { t: 'conn'; server: string }
+  | { t: 'reload' }
+  | { t: 'stop' }
+  | { t: 'stats'; id: number }
+  | { t: 'flush'; db: string | undefined };
+type ToPrimary = { t: 'ready' } | { t: 'stats'; id: number; stats: ServerStats; databases: Record<string, WorkerDatabaseStats> };
+
+/** One worker's figures for one database. */
+export interface WorkerDatabaseStats extends HandleStats {
+  readonly moduleId: string;
+  readonly open: boolean;
+  readonly cache: CacheStats | undefined;
+}
 
 const RESTART_DELAY_MS = 1000;
 
@@ -52,7 +66,12 @@ export class ClusterPrimary {
   }
 
   /** Sum of the workers' counters, and each worker's per-database figures. */
-  async stats(): Promise<{ stats: ServerStats; workers: Array<Record<string, unknown>> }> {
+  /** Clear the result cache of one database (or all) in every worker. */
+  flush(db?: string): void {
+    for (const w of this.workers) if (w.isConnected()) w.send({ t: 'flush', db } satisfies ToWorker);
+  }
+
+  async stats(): Promise<{ stats: ServerStats; workers: Array<Record<string, WorkerDatabaseStats>> }> {
     const id = ++this.statsSeq;
     const live = this.workers.filter((w) => w.isConnected());
     const replies = await new Promise<ToPrimary[]>((resolve) => {
@@ -149,13 +168,16 @@ export function runWorker(daemon: Smapd, reload: () => Promise<void>, log: Logge
           void reload();
           break;
         case 'stats': {
-          const databases: Record<string, unknown> = {};
+          const databases: Record<string, WorkerDatabaseStats> = {};
           for (const [id, h] of daemon.currentRuntime.registry.databases) {
-            databases[id] = { ...h.stats, cache: h.cache?.stats() };
+            databases[id] = { ...h.stats, moduleId: h.moduleId, open: h.isOpen, cache: h.cache?.stats() };
           }
           process.send?.({ t: 'stats', id: msg.id, stats: daemon.stats, databases } satisfies ToPrimary);
           break;
         }
+        case 'flush':
+          for (const [id, h] of daemon.currentRuntime.registry.databases) if (msg.db === undefined || msg.db === id) h.cache?.clear();
+          break;
         case 'stop':
           void daemon.stop().then(() => resolve(0));
           break;

@@ -42,6 +42,11 @@ export class Smapd {
     return this.runtime;
   }
 
+  /** True once stop() was called; health checks then fail so a balancer stops sending. */
+  get isStopping(): boolean {
+    return this.stopping !== null;
+  }
+
   get openConnections(): number {
     return this.connections.size;
   }

@@ -1,0 +1,29 @@
+/**
+ * The load generator's own process (forked by bench/run.js): it takes one job over IPC, runs it, sends the
+ * figures back and exits. Running apart from both the orchestrator and the server gives the client its own
+ * event loop and, where there are enough cores, its own core.
+ */
+import { runChurn, type ChurnOptions, type ChurnResult } from './churn.js';
+import { runLoad, type LoadOptions, type LoadResult } from './loadgen.js';
+
+export type Job = { readonly kind: 'load'; readonly opts: LoadOptions } | { readonly kind: 'churn'; readonly opts: ChurnOptions };
+
+export type JobResult =
+  | { readonly kind: 'load'; readonly result: LoadResult }
+  | { readonly kind: 'churn'; readonly result: ChurnResult }
+  | { readonly kind: 'failed'; readonly error: string };
+
+if (process.send === undefined) {
+  process.stderr.write('loadgen-worker: run me with child_process.fork (bench/run.js does)\n');
+  process.exit(2);
+}
+
+process.once('message', (job: Job) => {
+  const work: Promise<JobResult> =
+    job.kind === 'load'
+      ? runLoad(job.opts).then((result) => ({ kind: 'load', result }))
+      : runChurn(job.opts).then((result) => ({ kind: 'churn', result }));
+  work
+    .catch((err: unknown): JobResult => ({ kind: 'failed', error: err instanceof Error ? (err.stack ?? err.message) : String(err) }))
+    .then((msg) => process.send!(msg, () => process.exit(0)));
+});

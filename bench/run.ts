@@ -1,0 +1,311 @@
+/**
+ * `npm run bench`: smapd against the bare baseline server, then each built-in module, the `workers` and
+ * `cache` settings, and connection churn, all over loopback with the load generator in its own process.
+ * Prints the figures and a PASS/MISS line per performance target. The figures are measurements, not tests:
+ * the exit code is 0 whatever they are, and non-zero only when the bench itself could not run.
+ *
+ * Runs that are compared with each other are taken back to back (baseline, then smapd), and the main
+ * comparison is repeated and its median kept, so that whatever else the machine does hits both sides alike.
+ *
+ *   BENCH_SECONDS=N  measured seconds per run (default 5)
+ *   BENCH_ROUNDS=N   repeats of the main comparison, median kept (default 3)
+ *   BENCH_QUICK=1    a smoke run of about 30 s (0.8 s per run, 1 round, one shared baseline run for the modules)
+ *   BENCH_KEYS=N     entries in the map (default 100000)
+ */
+import { readFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import path from 'node:path';
+import * as F from './fixtures.js';
+import { startBaseline, startSmapd, type RunningServer } from './processes.js';
+import * as Rp from './report.js';
+import { loadName, median, Suite, type Load } from './suite.js';
+
+const dist = path.resolve(import.meta.dirname, '..');
+const QUICK = process.env.BENCH_QUICK === '1';
+const SECONDS = positive(process.env.BENCH_SECONDS) ?? (QUICK ? 0.8 : 5);
+const ROUNDS = Math.round(positive(process.env.BENCH_ROUNDS) ?? (QUICK ? 1 : 3));
+const WARMUP = QUICK ? 0.2 : 1;
+const KEYS = Math.round(positive(process.env.BENCH_KEYS) ?? 100_000);
+const CHURN_RATE = 1000;
+const CHURN_TOTAL = Math.max(1000, Math.round(CHURN_RATE * SECONDS));
+/** The working set of the cache run that stands for a few busy recipients. */
+const HOT_KEYS = 1000;
+
+const SCENARIOS: readonly Load[] = [
+  { conns: 1, depth: 1 },
+  { conns: 16, depth: 1 },
+  { conns: 64, depth: 1 },
+  { conns: 16, depth: 16 },
+];
+const AT_16: Load = SCENARIOS[1]!;
+
+function positive(v: string | undefined): number | undefined {
+  const n = Number(v);
+  return v !== undefined && v !== '' && Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+const say = (line = '') => process.stdout.write(line + '\n');
+
+function cpuModel(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) return m[1]!.trim();
+  } catch {
+    // Not Linux; os.cpus() is the next best thing.
+  }
+  return cpus()[0]?.model ?? 'unknown';
+}
+
+function header(): void {
+  const cores = availableParallelism();
+  say('smapd benchmark');
+  say(`machine: ${cores} cores, ${cpuModel()}, node ${process.version}, ${process.platform}/${process.arch}`);
+  say(`runs: ${SECONDS} s measured after ${WARMUP} s warm-up; main comparison ${ROUNDS} round(s), median kept;`);
+  say(`      ${KEYS.toLocaleString('en-US')} keys drawn at random; loopback TCP; cpu = server CPU time (user+sys) per request`);
+  say('processes: each server and the load generator (one process, closed loop) run as separate processes');
+  if (cores <= 2) {
+    say(`note: only ${cores} cores: the load generator and the server share them, so the server never has a core`);
+    say("      to itself, the client's own CPU use is part of every figure, and workers 2 cannot gain much here");
+  }
+  say();
+}
+
+interface Context {
+  readonly suite: Suite;
+  readonly workDir: string;
+  readonly entries: readonly F.Entry[];
+  readonly keysFile: string;
+  /** A starter for smapd serving one database. */
+  smapd(name: string, module: string, database: string, workers?: number): () => Promise<RunningServer>;
+}
+
+/** Baseline and smapd+file, scenario by scenario, back to back, ROUNDS times. */
+interface MainFigures {
+  readonly base: Rp.Outcome[];
+  readonly file: Rp.Outcome[];
+  /** Median over rounds of smapd/baseline by rate, per scenario. */
+  readonly rateRatio: Array<number | undefined>;
+}
+
+async function mainComparison(cx: Context, baseline: RunningServer): Promise<MainFigures> {
+  say('== smapd (file module) against the bare baseline server ==');
+  const smapd = await cx.suite.start('smapd+file', cx.smapd('file', 'file', `file=${cx.keysFile}`));
+  const baseRuns: Rp.Outcome[][] = SCENARIOS.map(() => []);
+  const fileRuns: Rp.Outcome[][] = SCENARIOS.map(() => []);
+  for (let r = 1; r <= ROUNDS; r++) {
+    for (const [i, s] of SCENARIOS.entries()) {
+      const tag = ROUNDS > 1 ? ` #${r}` : '';
+      baseRuns[i]!.push(await cx.suite.load(baseline, `baseline, ${loadName(s)}${tag}`, s));
+      fileRuns[i]!.push(typeof smapd === 'string' ? { label: 'smapd+file', skipped: smapd } : await cx.suite.load(smapd, `smapd+file, ${loadName(s)}${tag}`, s));
+    }
+  }
+  if (typeof smapd !== 'string') await cx.suite.stop('smapd+file', smapd);
+  const base = baseRuns.map((runs) => median(runs));
+  const file = fileRuns.map((runs) => median(runs));
+  // Each round's smapd run is compared with the baseline run just before it, and the median of those
+  // paired ratios is kept: a slow patch of the machine then spoils one ratio, not the comparison.
+  const rateRatio = SCENARIOS.map((_, i) => medianOf(pairs(fileRuns[i]!, baseRuns[i]!, (f) => f.rps)));
+  const cpuRatio = SCENARIOS.map((_, i) => medianOf(pairs(fileRuns[i]!, baseRuns[i]!, (f) => f.cpuUs)));
+  say();
+  say(
+    Rp.table(
+      ['scenario', 'baseline req/s', 'p50 ms', 'p99 ms', 'max ms', 'err', 'cpu µs', 'smapd req/s', 'p50 ms', 'p99 ms', 'max ms', 'err', 'cpu µs', 'spread', 'rate ratio', 'cpu ratio'],
+      SCENARIOS.map((s, i) => [
+        loadName(s),
+        ...Rp.cells(base[i]!.pick),
+        Rp.cpuCell(base[i]!.pick),
+        ...Rp.cells(file[i]!.pick),
+        Rp.cpuCell(file[i]!.pick),
+        Rp.spreadCell(file[i]!.spread),
+        rateRatio[i] === undefined ? '-' : `${rateRatio[i]!.toFixed(2)}x`,
+        cpuRatio[i] === undefined ? '-' : `${cpuRatio[i]!.toFixed(2)}x`,
+      ]),
+    ),
+  );
+  say('rate ratio and cpu ratio: smapd over the baseline run just before it, median over the rounds (1.00x = as fast, as cheap)');
+  say();
+  return { base: base.map((m) => m.pick!), file: file.map((m) => m.pick!), rateRatio };
+}
+
+/** `pick(a) / pick(b)` for each round where both sides were measured. */
+function pairs(a: readonly Rp.Outcome[], b: readonly Rp.Outcome[], pick: (f: Rp.Figures) => number | undefined): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < a.length; r++) {
+    const x = a[r];
+    const y = b[r];
+    if (!Rp.isFigures(x) || !Rp.isFigures(y)) continue;
+    const px = pick(x);
+    const py = pick(y);
+    if (px !== undefined && py !== undefined && py > 0) out.push(px / py);
+  }
+  return out;
+}
+
+function medianOf(xs: readonly number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((p, q) => p - q);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1]! + s[m]!) / 2;
+}
+
+interface ModuleRow {
+  readonly label: string;
+  readonly outcome: Rp.Outcome;
+  /** The baseline run taken just before this one. */
+  readonly paired: Rp.Outcome | undefined;
+}
+
+/** Each module at 16 x 1, each right after a baseline run of its own. */
+async function moduleRuns(cx: Context, baseline: RunningServer): Promise<ModuleRow[]> {
+  say(`== modules, 16 connections x depth 1, ${QUICK ? 'against one baseline run' : 'each after a baseline run'} ==`);
+  const rows: ModuleRow[] = [];
+  // A quick run measures the baseline once for all rows; a full run pairs each row with its own.
+  const shared = QUICK ? await cx.suite.load(baseline, '  baseline', AT_16) : undefined;
+  const run = async (
+    label: string,
+    module: string,
+    database: () => string | Promise<string>,
+    opts: { workers?: number; expected?: (e: F.Entry) => string; keysFile?: string } = {},
+  ) => {
+    if (!F.hasModule(dist, module)) {
+      const why = `module '${module}' is not in this build (modules/${module} missing)`;
+      say(`  ${label}: skipped: ${why}`);
+      rows.push({ label, outcome: { label, skipped: why }, paired: undefined });
+      return;
+    }
+    const server = await cx.suite.start(label, cx.smapd(label.replace(/[^a-z0-9]+/gi, '-'), module, await database(), opts.workers), opts.expected);
+    if (typeof server === 'string') {
+      rows.push({ label, outcome: { label, skipped: server }, paired: undefined });
+      return;
+    }
+    const paired = shared ?? (await cx.suite.load(baseline, `  baseline before ${label}`, AT_16, opts.keysFile));
+    rows.push({ label, outcome: await cx.suite.load(server, label, AT_16, opts.keysFile), paired });
+    await cx.suite.stop(label, server);
+  };
+  await run('echo (constant reply)', 'echo', () => 'OK found', { expected: () => 'OK found' });
+  await run('file', 'file', () => `file=${cx.keysFile}`);
+  await run('level', 'level', async () => `path=${await F.buildLevel(cx.workDir, cx.entries)}`);
+  await run('sqlite', 'sqlite', () => `file=${F.buildSqlite(cx.workDir, cx.entries)}`);
+  const mysqlDown = F.hasModule(dist, 'mysql') ? await F.fillMysql(cx.entries) : undefined;
+  if (mysqlDown !== undefined) {
+    say(`  mysql: skipped: ${mysqlDown}`);
+    for (const label of ['mysql', 'mysql + cache, all keys', `mysql + cache, ${HOT_KEYS} hot keys`]) rows.push({ label, outcome: { label, skipped: mysqlDown }, paired: undefined });
+  } else {
+    await run('mysql', 'mysql', F.mysqlDatabaseArgs);
+    // Over all the keys a short run mostly misses the cache; over a hot set it mostly hits. Both are shown.
+    const cached = () => `${F.mysqlDatabaseArgs()} begin\n  cache ttl=60s size=200000\nend`;
+    const hot = F.writeTextMap(cx.workDir, cx.entries.slice(0, HOT_KEYS), 'hot.txt');
+    await run('mysql + cache, all keys', 'mysql', cached);
+    await run(`mysql + cache, ${HOT_KEYS} hot keys`, 'mysql', cached, { keysFile: hot });
+  }
+  await run('file, workers 2', 'file', () => `file=${cx.keysFile}`, { workers: 2 });
+  say();
+  say(
+    Rp.table(
+      ['database (16 x 1)', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'err', 'cpu µs', 'baseline req/s', 'rate ratio', 'cpu ratio'],
+      rows.map((r) => [
+        r.label,
+        ...Rp.cells(r.outcome),
+        Rp.cpuCell(r.outcome),
+        Rp.isFigures(r.paired) ? Rp.formatRate(r.paired.rps) : '-',
+        Rp.ratio(r.outcome, r.paired),
+        Rp.cpuRatio(r.outcome, r.paired),
+      ]),
+    ),
+  );
+  say(`ratios against ${QUICK ? 'that baseline run' : 'the baseline run taken just before each row'}; with workers 2, cpu is the sum over all processes`);
+  say();
+  return rows;
+}
+
+/** Open loop: CHURN_RATE new connections a second, one query each, against the baseline and smapd+file. */
+async function churnRuns(cx: Context, baseline: RunningServer): Promise<{ base: Rp.Outcome; smapd: Rp.Outcome }> {
+  say(`== connection churn: ${CHURN_RATE.toLocaleString('en-US')} new connections/s, ${CHURN_TOTAL.toLocaleString('en-US')} in all, connect + 1 query + close ==`);
+  const base = await cx.suite.churn(baseline, 'baseline churn', CHURN_RATE, CHURN_TOTAL);
+  const server = await cx.suite.start('smapd+file churn', cx.smapd('churn', 'file', `file=${cx.keysFile}`));
+  let smapd: Rp.Outcome;
+  if (typeof server === 'string') smapd = { label: 'smapd+file churn', skipped: server };
+  else {
+    smapd = await cx.suite.churn(server, 'smapd+file churn', CHURN_RATE, CHURN_TOTAL);
+    await cx.suite.stop('smapd+file churn', server);
+  }
+  say('(latency of a churn connection runs from connect() to its reply; cpu is per connection)');
+  say();
+  return { base, smapd };
+}
+
+function summary(main: MainFigures, mods: ModuleRow[], churn: { smapd: Rp.Outcome }): void {
+  const vs = (o: Rp.Outcome | undefined, b: Rp.Outcome | undefined, min: number) => ({
+    measured: Rp.isFigures(o) && Rp.isFigures(b) ? `${(o.rps / b.rps).toFixed(2)}x` : undefined,
+    pass: Rp.isFigures(o) && Rp.isFigures(b) && o.rps >= min * b.rps,
+  });
+  const ratioTarget = (r: number | undefined, min: number) => ({ measured: r === undefined ? undefined : `${r.toFixed(2)}x`, pass: r !== undefined && r >= min });
+  const sqlite = mods.find((r) => r.label === 'sqlite');
+  const at64 = main.file[2];
+  const ch = churn.smapd;
+  say('== targets ==');
+  say(
+    Rp.targetLines([
+      { what: 'smapd+file >= 0.85x baseline, 16 conn x 1', ...ratioTarget(main.rateRatio[1], 0.85) },
+      { what: 'smapd+file >= 0.85x baseline, 64 conn x 1', ...ratioTarget(main.rateRatio[2], 0.85) },
+      { what: 'smapd+sqlite >= 0.7x baseline, 16 conn x 1', ...vs(sqlite?.outcome, sqlite?.paired, 0.7) },
+      {
+        what: 'smapd+file p99 < 2 ms at 64 conn x 1',
+        measured: Rp.isFigures(at64) ? `${Rp.formatMs(at64.p99)} ms` : undefined,
+        pass: Rp.isFigures(at64) && at64.p99 < 2,
+      },
+      {
+        what: `smapd+file churn at ${CHURN_RATE} connections/s`,
+        measured: Rp.isFigures(ch) ? `${Rp.formatRate(ch.rps)}/s, ${ch.errors} err` : undefined,
+        pass: Rp.isFigures(ch) && ch.rps >= CHURN_RATE * 0.95 && ch.errors === 0,
+      },
+    ]),
+  );
+  say();
+}
+
+async function main(): Promise<number> {
+  const began = Date.now();
+  header();
+  const workDir = F.makeWorkDir();
+  const entries = F.makeEntries(KEYS);
+  const keysFile = F.writeTextMap(workDir, entries);
+  const suite = new Suite({ dist, seconds: SECONDS, warmup: WARMUP, keysFile, entries, maxRequests: 200_000_000, say });
+  const cx: Context = {
+    suite,
+    workDir,
+    entries,
+    keysFile,
+    smapd: (name, module, database, workers = 1) => () =>
+      startSmapd(dist, name, F.writeConfig(workDir, name, module, database, { workers })),
+  };
+  try {
+    const baseline = await suite.start('baseline', () => startBaseline(dist, keysFile));
+    if (typeof baseline === 'string') throw new Error(`the baseline server did not run (${baseline}); nothing to compare with`);
+    try {
+      const mainFigures = await mainComparison(cx, baseline);
+      const mods = await moduleRuns(cx, baseline);
+      const churn = await churnRuns(cx, baseline);
+      summary(mainFigures, mods, churn);
+    } finally {
+      await suite.stop('baseline', baseline);
+    }
+  } finally {
+    await F.dropMysql();
+    F.removeWorkDir(workDir);
+  }
+  say(`total time ${Math.round((Date.now() - began) / 1000)} s`);
+  if (suite.failures.length > 0) {
+    say(`FAILURES (the bench could not measure these):\n  ${suite.failures.join('\n  ')}`);
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(70);
+  },
+);

@@ -1,0 +1,222 @@
+/**
+ * The ways smapd runs once its config is checked: one process; a primary with workers (`workers N`); a
+ * worker; and inetd mode. Each wires signals: SIGTERM/SIGINT/SIGQUIT stop gracefully, SIGHUP reloads
+ * (a config that fails its check is logged with file and line, and the running one stays).
+ */
+import { fstatSync } from 'node:fs';
+import net from 'node:net';
+import { Duplex } from 'node:stream';
+import { pino, type Logger } from 'pino';
+import type { SmapdConfig } from '../config/types.js';
+import { smapdTarget } from '../control/target.js';
+import { ConfigErrors, EX_CONFIG, EX_UNAVAILABLE } from '../errors.js';
+import type { ConnInfo } from '../modules/api.js';
+import { VERSION } from '../version.js';
+import { ClusterPrimary, runWorker } from './cluster.js';
+import { clusterTarget } from './cluster-target.js';
+import { Smapd } from './daemon.js';
+import { notifyReady } from './detach.js';
+import { dropPrivileges, removePidfile, writePidfile } from './process.js';
+import { Runtime } from './runtime.js';
+import { startServices, type Services } from './services.js';
+
+/** Reads and checks the config file again (for reloads). */
+export type ConfigReader = () => Promise<SmapdConfig>;
+
+function report(err: unknown, log: Logger, what: string): void {
+  const list = err instanceof ConfigErrors ? err.errors : [err as Error];
+  for (const e of list) {
+    process.stderr.write(`smapd: ${e.message}\n`);
+    log.error({ err: e.message }, what);
+  }
+}
+
+function logRejectedReload(err: unknown, log: Logger): void {
+  const list = err instanceof ConfigErrors ? err.errors : [err as Error];
+  for (const e of list) log.error({ err: e.message }, 'reload rejected; keeping the running configuration');
+}
+
+/** Wire the signals; resolves with the exit code once `stop` has finished. */
+function onSignals(log: Logger, stop: () => Promise<void>, reload: () => Promise<void>): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onStop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      void stop().then(() => {
+        log.info('smapd stopped');
+        log.flush?.();
+        resolve(0);
+      });
+    };
+    let reloading = false;
+    process.on('SIGTERM', () => onStop('SIGTERM'));
+    process.on('SIGINT', () => onStop('SIGINT'));
+    process.on('SIGQUIT', () => onStop('SIGQUIT'));
+    process.on('SIGHUP', () => {
+      if (reloading || stopping) return;
+      reloading = true;
+      log.info('SIGHUP: reloading configuration');
+      void reload().finally(() => (reloading = false));
+    });
+  });
+}
+
+/** The common case: everything in this process. */
+export async function runSingle(config: SmapdConfig, reread: ConfigReader, log: Logger): Promise<number> {
+  let daemon: Smapd;
+  try {
+    daemon = await Smapd.create(config, log);
+  } catch (err) {
+    report(err, log, 'configuration rejected');
+    return EX_CONFIG;
+  }
+  let services: Services | undefined;
+  try {
+    await daemon.listen();
+    if (config.pidfile) writePidfile(config.pidfile);
+    dropPrivileges(config.user, config.groups, config.allGroups, log);
+    // After the privilege drop, so the service user owns the control socket and can remove it at stop.
+    services = await startServices(config, smapdTarget(daemon, () => daemon.isStopping), log);
+  } catch (err) {
+    report(err, log, 'cannot start');
+    await daemon.stop();
+    return EX_UNAVAILABLE;
+  }
+  log.info({ version: VERSION, config: config.file, addresses: Object.fromEntries(daemon.addresses) }, 'smapd started');
+  notifyReady();
+  return onSignals(
+    log,
+    async () => {
+      await daemon.stop();
+      await services?.close();
+      if (config.pidfile) removePidfile(config.pidfile);
+    },
+    async () => {
+      try {
+        const next = await reread();
+        await daemon.reload(next);
+        log.info({ config: next.file }, 'configuration reloaded');
+      } catch (err) {
+        logRejectedReload(err, log);
+      }
+    },
+  );
+}
+
+/** `workers N`: the primary checks the config, forks the workers, then owns the listeners. */
+export async function runPrimary(config: SmapdConfig, reread: ConfigReader, log: Logger): Promise<number> {
+  try {
+    // Check modules and databases once here, so a bad config fails before any worker is forked.
+    await (await Runtime.create(config, pino({ level: 'silent' }))).close();
+  } catch (err) {
+    report(err, log, 'configuration rejected');
+    return EX_CONFIG;
+  }
+  const primary = new ClusterPrimary(config, log);
+  let stopping = false;
+  const target = clusterTarget(primary, () => stopping);
+  let services: Services | undefined;
+  try {
+    await primary.start();
+    if (config.pidfile) writePidfile(config.pidfile);
+    dropPrivileges(config.user, config.groups, config.allGroups, log);
+    services = await startServices(config, target, log);
+  } catch (err) {
+    report(err, log, 'cannot start');
+    target.stop();
+    await primary.stop();
+    return EX_UNAVAILABLE;
+  }
+  log.info({ version: VERSION, config: config.file, workers: config.workers, addresses: Object.fromEntries(primary.addresses) }, 'smapd started');
+  notifyReady();
+  return onSignals(
+    log,
+    async () => {
+      stopping = true;
+      target.stop();
+      await primary.stop();
+      await services?.close();
+      if (config.pidfile) removePidfile(config.pidfile);
+    },
+    async () => {
+      try {
+        const next = await reread();
+        await (await Runtime.create(next, pino({ level: 'silent' }))).close();
+        primary.reload(next);
+        log.info({ config: next.file }, 'configuration checked; workers reloading');
+      } catch (err) {
+        logRejectedReload(err, log);
+      }
+    },
+  );
+}
+
+/** A worker of `workers N`: a full smapd without listeners; connections come from the primary. */
+export async function runWorkerProcess(config: SmapdConfig, reread: ConfigReader, log: Logger): Promise<number> {
+  let daemon: Smapd;
+  try {
+    daemon = await Smapd.create(config, log);
+    dropPrivileges(config.user, config.groups, config.allGroups, log);
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'worker cannot start');
+    return EX_CONFIG;
+  }
+  const reload = async () => {
+    try {
+      await daemon.reload(await reread());
+      log.info('worker reloaded configuration');
+    } catch (err) {
+      logRejectedReload(err, log);
+    }
+  };
+  return runWorker(daemon, reload, log);
+}
+
+/** inetd mode: stdin/stdout is one client connection; exit when it closes. */
+export async function runInetd(config: SmapdConfig, log: Logger): Promise<number> {
+  let daemon: Smapd;
+  try {
+    daemon = await Smapd.create(config, log);
+  } catch (err) {
+    report(err, log, 'configuration rejected');
+    return EX_CONFIG;
+  }
+  const { stream, info } = inetdStream();
+  await daemon.serveStream(stream, info);
+  await daemon.stop();
+  return 0;
+}
+
+const MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
+
+function inetdStream(): { stream: Duplex; info: ConnInfo } {
+  const in0 = fstatSync(0);
+  const out1 = fstatSync(1);
+  // inetd hands over one socket as both fd 0 and fd 1; anything else (pipes, a socketpair per direction) is
+  // read from stdin and written to stdout.
+  if (in0.isSocket() && in0.ino === out1.ino && in0.dev === out1.dev) {
+    const sock = new net.Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true });
+    const remote = sock.remoteAddress;
+    if (remote) {
+      const m = MAPPED.exec(remote);
+      return {
+        stream: sock,
+        info: {
+          serverId: 'inetd',
+          family: m || sock.remoteFamily !== 'IPv6' ? 'inet' : 'inet6',
+          src: m ? m[1]! : remote,
+          srcPort: sock.remotePort ?? 0,
+          dst: (sock.localAddress ?? '').replace(MAPPED, '$1'),
+          dstPort: sock.localPort ?? 0,
+        },
+      };
+    }
+    return { stream: sock, info: { serverId: 'inetd', family: 'unix', src: '', srcPort: 0, dst: '', dstPort: 0 } };
+  }
+  return {
+    stream: Duplex.from({ readable: process.stdin, writable: process.stdout }),
+    info: { serverId: 'inetd', family: 'unix', src: '', srcPort: 0, dst: '', dstPort: 0 },
+  };
+}
