@@ -91,6 +91,9 @@ export class Smapd {
   /** Replace the runtime with one built from `config`; open connections finish on the old one. */
   async reload(config: SmapdConfig): Promise<void> {
     const next = await Runtime.create(config, this.log);
+    const was = this.runtime.config.servers.map((d) => `${d.id}=${d.url.text}`).join(' ');
+    const now = config.servers.map((d) => `${d.id}=${d.url.text}`).join(' ');
+    if (was !== now) this.log.warn('server statements changed: listeners are kept as they are until a restart');
     const old = this.runtime;
     this.runtime = next;
     await old.retire();

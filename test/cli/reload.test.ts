@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SmapClient } from '../../src/client/client.js';
+import { fixture } from '../helpers/paths.js';
+
+const SMAPD = path.resolve(import.meta.dirname, '../../src/cli/smapd.js');
+
+/** Start `smapd -f` on a config and wait for its JSON `smapd started` log line. */
+async function startSmapd(conf: string): Promise<{ p: ChildProcess; log: () => string }> {
+  const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  p.stderr!.on('data', (d) => (log += d));
+  for (let i = 0; i < 200 && !log.includes('smapd started'); i++) {
+    if (p.exitCode !== null) throw new Error(`smapd exited: ${log}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.match(log, /smapd started/);
+  return { p, log: () => log };
+}
+
+async function waitFor(pred: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (pred()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('SIGHUP reload', () => {
+  let dir: string;
+  let conf: string;
+  let sock: string;
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'smapd-reload-'));
+    conf = path.join(dir, 'smapd.conf');
+    sock = path.join(dir, 's.sock');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const base = () =>
+    `prepend-load-path ${fixture('modules')}\nserver u unix://${sock}\nmodule t testmod\nmodule echo echo\n`;
+
+  it('applies a good config, keeps a bad one out (logged with file:line), and never drops a connection', async () => {
+    writeFileSync(conf, base() + 'database d t v1-\ndispatch default database d\n');
+    const { p, log } = await startSmapd(conf);
+    const exited = new Promise<number | null>((r) => p.on('exit', r));
+    try {
+      const c = await SmapClient.connect({ url: `unix://${sock}` });
+      assert.equal(await c.query('m', 'k'), 'OK v1-m/k');
+      // A request in flight across the reload is answered.
+      writeFileSync(conf, base() + 'database d t v2-\ndispatch default database d\n');
+      const inflight = c.query('m', 'sleep:200');
+      p.kill('SIGHUP');
+      await waitFor(() => log().includes('configuration reloaded'), 'reload');
+      assert.equal(await inflight, 'OK slept 200');
+      // The open connection finishes on the config it started with; a new one gets the new config.
+      assert.equal(await c.query('m', 'k'), 'OK v1-m/k');
+      const c2 = await SmapClient.connect({ url: `unix://${sock}` });
+      assert.equal(await c2.query('m', 'k'), 'OK v2-m/k');
+
+      // A broken config: the error names file and line, the running config stays.
+      writeFileSync(conf, base() + 'database d t\nfrobnicate on\ndispatch default database nodb\n');
+      p.kill('SIGHUP');
+      await waitFor(() => log().includes('reload rejected'), 'rejected reload');
+      assert.match(log(), new RegExp(`${conf.replaceAll('/', '\\/')}:6: .*frobnicate`));
+      const c3 = await SmapClient.connect({ url: `unix://${sock}` });
+      assert.equal(await c3.query('m', 'k'), 'OK v2-m/k');
+      await Promise.all([c.close(), c2.close(), c3.close()]);
+    } finally {
+      p.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0);
+  });
+});
