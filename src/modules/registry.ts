@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { SmapdConfig } from '../config/types.js';
 import { ConfigError, ConfigErrors } from '../errors.js';
 import { replies } from '../protocol/reply.js';
+import { categoryLogger } from '../log.js';
 import type { DatabaseContext, ModuleContext, SmapModule } from './api.js';
 import { ResultCache } from './cache.js';
 import { DEFAULT_QUERY_TIMEOUT_MS, DatabaseHandleImpl } from './handle.js';
@@ -46,6 +47,8 @@ export class Registry {
   static async load(config: SmapdConfig, log: Logger): Promise<{ registry: Registry; errors: ConfigError[] }> {
     const errors: ConfigError[] = [];
     const configDir = path.dirname(config.file);
+    const modLog = categoryLogger(log, config.log, 'module');
+    const dbLog = categoryLogger(log, config.log, 'database');
     const modules = new Map<string, LoadedModule>();
     const databases = new Map<string, DatabaseHandleImpl>();
 
@@ -58,7 +61,7 @@ export class Registry {
           mod = await importModule(file);
           cache.set(file, mod);
         }
-        await mod.init?.(decl.args, moduleContext(decl.id, log, configDir));
+        await mod.init?.(decl.args, moduleContext(decl.id, modLog, configDir));
         modules.set(decl.id, { id: decl.id, mod, file, args: decl.args });
       } catch (err) {
         errors.push(new ConfigError(`module ${decl.id}: ${(err as Error).message}`, decl.loc));
@@ -83,7 +86,7 @@ export class Registry {
       }
       try {
         const cacheObj = decl.cache ? new ResultCache(decl.cache) : undefined;
-        const base = moduleContext(m.id, log, configDir);
+        const base = moduleContext(m.id, modLog, configDir);
         const ctx: DatabaseContext = {
           ...base,
           log: base.log.child({ db: decl.id }),
@@ -93,7 +96,7 @@ export class Registry {
         };
         const state = await m.mod.initDb(decl.args, ctx);
         const timeout = decl.timeout > 0 ? decl.timeout : DEFAULT_QUERY_TIMEOUT_MS;
-        databases.set(decl.id, new DatabaseHandleImpl(decl.id, m.id, m.mod, state, log, timeout, cacheObj));
+        databases.set(decl.id, new DatabaseHandleImpl(decl.id, m.id, m.mod, state, dbLog, timeout, cacheObj));
       } catch (err) {
         errors.push(new ConfigError(`database ${decl.id}: ${(err as Error).message}`, decl.loc));
       }

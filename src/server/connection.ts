@@ -25,6 +25,8 @@ export interface ConnectionContext {
   readonly stats: ServerStats;
   /** Called for each answered request when tracing is on. */
   readonly trace: ((map: string, key: string, reply: Reply, conn: ConnInfo) => void) | undefined;
+  /** The `query` debug category's logger, when the debug spec turns it on. */
+  readonly queryLog: Logger | undefined;
 }
 
 const MAX_IN_FLIGHT = 1024;
@@ -187,6 +189,7 @@ export class Connection {
     }
     countReply(this.ctx.stats, reply);
     if (this.ctx.trace !== undefined) this.ctx.trace(map, key, reply, this.info);
+    if (this.ctx.queryLog !== undefined) this.ctx.queryLog.debug({ map, key, reply, peer: this.peer() }, 'query');
     return reply;
   }
 

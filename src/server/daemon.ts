@@ -7,7 +7,6 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ServerDecl, SmapdConfig } from '../config/types.js';
 import type { ConnInfo } from '../modules/api.js';
-import type { Reply } from '../protocol/reply.js';
 import { Connection, type ConnectionContext } from './connection.js';
 import { connInfoOf } from './conninfo.js';
 import { openListener, type OpenListener } from './listeners.js';
@@ -150,9 +149,10 @@ export class Smapd {
       maxRequestSize: cfg.maxRequestSize,
       maxReplySize: cfg.maxReplySize,
       idleTimeout: decl?.idleTimeout ?? cfg.idleTimeout,
-      log: this.log,
+      log: runtime.serverLog,
       stats: this.stats,
-      trace: cfg.trace ? makeTracer(this.log, cfg.tracePatterns) : undefined,
+      trace: runtime.tracer,
+      queryLog: runtime.queryLog,
     };
     const conn = new Connection(stream, info, ctx);
     this.connections.add(conn);
@@ -165,11 +165,4 @@ export class Smapd {
     });
     return conn;
   }
-}
-
-function makeTracer(log: Logger, patterns: readonly string[]) {
-  return (map: string, key: string, reply: Reply, conn: ConnInfo): void => {
-    if (patterns.length > 0 && !patterns.some((p) => reply.startsWith(p))) return;
-    log.info({ server: conn.serverId, src: conn.src }, `TRACE: ${map} ${key} => ${reply}`);
-  };
 }

@@ -9,7 +9,9 @@ import { compileRules, type Dispatcher } from '../dispatch/index.js';
 import { Registry } from '../modules/registry.js';
 import type { DatabaseHandle } from '../modules/database.js';
 import { ConfigError, ConfigErrors } from '../errors.js';
-import { NOTFOUND } from '../protocol/reply.js';
+import { NOTFOUND, type Reply } from '../protocol/reply.js';
+import type { ConnInfo } from '../modules/api.js';
+import { categoryLogger, debugLevelFor } from '../log.js';
 
 function placeholder(id: string): DatabaseHandle {
   return { id, moduleId: '', canQuery: true, canTransform: true, query: () => NOTFOUND, transform: () => null };
@@ -20,11 +22,23 @@ export class Runtime {
   private retired = false;
   private closing: Promise<void> | null = null;
 
+  /** Logs of connections (GNU Smap's `srvman` debug category). */
+  readonly serverLog: Logger;
+  /** The `query` debug category, when turned on: each request and its reply at debug level. */
+  readonly queryLog: Logger | undefined;
+  /** `trace yes`: logs `MAP KEY => REPLY`, filtered by `trace-pattern`. */
+  readonly tracer: ((map: string, key: string, reply: Reply, conn: ConnInfo) => void) | undefined;
+
   private constructor(
     readonly config: SmapdConfig,
     readonly registry: Registry,
     readonly dispatcher: Dispatcher,
-  ) {}
+    log: Logger,
+  ) {
+    this.serverLog = categoryLogger(log, config.log, 'srvman');
+    this.queryLog = debugLevelFor(config.log, 'query') ? categoryLogger(log, config.log, 'query') : undefined;
+    this.tracer = config.trace ? makeTracer(log, config.tracePatterns) : undefined;
+  }
 
   /** Build a runtime; throws ConfigErrors with every problem (unknown module, bad rule, ...). */
   static async create(config: SmapdConfig, log: Logger): Promise<Runtime> {
@@ -45,7 +59,7 @@ export class Runtime {
       await registry.close();
       throw new ConfigErrors(errors.sort((a, b) => (a.loc?.line ?? 0) - (b.loc?.line ?? 0)));
     }
-    return new Runtime(config, registry, dispatcher);
+    return new Runtime(config, registry, dispatcher, log);
   }
 
   acquire(): void {
@@ -66,4 +80,11 @@ export class Runtime {
     this.closing ??= this.registry.close();
     return this.closing;
   }
+}
+
+function makeTracer(log: Logger, patterns: readonly string[]) {
+  return (map: string, key: string, reply: Reply, conn: ConnInfo): void => {
+    if (patterns.length > 0 && !patterns.some((p) => reply.startsWith(p))) return;
+    log.info({ server: conn.serverId, src: conn.src }, `TRACE: ${map} ${key} => ${reply}`);
+  };
 }

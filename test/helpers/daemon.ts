@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config/parser.js';
 import { Smapd } from '../../src/server/daemon.js';
 import { SmapClient } from '../../src/client/client.js';
 import { silentLogger } from './module-context.js';
+import type { Logger } from 'pino';
 import { fixture } from './paths.js';
 
 export interface TestDaemon {
@@ -21,13 +22,13 @@ export interface TestDaemon {
  * `configText` may use `@DIR@` for the temp dir and `@FIXTURES@` for test/fixtures. The fixture module dir
  * is on the load path, so `module t testmod` works.
  */
-export async function startDaemon(configText: string): Promise<TestDaemon> {
+export async function startDaemon(configText: string, log: Logger = silentLogger): Promise<TestDaemon> {
   const dir = mkdtempSync(path.join(tmpdir(), 'smapd-test-'));
   const text = `prepend-load-path ${fixture('modules')}\n` + configText.replaceAll('@DIR@', dir).replaceAll('@FIXTURES@', fixture());
   const file = path.join(dir, 'smapd.conf');
   writeFileSync(file, text);
   const config = loadConfig(file);
-  const daemon = await Smapd.create(config, silentLogger);
+  const daemon = await Smapd.create(config, log);
   await daemon.listen();
   const clients: SmapClient[] = [];
   const url = (id?: string) => {

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { startDaemon } from '../helpers/daemon.js';
+
+describe('database cache block, end to end', () => {
+  it('answers repeats from the cache, and drops it when the file map reloads', async () => {
+    const d = await startDaemon(`
+server tcp inet://127.0.0.1:0
+module file file
+database aliases file file=@DIR@/aliases reload=50ms begin
+  cache ttl=10m negative-ttl=10m size=100
+end
+dispatch map eq aliases database aliases
+`);
+    try {
+      // startDaemon wrote the config before the map exists; the file module opens lazily.
+      writeFileSync(path.join(d.dir, 'aliases'), 'alice one\n');
+      const c = await d.client();
+      assert.equal(await c.query('aliases', 'alice'), 'OK one');
+      assert.equal(await c.query('aliases', 'alice'), 'OK one');
+      assert.equal(await c.query('aliases', 'bob'), 'NOTFOUND ');
+      const h = d.daemon.currentRuntime.registry.databases.get('aliases')!;
+      assert.deepEqual({ hits: h.cache!.stats().hits, entries: h.cache!.stats().entries }, { hits: 1, entries: 2 });
+
+      const next = path.join(d.dir, 'aliases.new');
+      writeFileSync(next, 'alice two\nbob three\n');
+      renameSync(next, path.join(d.dir, 'aliases'));
+      let reply = '';
+      for (let i = 0; i < 200 && reply !== 'OK two'; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+        reply = await c.query('aliases', 'alice');
+      }
+      assert.equal(reply, 'OK two', 'the cached answer was dropped after the reload');
+      assert.equal(await c.query('aliases', 'bob'), 'OK three', 'the cached NOTFOUND was dropped too');
+    } finally {
+      await d.stop();
+    }
+  });
+});
