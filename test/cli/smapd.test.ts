@@ -77,6 +77,13 @@ describe('smapd -t', () => {
     assert.match(r.stderr, new RegExp(`${f}:6: .*no such database: nodb`));
   });
 
+  it('refuses a module that cannot share its database between worker processes', async () => {
+    const f = conf('workers-level.conf', `workers 2\nserver tcp inet://127.0.0.1:0\nmodule level level\ndatabase maps level path=${dir}/maps.ldb\ndispatch default database maps\n`);
+    const r = await run(['-t', '-c', f]);
+    assert.equal(r.code, 78);
+    assert.match(r.stderr, new RegExp(`${f}:5: database maps: module level cannot share its database between processes; use workers 1`));
+  });
+
   it('exits 64 on bad usage', async () => {
     const r = await run(['--no-such-option']);
     assert.equal(r.code, 64);
@@ -111,6 +118,31 @@ describe('smapd -i with one socket on fd 0 and 1, as inetd passes it', () => {
     server.close();
     assert.equal(got, `${'OK inetd inet 127.0.0.1'.length}:OK inetd inet 127.0.0.1,6:OK m/x,`);
     assert.equal(code, 0);
+  });
+});
+
+describe('smapd user', () => {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  it('drops root privileges to the configured user after binding', { skip: root ? false : 'needs root to switch users' }, async () => {
+    const sock = path.join(dir, 'priv.sock');
+    const f = conf('priv.conf', `user nobody\nserver u unix://${sock} begin\n socket-mode 666\nend\nmodule t testmod\ndatabase d t\ndispatch default database d\n`);
+    const p = spawn(process.execPath, [SMAPD, '-f', '-c', f], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
+    for (let i = 0; i < 200 && !stderr.includes('smapd started'); i++) await new Promise((r) => setTimeout(r, 25));
+    try {
+      const status = readFileSync(`/proc/${p.pid}/status`, 'utf8');
+      const nobody = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'))!.split(':')[2];
+      assert.match(status, new RegExp(`^Uid:\\s+${nobody}\\s+${nobody}\\s+${nobody}\\s+${nobody}$`, 'm'));
+      assert.doesNotMatch(status, /^Groups:.*\b0\b/m, 'no root group left');
+      const c = await SmapClient.connect({ url: `unix://${sock}` });
+      assert.equal(await c.query('m', 'k'), 'OK m/k');
+      await c.close();
+    } finally {
+      p.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, stderr);
   });
 });
 
