@@ -8,18 +8,20 @@ import type { SmapdConfig } from './config/types.js';
 
 export type LogSettings = SmapdConfig['log'];
 
+// Writes are synchronous: nothing is logged per request unless tracing, and a daemon must not lose its last
+// lines (a fatal error, the stop) to a buffer that dies with the process.
 export function createLogger(settings: LogSettings, name = 'smapd'): Logger {
   let dest: pino.DestinationStream;
   switch (settings.destination) {
     case 'file':
-      dest = pino.destination({ dest: settings.file!, mkdir: true, sync: false });
+      dest = pino.destination({ dest: settings.file!, mkdir: true, sync: true });
       break;
     case 'stdout':
-      dest = pino.destination({ dest: 1, sync: false });
+      dest = pino.destination({ dest: 1, sync: true });
       break;
     default:
       // syslog is reached through stderr: under systemd stderr goes to the journal.
-      dest = pino.destination({ dest: 2, sync: false });
+      dest = pino.destination({ dest: 2, sync: true });
   }
   const level = debugLevelFor(settings, 'smap') ?? settings.level;
   return pino({ name: settings.tag || name, level, base: { pid: process.pid } }, dest);
