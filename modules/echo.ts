@@ -8,7 +8,7 @@
  * as a valid reply). The reply is built once; only a text with variables is rendered per request.
  */
 import { defineModule, ModuleArgumentError } from '../src/modules/api.js';
-import { compileReplyTemplate, type ReplyTemplate } from './sed/reply-template.js';
+import { compileReplyTemplate, type ReplyTemplate } from '../src/modules/api.js';
 
 const VARS = ['map', 'key'] as const;
 

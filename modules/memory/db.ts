@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino';
 import { BackendError } from '../../src/modules/api.js';
-import type { ReplyTemplate } from '../sed/reply-template.js';
+import type { ReplyTemplate } from '../../src/modules/api.js';
 import { checkWritableDir, readSnapshot } from './snapshot.js';
 import { BindingTable } from './table.js';
 import { SnapshotWriter } from './writer.js';

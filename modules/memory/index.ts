@@ -13,7 +13,7 @@
  */
 import path from 'node:path';
 import { defineModule, ModuleArgumentError, type DatabaseContext, type OptionSpec, type Reply } from '../../src/modules/api.js';
-import { compileReplyTemplate } from '../sed/reply-template.js';
+import { compileReplyTemplate } from '../../src/modules/api.js';
 import { commands } from './commands.js';
 import { MemoryDb } from './db.js';
 

@@ -17,7 +17,7 @@ import {
   type ReplyFormatter,
 } from '../../src/modules/api.js';
 import { parseExpressions, type SedExpression } from './expr.js';
-import { compileReplyTemplate, type ReplyTemplate } from './reply-template.js';
+import { compileReplyTemplate, type ReplyTemplate } from '../../src/modules/api.js';
 import { substituteAll } from './substitute.js';
 
 const OPTIONS: OptionSpec = {

@@ -2,7 +2,7 @@
  * The reply side shared by the SQL modules: the `*-reply=` options, their templates (row columns by name or by
  * position `${1}`, request variables, `${error}`), and turning a result row or an error into a reply.
  */
-import type { ConnInfo, DatabaseContext, OptionSpec, OptionValues, Reply, Template } from '../../src/modules/api.js';
+import type { ConnInfo, DatabaseContext, OptionSpec, OptionValues, Reply, ReplyTemplate } from '../../src/modules/api.js';
 import { ModuleArgumentError } from '../../src/modules/api.js';
 import { SQL_VARIABLES, type RequestValues } from './query.js';
 
@@ -21,10 +21,10 @@ export const REPLY_OPTIONS: OptionSpec = {
 };
 
 export interface SqlReplies {
-  readonly positive: Template;
-  readonly negative: Template;
-  readonly onerror: Template;
-  readonly timeout: Template;
+  readonly positive: ReplyTemplate;
+  readonly negative: ReplyTemplate;
+  readonly onerror: ReplyTemplate;
+  readonly timeout: ReplyTemplate;
 }
 
 /** A result row: values by position, with the column names of the result. */
@@ -38,14 +38,14 @@ export interface ResultRow {
 const COLUMN_PREFIX = '_.';
 
 /** Compile one reply template, accepting `${N}` (1-based column of the first row). */
-export function compileReplyTemplate(ctx: DatabaseContext, option: string, source: string): Template {
+export function compileReplyTemplate(ctx: DatabaseContext, option: string, source: string): ReplyTemplate {
   const rewritten = source.replace(/\$\$|\$\{(\d+)\}/g, (all: string, num: string | undefined) => {
     if (num === undefined) return all;
     if (Number(num) < 1) throw new ModuleArgumentError(`${option}: column numbers start at 1, not \${${num}}`);
     return '${' + COLUMN_PREFIX + Number(num) + '}';
   });
-  const t = ctx.compileTemplate(rewritten);
-  return { source, variables: t.variables, render: t.render };
+  // The status word is fixed here, at config time, so no column value can choose it.
+  return ctx.compileReply(rewritten, undefined, option);
 }
 
 /** Compile the reply options; a template that cannot see a row may only use what it can see. */
@@ -67,7 +67,7 @@ export function compileReplies(ctx: DatabaseContext, values: OptionValues, given
   return { positive, negative, onerror, timeout };
 }
 
-function checkRowless(option: string, t: Template, extra: readonly string[]): void {
+function checkRowless(option: string, t: ReplyTemplate, extra: readonly string[]): void {
   const allowed = new Set<string>([...SQL_VARIABLES, ...extra]);
   for (const v of t.variables) {
     if (allowed.has(v)) continue;
@@ -94,7 +94,7 @@ export function columnText(v: unknown): string {
 }
 
 /** Column names that a positive template uses but the statement does not return (for a warning at open). */
-export function unknownColumns(t: Template, names: readonly string[]): string[] {
+export function unknownColumns(t: ReplyTemplate, names: readonly string[]): string[] {
   const lower = new Set(names.map((n) => n.toLowerCase()));
   return t.variables.filter((v) => {
     if ((SQL_VARIABLES as readonly string[]).includes(v)) return false;
@@ -112,7 +112,7 @@ function requestVar(req: RequestValues, name: string): string | undefined {
  * variable: whoever wrote the SELECT asked for that column. Names match exactly first, then ignoring case,
  * as SQL column names do.
  */
-export function renderRow(ctx: DatabaseContext, t: Template, row: ResultRow, req: RequestValues): Reply {
+export function renderRow(ctx: DatabaseContext, t: ReplyTemplate, row: ResultRow, req: RequestValues): Reply {
   const text = t.render((name) => {
     if (name.startsWith(COLUMN_PREFIX)) return columnText(row.values[Number(name.slice(COLUMN_PREFIX.length)) - 1]);
     let idx = row.names.indexOf(name);
@@ -123,18 +123,18 @@ export function renderRow(ctx: DatabaseContext, t: Template, row: ResultRow, req
     if (idx >= 0) return columnText(row.values[idx]);
     return requestVar(req, name);
   });
-  return ctx.reply.parse(text);
+  return text;
 }
 
 /** Render the negative reply. */
-export function renderNotFound(ctx: DatabaseContext, t: Template, req: RequestValues): Reply {
-  return ctx.reply.parse(t.render((name) => requestVar(req, name)));
+export function renderNotFound(ctx: DatabaseContext, t: ReplyTemplate, req: RequestValues): Reply {
+  return t.render((name) => requestVar(req, name));
 }
 
 /** Render an error or timeout reply; `${error}` is never empty, so a client always learns something. */
-export function renderError(ctx: DatabaseContext, t: Template, req: RequestValues, err: unknown): Reply {
+export function renderError(ctx: DatabaseContext, t: ReplyTemplate, req: RequestValues, err: unknown): Reply {
   const why = errorText(err);
-  return ctx.reply.parse(t.render((name) => (name === 'error' ? why : requestVar(req, name))));
+  return t.render((name) => (name === 'error' ? why : requestVar(req, name)));
 }
 
 /**

@@ -2,7 +2,7 @@
  * The reply options shared by the key-value map modules (`file`, `level`): `positive-reply=`,
  * `negative-reply=` and `nomore`, compiled once at `initDb` so a lookup only renders (or not even that).
  */
-import type { ModuleContext, OptionSpec, OptionValues, Reply, Template } from '../modules/api.js';
+import type { ModuleContext, OptionSpec, OptionValues, Reply, ReplyTemplate } from '../modules/api.js';
 import { ModuleArgumentError } from '../errors.js';
 
 export const DEFAULT_POSITIVE_REPLY = 'OK ${value}';
@@ -36,7 +36,7 @@ const POSITIVE_VARS = ['map', 'key', 'value', 'matched'];
 const NEGATIVE_VARS = ['map', 'key'];
 const ENTRY_VARS = new Set(['value', 'matched']);
 
-function checkVariables(option: string, tpl: Template, allowed: readonly string[]): void {
+function checkVariables(option: string, tpl: ReplyTemplate, allowed: readonly string[]): void {
   for (const v of tpl.variables) {
     if (!allowed.includes(v)) {
       throw new ModuleArgumentError(`${option} uses unknown variable '\${${v}}' (known: ${allowed.join(', ')})`);
@@ -46,7 +46,9 @@ function checkVariables(option: string, tpl: Template, allowed: readonly string[
 
 /** Compile the reply options of one database. */
 export function compileMapReplies(values: OptionValues, ctx: ModuleContext): MapReplies {
-  const positiveTpl = ctx.compileTemplate(String(values['positive-reply']));
+  // Reply templates fix their status word at compile time: a stored value cannot choose the status.
+  const positiveSource = String(values['positive-reply']);
+  const positiveTpl = ctx.compileReply(positiveSource, undefined, 'positive-reply');
   checkVariables('positive-reply', positiveTpl, POSITIVE_VARS);
 
   const negativeText = values['negative-reply'];
@@ -58,20 +60,20 @@ export function compileMapReplies(values: OptionValues, ctx: ModuleContext): Map
     const fixed = values['nomore'] === true ? ctx.reply.noMore() : ctx.reply.notFound();
     negative = () => fixed;
   } else {
-    const negativeTpl = ctx.compileTemplate(String(negativeText));
+    const negativeTpl = ctx.compileReply(String(negativeText), undefined, 'negative-reply');
     checkVariables('negative-reply', negativeTpl, NEGATIVE_VARS);
-    if (negativeTpl.variables.length === 0) {
-      const fixed = ctx.reply.parse(negativeTpl.render(() => ''));
+    if (negativeTpl.constant !== undefined) {
+      const fixed = negativeTpl.constant;
       negative = () => fixed;
     } else {
-      negative = (map, key) => ctx.reply.parse(negativeTpl.render((n) => (n === 'map' ? map : n === 'key' ? key : '')));
+      negative = (map, key) => negativeTpl.render((n) => (n === 'map' ? map : n === 'key' ? key : ''));
     }
   }
 
   const perEntry = positiveTpl.variables.every((v) => ENTRY_VARS.has(v));
-  const isDefault = positiveTpl.source === DEFAULT_POSITIVE_REPLY || positiveTpl.source === 'OK $value';
+  const isDefault = positiveSource === DEFAULT_POSITIVE_REPLY || positiveSource === 'OK $value';
   const positive = isDefault
     ? (vars: HitVars) => ctx.reply.ok(vars.value)
-    : (vars: HitVars) => ctx.reply.parse(positiveTpl.render((n) => vars[n as keyof HitVars]));
+    : (vars: HitVars) => positiveTpl.render((n) => vars[n as keyof HitVars]);
   return { perEntry, positive, negative };
 }

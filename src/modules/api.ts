@@ -10,10 +10,13 @@ import type { Logger } from 'pino';
 import type { Reply, ReplyFormatter } from '../protocol/reply.js';
 import type { parseOptions } from './options.js';
 import type { compileTemplate } from './template.js';
+import type { ReplyTemplate } from './reply-template.js';
 
 export type { Reply, ReplyFormatter, ReplyStatus } from '../protocol/reply.js';
 export type { OptionSpec, OptionValues, ParsedOptions } from './options.js';
 export type { Template, TemplateVars } from './template.js';
+export type { ReplyTemplate } from './reply-template.js';
+export { compileReplyTemplate } from './reply-template.js';
 export { ModuleArgumentError, BackendError, BackendTimeoutError } from '../errors.js';
 
 /** The current module API version; a module declares the version it was written for. */
@@ -48,8 +51,14 @@ export interface ModuleContext {
   readonly reply: ReplyFormatter;
   /** `name=value` option parser for module arguments. */
   readonly parseOptions: typeof parseOptions;
-  /** `${var}` reply-template compiler. */
+  /** `${var}` text-template compiler. */
   readonly compileTemplate: typeof compileTemplate;
+  /**
+   * Reply-template compiler: `OK ${value}` → a template whose status word is fixed when it is compiled, so no
+   * value (a key, a column) can choose the status. `allowed` lists the variables (undefined: any); `what` names
+   * the option in error messages. Use this for `positive-reply=` and friends.
+   */
+  readonly compileReply: (text: string, allowed: readonly string[] | undefined, what: string) => ReplyTemplate;
   /** Directory of the config file; resolve relative paths from the config against it. */
   readonly configDir: string;
 }

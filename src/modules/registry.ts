@@ -15,6 +15,7 @@ import { DEFAULT_QUERY_TIMEOUT_MS, DatabaseHandleImpl } from './handle.js';
 import { importModule, resolveModule } from './loader.js';
 import { parseOptions } from './options.js';
 import { compileTemplate } from './template.js';
+import { compileReplyTemplate } from './reply-template.js';
 
 interface LoadedModule {
   readonly id: string;
@@ -121,6 +122,8 @@ export class Registry {
   }
 }
 
+const replyTools = { reply: replies, compileTemplate };
+
 function moduleContext(moduleId: string, log: Logger, configDir: string): ModuleContext {
   return {
     moduleId,
@@ -128,6 +131,7 @@ function moduleContext(moduleId: string, log: Logger, configDir: string): Module
     reply: replies,
     parseOptions,
     compileTemplate,
+    compileReply: (text, allowed, what) => compileReplyTemplate(replyTools, text, allowed, what),
     configDir,
   };
 }

@@ -3,12 +3,21 @@ import { pino } from 'pino';
 import type { DatabaseContext, ModuleContext } from '../../src/modules/api.js';
 import { parseOptions } from '../../src/modules/options.js';
 import { compileTemplate } from '../../src/modules/template.js';
+import { compileReplyTemplate } from '../../src/modules/reply-template.js';
 import { replies } from '../../src/protocol/reply.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
 export function moduleContext(moduleId = 'test', configDir = process.cwd()): ModuleContext {
-  return { moduleId, log: silentLogger, reply: replies, parseOptions, compileTemplate, configDir };
+  return {
+    moduleId,
+    log: silentLogger,
+    reply: replies,
+    parseOptions,
+    compileTemplate,
+    compileReply: (text, allowed, what) => compileReplyTemplate({ reply: replies, compileTemplate }, text, allowed, what),
+    configDir,
+  };
 }
 
 export function databaseContext(

@@ -4,9 +4,19 @@
  * (`PERM x`) choose the status. Here only a literal first word can be a status; everything a variable
  * produces stays inside the reply text.
  */
-import { ModuleArgumentError, type ModuleContext, type Reply, type ReplyStatus } from '../../src/modules/api.js';
+import { ModuleArgumentError } from '../errors.js';
+import type { Reply, ReplyFormatter, ReplyStatus } from '../protocol/reply.js';
+import type { compileTemplate as CompileTemplate } from './template.js';
+
+/** What compiling a reply template needs: the formatter and the template compiler (a ModuleContext has both). */
+export interface ReplyTemplateTools {
+  readonly reply: ReplyFormatter;
+  readonly compileTemplate: typeof CompileTemplate;
+}
 
 export interface ReplyTemplate {
+  /** The variables the template uses, in order of first use. */
+  readonly variables: readonly string[];
   /** The reply, when the template has no variables: computed once, returned as-is on every request. */
   readonly constant: Reply | undefined;
   render(vars: (name: string) => string | undefined): Reply;
@@ -14,12 +24,13 @@ export interface ReplyTemplate {
 
 /**
  * Compile `text`. `allowed` lists the variables the caller provides; any other one is a config error rather
- * than a silent empty string. `what` names the template in messages (`positive-reply`).
+ * than a silent empty string (undefined: any name, for callers whose names come later, such as SQL columns).
+ * `what` names the template in messages (`positive-reply`).
  */
 export function compileReplyTemplate(
-  ctx: ModuleContext,
+  ctx: ReplyTemplateTools,
   text: string,
-  allowed: readonly string[],
+  allowed: readonly string[] | undefined,
   what: string,
 ): ReplyTemplate {
   const trimmed = text.replace(/^\s+/, '');
@@ -31,7 +42,7 @@ export function compileReplyTemplate(
 
   const body = ctx.compileTemplate(status === undefined ? trimmed : sp < 0 ? '' : trimmed.slice(sp + 1));
   for (const v of body.variables) {
-    if (!allowed.includes(v)) {
+    if (allowed !== undefined && !allowed.includes(v)) {
       throw new ModuleArgumentError(
         `${what}: unknown variable \${${v}} (available: ${allowed.map((a) => `\${${a}}`).join(', ')}; write $$ for a literal $)`,
       );
@@ -41,7 +52,7 @@ export function compileReplyTemplate(
   const make = status === undefined ? (t: string) => ctx.reply.ok(t) : (t: string) => ctx.reply.reply(status, t);
   if (body.variables.length === 0) {
     const constant = make(body.render(() => undefined));
-    return { constant, render: () => constant };
+    return { variables: body.variables, constant, render: () => constant };
   }
-  return { constant: undefined, render: (vars) => make(body.render(vars)) };
+  return { variables: body.variables, constant: undefined, render: (vars) => make(body.render(vars)) };
 }
