@@ -15,7 +15,7 @@ import { VERSION } from '../version.js';
 import { ClusterPrimary, runWorker } from './cluster.js';
 import { clusterTarget } from './cluster-target.js';
 import { Smapd } from './daemon.js';
-import { notifyReady } from './detach.js';
+import { notifyReady, reportToParent } from './detach.js';
 import { dropPrivileges, removePidfile, writePidfile } from './process.js';
 import { Runtime } from './runtime.js';
 import { startServices, type Services } from './services.js';
@@ -27,6 +27,7 @@ function report(err: unknown, log: Logger, what: string): void {
   const list = err instanceof ConfigErrors ? err.errors : [err as Error];
   for (const e of list) {
     process.stderr.write(`smapd: ${e.message}\n`);
+    reportToParent(`smapd: ${e.message}`);
     log.error({ err: e.message }, what);
   }
 }

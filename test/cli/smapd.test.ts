@@ -121,6 +121,39 @@ describe('smapd -i with one socket on fd 0 and 1, as inetd passes it', () => {
   });
 });
 
+describe('smapd daemon mode (no -f)', () => {
+  it('detaches, returns 0 once the daemon listens, and the daemon serves until SIGTERM', async () => {
+    const sock = path.join(dir, 'daemon.sock');
+    const pidfile = path.join(dir, 'daemon.pid');
+    const f = conf('daemon.conf', `pidfile ${pidfile}\nlog-file ${dir}/daemon.log\nserver u unix://${sock}\nmodule t testmod\ndatabase d t\ndispatch default database d\n`);
+    const r = await run(['-c', f]);
+    assert.equal(r.code, 0, r.stderr);
+    const pid = Number(readFileSync(pidfile, 'utf8'));
+    assert.ok(pid > 0);
+    const c = await SmapClient.connect({ url: `unix://${sock}` });
+    assert.equal(await c.query('m', 'k'), 'OK m/k');
+    await c.close();
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 100 && existsSync(pidfile); i++) await new Promise((res) => setTimeout(res, 50));
+    assert.equal(existsSync(pidfile), false);
+    assert.match(readFileSync(path.join(dir, 'daemon.log'), 'utf8'), /smapd stopped/);
+  });
+
+  it('exits non-zero with the reason when the daemon cannot start', async () => {
+    const sock = path.join(dir, 'busy.sock');
+    const holder = net.createServer().listen(sock);
+    await new Promise((res) => holder.once('listening', res));
+    try {
+      const f = conf('busy.conf', `server u unix://${sock}\nmodule t testmod\ndatabase d t\ndispatch default database d\n`);
+      const r = await run(['-c', f]);
+      assert.equal(r.code, 69);
+      assert.match(r.stderr, /in use by a running server/);
+    } finally {
+      holder.close();
+    }
+  });
+});
+
 describe('smapd user', () => {
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   it('drops root privileges to the configured user after binding', { skip: root ? false : 'needs root to switch users' }, async () => {
