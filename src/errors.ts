@@ -68,6 +68,14 @@ export class ModuleArgumentError extends SmapdError {
   readonly code = 'E_MODULE_ARGS';
 }
 
+/**
+ * A pattern that cannot be compiled: a glob, a POSIX regexp or bracket expression, an address in a rule. The
+ * caller adds where it came from (a config location, or the s-expression that holds it).
+ */
+export class PatternError extends SmapdError {
+  readonly code = 'E_PATTERN';
+}
+
 /** A backend failed (connection lost, query error); the client gets `TEMP reason`. */
 export class BackendError extends SmapdError {
   readonly code = 'E_BACKEND';

@@ -4,7 +4,7 @@
  * JavaScript RegExp and a parsed replacement, so a bad expression is a config error and never a query error.
  */
 import { ModuleArgumentError } from '../../src/modules/api.js';
-import { convertRegex } from './regex.js';
+import { convertPosixRegex, PatternError } from '../../src/modules/posix-regex.js';
 import { parseReplacement, type Replacement } from './replacement.js';
 
 /** Defaults for the regex flavour; an expression's own `i`, `x`, `b` flags override them. */
@@ -103,7 +103,11 @@ function parseOne(word: string, start: number, defaults: ExpressionDefaults): { 
   let expression: SedExpression;
   try {
     const extended = flavour === undefined ? defaults.extended : flavour === 'x';
-    const converted = convertRegex(word.slice(start + 2, reEnd), { extended, delimiter: delim });
+    const source = word.slice(start + 2, reEnd);
+    // In sed an empty regex repeats the last one used; an s-expression here has no last one.
+    if (source === '') throw new ModuleArgumentError('empty regular expression');
+    // sed reads \n and \t in the regex as newline and tab, and an escaped delimiter as itself.
+    const converted = convertPosixRegex(source, { extended, delimiter: delim, controlEscapes: true });
     let regex: RegExp;
     try {
       regex = new RegExp(converted.source, 'gsu' + (icase ? 'i' : ''));
@@ -114,7 +118,7 @@ function parseOne(word: string, start: number, defaults: ExpressionDefaults): { 
     const replacement = parseReplacement(word.slice(reEnd + 1, replEnd), delim, converted.groups);
     expression = { text, regex, replacement, global, occurrence: occurrence ?? 1 };
   } catch (err) {
-    if (err instanceof ModuleArgumentError) fail(text, err.message);
+    if (err instanceof ModuleArgumentError || err instanceof PatternError) fail(text, err.message);
     throw err;
   }
   return { expression, next };

@@ -4,7 +4,7 @@
  * expanding a match is then a walk over them.
  */
 import { ModuleArgumentError } from '../../src/modules/api.js';
-import { charAt } from './bracket.js';
+import { charAt } from '../../src/modules/posix-bracket.js';
 
 type CaseOp = 'U' | 'L' | 'E' | 'u' | 'l';
 

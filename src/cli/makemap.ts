@@ -9,7 +9,6 @@
  *
  * Exit codes (sysexits): 0 done, 64 usage, 65 bad input data (with file:line), 74 I/O error.
  */
-import { realpathSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -21,6 +20,7 @@ import { EX_DATAERR, EX_IOERR, MakemapError, type MapSink } from '../maps/sink.j
 import { checkTableName, DEFAULT_TABLE, SqliteSink } from '../maps/sqlite-sink.js';
 import { streamTextMap } from '../maps/textmap-reader.js';
 import { formatTextMapLine, TextMapSyntaxError, textMapLineProblem } from '../maps/textmap.js';
+import { isMainModule } from './is-main.js';
 import { ProgressLine } from './makemap-progress.js';
 
 const PROG = 'smapd-makemap';
@@ -325,15 +325,7 @@ export async function makemapMain(argv: string[], io: MakemapIO = process): Prom
   }
 }
 
-function isMain(): boolean {
-  try {
-    return realpathSync(process.argv[1] ?? '') === realpathSync(new URL(import.meta.url).pathname);
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   makemapMain(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

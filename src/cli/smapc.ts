@@ -3,15 +3,15 @@
  * smapc: the sockmap client. `smapc URL MAP KEY` asks one question and says the answer in its exit status;
  * without a key it reads requests from stdin (batch) or runs an interactive shell.
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { parseReplyStatus, parseServerUrl } from '../client/client.js';
 import { MalformedReplyError, ReplyTimeoutError, ReplyTooLargeError } from '../client/errors.js';
 import { EX_OK, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE } from '../errors.js';
+import { isMainModule } from './is-main.js';
 import { versionLine } from './smapc/commands.js';
 import { Interpreter } from './smapc/interpreter.js';
 import { readLines } from './smapc/lines.js';
@@ -243,15 +243,7 @@ export async function smapcMain(
   return EXIT.OK;
 }
 
-function isMain(): boolean {
-  try {
-    return realpathSync(process.argv[1] ?? '') === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   // A reader that goes away (`smapc ... | head`) is not an error worth a stack trace.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? EXIT.OK : EX_SOFTWARE));
   smapcMain(process.argv.slice(2)).then(

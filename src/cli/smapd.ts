@@ -4,7 +4,7 @@
  * stdin/stdout in inetd mode. SIGTERM/SIGINT/SIGQUIT stop gracefully; SIGHUP reloads the config.
  */
 import cluster from 'node:cluster';
-import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { loadConfig, type ConfigOverrides } from '../config/parser.js';
@@ -16,6 +16,7 @@ import { Runtime } from '../server/runtime.js';
 import { detach } from '../server/detach.js';
 import { runInetd, runPrimary, runSingle, runWorkerProcess } from '../server/run.js';
 import { VERSION } from '../version.js';
+import { isMainModule } from './is-main.js';
 
 export const DEFAULT_CONFIG = process.env.SMAPD_CONF ?? '/etc/smapd.conf';
 
@@ -120,7 +121,12 @@ export async function smapdMain(argv: string[]): Promise<number> {
     process.stderr.write(`smapd: ${config.file}: no servers configured; exiting\n`);
     return EX_CONFIG;
   }
-  if (!config.foreground && !config.inetdMode) return detach(argv);
+  if (!config.foreground && !config.inetdMode) {
+    if (config.log.destination === 'stderr' || config.log.destination === 'syslog') {
+      process.stderr.write('smapd: warning: a detached daemon has no stderr, so its log is lost; set log-file, or run with -f\n');
+    }
+    return detach(fileURLToPath(import.meta.url), argv);
+  }
 
   const log = createLogger(config.log);
   const reread = () => readConfig(o);
@@ -129,15 +135,7 @@ export async function smapdMain(argv: string[]): Promise<number> {
   return runSingle(config, reread, log);
 }
 
-function isMain(): boolean {
-  try {
-    return realpathSync(process.argv[1] ?? '') === realpathSync(new URL(import.meta.url).pathname);
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   smapdMain(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err) => {

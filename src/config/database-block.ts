@@ -3,6 +3,7 @@
  * holds smapd's own per-database settings (`timeout`, `cache`), which GNU Smap does not have.
  */
 import { ConfigError } from '../errors.js';
+import { applyBlock, type BlockHandler } from './block.js';
 import type { Statement } from './lexer.js';
 import { duplicateError, type Draft } from './draft.js';
 import type { CacheDecl } from './types.js';
@@ -60,9 +61,7 @@ function parseCache(stmt: Statement): CacheDecl {
   return cache;
 }
 
-type DatabaseHandler = (stmt: Statement, settings: DatabaseSettings) => void;
-
-const handlers: Record<string, DatabaseHandler> = {
+const handlers: Record<string, BlockHandler<DatabaseSettings>> = {
   timeout: (s, settings) => {
     const [w] = argsOf(s, 1, 1, 'timeout DURATION');
     settings.timeout = durationArg(s, w!);
@@ -83,22 +82,7 @@ export function parseDatabase(stmt: Statement, body: readonly Statement[] | unde
   if (first) throw duplicateError('database', id, stmt.loc, first.loc);
 
   const settings: DatabaseSettings = { timeout: 0, cache: undefined };
-  for (const s of body ?? []) {
-    const keyword = s.words[0]!.text;
-    const handler = handlers[keyword];
-    try {
-      if (!handler) {
-        throw new ConfigError(
-          `'${keyword}' is not allowed in a database block${didYouMean(keyword, DATABASE_KEYWORDS)}; allowed: ${DATABASE_KEYWORDS.join(', ')}`,
-          s.loc,
-        );
-      }
-      handler(s, settings);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      errors.push(err);
-    }
-  }
+  applyBlock('database', body, handlers, settings, errors);
   d.databases.push({
     id,
     moduleId,

@@ -3,13 +3,11 @@
  * `reuseaddr yes` here means reuse (GNU inverts it), and `allgroups` works (GNU crashes).
  */
 import { ConfigError } from '../errors.js';
+import { applyBlock, type BlockHandler } from './block.js';
 import type { Statement } from './lexer.js';
 import { duplicateError, type Draft, type ServerDraft } from './draft.js';
-import { didYouMean } from './suggest.js';
 import { parseListenUrl } from './url.js';
 import { argsOf, boolArg, durationArg, intArg, MAX_BACKLOG, MAX_CONNECTIONS_LIMIT, modeArg, wordLoc } from './values.js';
-
-type ServerHandler = (stmt: Statement, srv: ServerDraft) => void;
 
 function one(stmt: Statement, usage: string) {
   return argsOf(stmt, 1, 1, usage)[0]!;
@@ -34,7 +32,7 @@ export function parseSocketOwner(text: string): { user?: string; group?: string 
   return { ...(user !== '' ? { user } : {}), ...(group !== '' ? { group } : {}) };
 }
 
-const handlers: Record<string, ServerHandler> = {
+const handlers: Record<string, BlockHandler<ServerDraft>> = {
   backlog: (s, srv) => void (srv.backlog = intArg(s, one(s, 'backlog N'), 1, MAX_BACKLOG)),
   reuseaddr: (s, srv) => void (srv.reuseAddr = boolArg(s, one(s, 'reuseaddr yes|no'))),
   'max-children': (s, srv) => void (srv.maxConnections = intArg(s, one(s, 'max-children N'), 0, MAX_CONNECTIONS_LIMIT)),
@@ -103,20 +101,5 @@ export function parseServer(stmt: Statement, body: readonly Statement[] | undefi
     loc: stmt.loc,
   };
   d.servers.push(srv);
-  for (const s of body ?? []) {
-    const keyword = s.words[0]!.text;
-    const handler = handlers[keyword];
-    try {
-      if (!handler) {
-        throw new ConfigError(
-          `'${keyword}' is not allowed in a server block${didYouMean(keyword, SERVER_KEYWORDS)}; allowed: ${SERVER_KEYWORDS.join(', ')}`,
-          s.loc,
-        );
-      }
-      handler(s, srv);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      errors.push(err);
-    }
-  }
+  applyBlock('server', body, handlers, srv, errors);
 }

@@ -11,6 +11,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { ListenError, ProtocolError, RequestTooLargeError } from '../errors.js';
 import { encodeNetstring, NetstringDecoder } from '../protocol/netstring.js';
+import { clearStaleSocket } from '../server/unix-socket.js';
 import { executeControl } from './commands.js';
 import type { ControlTarget } from './target.js';
 
@@ -35,30 +36,6 @@ export const DEFAULT_CONTROL_MAX_REQUEST = 1024 * 1024;
 const DEFAULT_IDLE_MS = 5 * 60_000;
 const DEFAULT_MAX_CONNECTIONS = 16;
 
-function probeLive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-/** Remove a socket file nobody accepts on (left by a crash); refuse a live one or a file of another kind. */
-async function clearStale(path: string): Promise<void> {
-  let st;
-  try {
-    st = lstatSync(path);
-  } catch {
-    return;
-  }
-  if (!st.isSocket()) throw new ListenError(`control socket ${path}: the file exists and is not a socket`);
-  if (await probeLive(path)) throw new ListenError(`control socket ${path} is in use by a running process`);
-  unlinkSync(path);
-}
-
 export async function startControlServer(
   path: string,
   target: ControlTarget,
@@ -74,7 +51,10 @@ export async function startControlServer(
   });
   server.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
 
-  await clearStale(path);
+  await clearStaleSocket(path, {
+    notSocket: `control socket ${path}: the file exists and is not a socket`,
+    live: `control socket ${path} is in use by a running process`,
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(new ListenError(`control socket ${path}: cannot listen: ${err.message}`, { cause: err })),

@@ -7,9 +7,9 @@
  * and IPv6 is supported. IPv4 rules also match IPv4-mapped IPv6 clients (`::ffff:a.b.c.d`).
  */
 import { Address4, Address6 } from 'ip-address';
+import { PatternError } from '../errors.js';
 import type { ConnInfo } from '../modules/api.js';
 import { compileGlob, hasGlobSyntax } from './glob.js';
-import { PatternError } from './posix.js';
 
 export type ConnTest = (conn: ConnInfo) => boolean;
 

@@ -3,12 +3,11 @@
  * config load (pattern syntax, network masks) is decided here, so a predicate call is a compare or one
  * RegExp test and allocates nothing.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, PatternError } from '../errors.js';
 import type { Condition } from '../config/types.js';
 import type { ConnInfo } from '../modules/api.js';
 import { compileFrom } from './address.js';
 import { compileGlob, type StringTest } from './glob.js';
-import { PatternError } from './posix.js';
 import { compileRegexp } from './regexp.js';
 
 export type Predicate = (map: string, key: string, conn: ConnInfo) => boolean;

@@ -1,10 +1,12 @@
 /**
  * `like` / `fnmatch` patterns: fnmatch(3) with flags 0, as GNU Smap calls it. So `*` and `?` match any
- * character including `/` and a leading `.`, matching is case-sensitive, and a backslash quotes the next
- * character. Patterns are compiled once; the common shapes (`abc`, `abc*`, `*abc`, `*abc*`, `a*b`) get a
+ * character (a code point) including `/` and a leading `.`, matching is case-sensitive, and a backslash quotes
+ * the next character. Patterns are compiled once; the common shapes (`abc`, `abc*`, `*abc`, `*abc*`, `a*b`) get a
  * plain string test instead of a RegExp, since most mail-map patterns are domain suffixes or prefixes.
  */
-import { buildRegExp, literalChar, parseBracket, PatternError } from './posix.js';
+import { PatternError } from '../errors.js';
+import { parseBracket } from '../modules/posix-bracket.js';
+import { buildRegExp, literalChar } from '../modules/posix-regex.js';
 
 export type StringTest = (s: string) => boolean;
 
@@ -35,7 +37,7 @@ function tokenize(pattern: string): Piece[] {
       pieces.push({ re: '[^]' });
       i++;
     } else if (c === '[') {
-      const bracket = parseBracket(pattern, i + 1, true);
+      const bracket = parseBracket(pattern, i, { glob: true });
       if (bracket === null) {
         // fnmatch(3) reads an unterminated `[` as an ordinary character.
         lit += c;
@@ -102,7 +104,7 @@ export function compileGlob(pattern: string): StringTest {
     else if (typeof p === 'string') source += Array.from(p, literalChar).join('');
     else source += p.re;
   }
-  const re = buildRegExp(source + '$', '', pattern);
+  const re = buildRegExp(source + '$', 'u', pattern);
   return (s) => re.test(s);
 }
 

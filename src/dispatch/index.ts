@@ -7,4 +7,4 @@ export type { DatabaseHandle, DatabaseLookup } from '../modules/database.js';
 export { compileFrom } from './address.js';
 export { compileGlob, type StringTest } from './glob.js';
 export { compileRegexp } from './regexp.js';
-export { PatternError } from './posix.js';
+export { PatternError } from '../errors.js';

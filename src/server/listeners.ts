@@ -3,11 +3,12 @@
  * socket file (nobody accepting on it) is replaced; a live one is an error, so a second smapd cannot steal
  * the socket of a running one. Socket files are removed again on close.
  */
-import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import type { ServerDecl } from '../config/types.js';
 import { ListenError } from '../errors.js';
 import { groupId, userId, userPrimaryGroup } from './accounts.js';
+import { clearStaleSocket } from './unix-socket.js';
 
 export interface OpenListener {
   readonly decl: ServerDecl;
@@ -15,30 +16,6 @@ export interface OpenListener {
   /** The address actually bound (the real port when the config said 0). */
   readonly address: string;
   close(): Promise<void>;
-}
-
-function probeLive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-async function clearStaleSocket(decl: ServerDecl, path: string): Promise<void> {
-  let st;
-  try {
-    st = lstatSync(path);
-  } catch {
-    return;
-  }
-  if (!st.isSocket()) throw new ListenError(`server ${decl.id}: ${path} exists and is not a socket`);
-  if (await probeLive(path)) throw new ListenError(`server ${decl.id}: ${path} is in use by a running server`);
-  if (!decl.reuseAddr) throw new ListenError(`server ${decl.id}: stale socket ${path} exists (reuseaddr is off)`);
-  unlinkSync(path);
 }
 
 function applyOwnership(decl: ServerDecl, path: string): void {
@@ -64,7 +41,13 @@ export async function openListener(
     onConnection(socket, decl),
   );
   const url = decl.url;
-  if (url.kind === 'unix') await clearStaleSocket(decl, url.path);
+  if (url.kind === 'unix') {
+    await clearStaleSocket(url.path, {
+      notSocket: `server ${decl.id}: ${url.path} exists and is not a socket`,
+      live: `server ${decl.id}: ${url.path} is in use by a running server`,
+      keepStale: decl.reuseAddr ? undefined : `server ${decl.id}: stale socket ${url.path} exists (reuseaddr is off)`,
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(new ListenError(`server ${decl.id}: cannot listen on ${url.text}: ${err.message}`, { cause: err })),

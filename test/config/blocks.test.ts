@@ -59,6 +59,13 @@ describe('server blocks', () => {
     ]);
   });
 
+  it('does not take a keyword for a method of a plain object', () => {
+    assert.deepEqual(errorsOf(`${UNIX} begin\n  constructor x\nend\ndatabase d m begin\n  toString\nend\nmodule m echo`), [
+      `${FILE}:2: 'constructor' is not allowed in a server block; allowed: backlog, reuseaddr, max-children, max-connections, single-process, user, group, allgroups, socket-owner, socket-mode, idle-timeout`,
+      `${FILE}:5: 'toString' is not allowed in a database block; allowed: timeout, cache`,
+    ]);
+  });
+
   it('reports a missing end once, and goes on with the statement that ended the block', () => {
     assert.deepEqual(errorsOf(`${UNIX} begin\n  backlog 5\nmodule m echo\nbogus`), [
       `${FILE}:1: the server block that begins here has no 'end' before line 3`,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PatternError } from '../../src/dispatch/posix.js';
+import { PatternError } from '../../src/errors.js';
 import { compileRegexp, splitRegexp } from '../../src/dispatch/regexp.js';
 
 function check(text: string, yes: string[], no: string[]): void {
@@ -83,6 +83,15 @@ describe('compileRegexp: extended (default and x)', () => {
     check('/^\\`a\\\'$/', ['a'], ['ba']);
   });
 
+  it('reads a back reference followed by a digit as the group and the digit', () => {
+    check('/^(a)\\10$/', ['aa0'], ['a\b', 'aa']);
+  });
+
+  it('matches by character, not by UTF-16 unit', () => {
+    check('/^x😀+$/', ['x😀😀'], ['x😀\ud83d']);
+    check('/^.$/', ['😀'], ['ab']);
+  });
+
   it('escapes characters that are special in JS but literal in POSIX', () => {
     check('/^a}b]$/', ['a}b]'], ['ab']);
     check('/a/b/', ['xa/by'], ['ab']);
@@ -103,6 +112,8 @@ describe('compileRegexp: extended (default and x)', () => {
     assert.throws(() => compileRegexp('/a\\/'), (e: unknown) => e instanceof PatternError);
     assert.throws(() => compileRegexp('/[[:word:]]/'), /unknown character class/);
     assert.throws(() => compileRegexp('/[b-a]/'), /invalid range/);
+    assert.throws(() => compileRegexp('/a{,}/'), /invalid interval/);
+    assert.throws(() => compileRegexp('/a\\}/b'), /unmatched \\\}/);
   });
 });
 

@@ -1,21 +1,31 @@
 /**
  * POSIX regular expressions (ERE, or BRE with GNU extensions) converted to JavaScript RegExp source, once, at
- * config time. The two syntaxes disagree on what is special (`+ ? { } ( ) |` are literal in BRE, `]` and `}`
- * are errors in a JavaScript `u` pattern, `a+?` is lazy in JavaScript but "optional a+" in POSIX), so the
- * pattern is re-tokenised and every literal re-escaped instead of being passed through.
+ * config time: for dispatch rules (`regexp /expr/flags`) and for modules (the sed module's s-expressions).
+ * The two syntaxes disagree on what is special (`+ ? { } ( ) |` are literal in BRE, `]` and `}` are errors
+ * in a JavaScript `u` pattern, `a+?` is lazy in JavaScript but "optional a+" in POSIX), so the pattern is
+ * re-tokenised and every literal re-escaped instead of being passed through.
+ *
+ * The source is for `new RegExp(source, 'su' + ...)`: `u` because literals and bracket members are whole
+ * code points, `s` because POSIX has no line mode unless asked.
  */
-import { ModuleArgumentError } from '../../src/modules/api.js';
-import { charAt, parseBracket } from './bracket.js';
+import { PatternError } from '../errors.js';
+import { charAt, parseBracket } from './posix-bracket.js';
 
-export interface RegexOptions {
+export { PatternError };
+
+/** How to read an expression: its flavour, and what the caller (sed) reads before POSIX does. */
+export interface PosixRegexOptions {
   /** ERE when true, BRE when false. */
   readonly extended: boolean;
-  /** The s-expression delimiter; `\` + delimiter is that character, literally. '' when there is none. */
-  readonly delimiter: string;
+  /** An s-expression's delimiter: `\` + delimiter is that character, literally. None when absent or ''. */
+  readonly delimiter?: string;
+  /** Read `\n` and `\t` as newline and tab, as sed does; otherwise they are unsupported escapes. */
+  readonly controlEscapes?: boolean;
 }
 
+/** A converted expression. */
 export interface ConvertedRegex {
-  /** JavaScript source, for `new RegExp(source, 'gsu' + ...)`. */
+  /** JavaScript source, for `new RegExp(source, 'su' + ...)`. */
   readonly source: string;
   /** Number of capturing groups (JavaScript numbers them the same way). */
   readonly groups: number;
@@ -26,8 +36,18 @@ const DUP_MAX = 0x7fff;
 
 const JS_SYNTAX = new Set('^$\\.*+?()[]{}|/'.split(''));
 
-function literal(ch: string): string {
+/** One literal character, escaped for use outside a character class. */
+export function literalChar(ch: string): string {
   return JS_SYNTAX.has(ch) ? '\\' + ch : ch;
+}
+
+/** `new RegExp` with its syntax errors (the engine's own limits: size, nesting) turned into PatternErrors. */
+export function buildRegExp(source: string, flags: string, original: string): RegExp {
+  try {
+    return new RegExp(source, flags);
+  } catch (err) {
+    throw new PatternError(`cannot compile pattern "${original}": ${(err as Error).message}`);
+  }
 }
 
 /** A unit a quantifier may follow (an atom), or one it may not (an anchor). */
@@ -59,11 +79,13 @@ const ESCAPE_ANCHORS: Readonly<Record<string, string>> = {
   '`': '^',
   "'": '$',
 };
-const ESCAPE_CHARS: Readonly<Record<string, string>> = { n: '\n', t: '\t' };
+const CONTROL_ESCAPES: Readonly<Record<string, string>> = { n: '\n', t: '\t' };
 
-export function convertRegex(src: string, opts: RegexOptions): ConvertedRegex {
-  if (src === '') throw new ModuleArgumentError('empty regular expression');
-  const { extended, delimiter } = opts;
+/** Convert a POSIX expression; throws PatternError with the reason when it is malformed. */
+export function convertPosixRegex(src: string, opts: PosixRegexOptions): ConvertedRegex {
+  const { extended } = opts;
+  const delimiter = opts.delimiter ?? '';
+  const controlEscapes = opts.controlEscapes ?? false;
   const stack: Frame[] = [{ number: 0, alternatives: [], pieces: [] }];
   // Groups are numbered in order of their `(`, but a back reference may only name one already closed.
   let groups = 0;
@@ -76,7 +98,7 @@ export function convertRegex(src: string, opts: RegexOptions): ConvertedRegex {
 
   const quantify = (q: string, shown: string): void => {
     const last = top().pieces.at(-1);
-    if (!last || !last.repeatable) throw new ModuleArgumentError(`'${shown}' has nothing to repeat`);
+    if (!last || !last.repeatable) throw new PatternError(`"${shown}" has nothing to repeat`);
     // POSIX `a*+` repeats `a*`; in JavaScript `a*+` is an error and `a+?` is lazy, so nest the earlier one.
     last.text = (last.quantified ? `(?:${last.text})` : last.text) + q;
     last.quantified = true;
@@ -84,7 +106,7 @@ export function convertRegex(src: string, opts: RegexOptions): ConvertedRegex {
 
   const openGroup = (): void => void stack.push({ number: ++groups, alternatives: [], pieces: [] });
   const closeGroup = (shown: string): void => {
-    if (stack.length === 1) throw new ModuleArgumentError(`unmatched ${shown}`);
+    if (stack.length === 1) throw new PatternError(`unmatched ${shown}`);
     const frame = stack.pop()!;
     frame.alternatives.push(frame.pieces.map((p) => p.text).join(''));
     closed.add(frame.number);
@@ -100,18 +122,19 @@ export function convertRegex(src: string, opts: RegexOptions): ConvertedRegex {
   const interval = (close: string, shown: string): void => {
     const m = /^(\d*)(,(\d*))?/.exec(src.slice(i))!;
     const end = i + m[0].length;
+    const written = `${shown}${src.slice(i, end)}${close}`;
     if (!src.startsWith(close, end) || (m[1] === '' && m[3] === undefined) || (m[1] === '' && m[3] === '')) {
-      const forms = `${shown}m${close}, ${shown}m,${close} or ${shown}m,n${close}`;
+      const forms = `${shown}m${close}, ${shown}m,${close}, ${shown}m,n${close} or ${shown},n${close}`;
       const hint = extended ? ' (write \\{ for a literal brace)' : '';
-      throw new ModuleArgumentError(`invalid interval ${shown}${src.slice(i, end + close.length)}: expected ${forms}${hint}`);
+      throw new PatternError(`invalid interval ${shown}${src.slice(i, end + close.length)}: expected ${forms}${hint}`);
     }
     const min = m[1] === '' ? 0 : Number(m[1]);
     const max = m[2] === undefined ? min : m[3] === '' ? undefined : Number(m[3]);
     if (min > DUP_MAX || (max !== undefined && max > DUP_MAX)) {
-      throw new ModuleArgumentError(`interval count too large in ${shown}${src.slice(i, end)}${close} (at most ${DUP_MAX})`);
+      throw new PatternError(`interval ${written} is too large: no count may be larger than ${DUP_MAX}`);
     }
     if (max !== undefined && max < min) {
-      throw new ModuleArgumentError(`invalid interval ${shown}${src.slice(i, end)}${close}: ${max} is less than ${min}`);
+      throw new PatternError(`invalid interval ${written}: max is below min (${max} is less than ${min})`);
     }
     i = end + close.length;
     quantify(max === min ? `{${min}}` : max === undefined ? `{${min},}` : `{${min},${max}}`, shown);
@@ -119,7 +142,7 @@ export function convertRegex(src: string, opts: RegexOptions): ConvertedRegex {
 
   const backref = (d: string): void => {
     const n = Number(d);
-    if (!closed.has(n)) throw new ModuleArgumentError(`invalid back reference \\${d}: group ${d} is not complete before it`);
+    if (!closed.has(n)) throw new PatternError(`invalid back reference \\${d}: group ${d} is not complete before it`);
     // Wrapped so that a following digit is not read as part of the group number.
     atom(`(?:\\${n})`);
   };
@@ -132,9 +155,9 @@ export function convertRegex(src: string, opts: RegexOptions): ConvertedRegex {
   while (i < src.length) {
     const c = src[i]!;
     if (c === '\\') {
-      if (i + 1 >= src.length) throw new ModuleArgumentError('trailing backslash');
+      if (i + 1 >= src.length) throw new PatternError('the regular expression ends with a lone backslash');
       if (delimiter !== '' && src.startsWith(delimiter, i + 1)) {
-        atom(literal(delimiter));
+        atom(literalChar(delimiter));
         i += 1 + delimiter.length;
         continue;
       }
@@ -144,21 +167,22 @@ export function convertRegex(src: string, opts: RegexOptions): ConvertedRegex {
       else if (!extended && e === ')') closeGroup('\\)');
       else if (!extended && e === '|') alternate();
       else if (!extended && e === '{') interval('\\}', '\\{');
-      else if (!extended && e === '}') throw new ModuleArgumentError('unmatched \\}');
+      else if (!extended && e === '}') throw new PatternError('unmatched \\}');
       else if (!extended && (e === '+' || e === '?')) quantify(e, '\\' + e);
       else if (e >= '1' && e <= '9') backref(e);
       else if (ESCAPE_CLASSES[e] !== undefined) atom(ESCAPE_CLASSES[e]!);
       else if (ESCAPE_ANCHORS[e] !== undefined) anchor(ESCAPE_ANCHORS[e]!);
-      else if (ESCAPE_CHARS[e] !== undefined) atom(literal(ESCAPE_CHARS[e]!));
+      else if (controlEscapes && CONTROL_ESCAPES[e] !== undefined) atom(literalChar(CONTROL_ESCAPES[e]!));
       else if (/^[A-Za-z0-9]$/.test(e)) {
-        const hint = e === 'd' ? ' (use [[:digit:]] or [0-9])' : '';
-        throw new ModuleArgumentError(`unsupported escape \\${e} in regular expression${hint}`);
-      } else atom(literal(e));
+        const hint = e === 'd' ? '; for a digit write [[:digit:]] or [0-9]' : '';
+        throw new PatternError(`unsupported escape \\${e} (not a POSIX regexp escape${hint})`);
+      } else atom(literalChar(e));
       continue;
     }
     if (c === '[') {
-      const b = parseBracket(src, i, delimiter);
-      atom(b.js);
+      const b = parseBracket(src, i, { delimiter });
+      if (b === null) throw new PatternError('unterminated bracket expression (unmatched [)');
+      atom(b.source);
       i = b.end;
       continue;
     }
@@ -183,10 +207,10 @@ export function convertRegex(src: string, opts: RegexOptions): ConvertedRegex {
       // Take the whole code point so that a literal outside the BMP is one atom for a following quantifier.
       const ch = charAt(src, i - 1);
       i += ch.length - 1;
-      atom(literal(ch));
+      atom(literalChar(ch));
     }
   }
-  if (stack.length > 1) throw new ModuleArgumentError(`unmatched ${extended ? '(' : '\\('}`);
+  if (stack.length > 1) throw new PatternError(`unmatched ${extended ? '(' : '\\('}`);
   alternate();
   return { source: top().alternatives.join('|'), groups };
 }

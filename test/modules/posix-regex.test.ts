@@ -1,20 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { convertRegex } from '../../../modules/sed/regex.js';
-import { ModuleArgumentError } from '../../../src/modules/api.js';
+import { convertPosixRegex, PatternError, type PosixRegexOptions } from '../../src/modules/posix-regex.js';
 
-const ERE = { extended: true, delimiter: '/' };
-const BRE = { extended: false, delimiter: '/' };
+// As the sed module calls it: an s-expression's delimiter, and \n and \t as newline and tab.
+const ERE = { extended: true, delimiter: '/', controlEscapes: true };
+const BRE = { extended: false, delimiter: '/', controlEscapes: true };
 
 /** The first match of a POSIX pattern in `input`, or null. */
-function match(pattern: string, input: string, opts = ERE, flags = ''): string | null {
-  const re = new RegExp(convertRegex(pattern, opts).source, 'su' + flags);
+function match(pattern: string, input: string, opts: PosixRegexOptions = ERE, flags = ''): string | null {
+  const re = new RegExp(convertPosixRegex(pattern, opts).source, 'su' + flags);
   return re.exec(input)?.[0] ?? null;
 }
 
-function bad(pattern: string, message: RegExp, opts = ERE): void {
-  assert.throws(() => convertRegex(pattern, opts), (err: unknown) => {
-    assert.ok(err instanceof ModuleArgumentError);
+function bad(pattern: string, message: RegExp, opts: PosixRegexOptions = ERE): void {
+  assert.throws(() => convertPosixRegex(pattern, opts), (err: unknown) => {
+    assert.ok(err instanceof PatternError);
     assert.match(err.message, message);
     return true;
   });
@@ -31,8 +31,8 @@ describe('POSIX to JavaScript regex: ERE', () => {
   });
 
   it('counts groups as JavaScript does', () => {
-    assert.equal(convertRegex('(a)((b)c)', ERE).groups, 3);
-    assert.equal(convertRegex('a', ERE).groups, 0);
+    assert.equal(convertPosixRegex('(a)((b)c)', ERE).groups, 3);
+    assert.equal(convertPosixRegex('a', ERE).groups, 0);
   });
 
   it('reads stacked quantifiers as POSIX does, never as lazy ones', () => {
@@ -74,7 +74,7 @@ describe('POSIX to JavaScript regex: BRE', () => {
     assert.equal(match('a\\+', 'aaa', BRE), 'aaa');
     assert.equal(match('ab\\?c', 'ac', BRE), 'ac');
     assert.equal(match('\\(a\\|b\\)c', 'bc', BRE), 'bc');
-    assert.equal(convertRegex('\\(a\\)\\(b\\)', BRE).groups, 2);
+    assert.equal(convertPosixRegex('\\(a\\)\\(b\\)', BRE).groups, 2);
   });
 
   it('treats a leading * as a literal', () => {
@@ -159,8 +159,34 @@ describe('POSIX to JavaScript regex: errors', () => {
     bad('a\\3', /invalid back reference \\3/);
   });
 
-  it('rejects unsupported escapes and empty patterns', () => {
+  it('rejects unsupported escapes', () => {
     bad('\\d+', /unsupported escape \\d .*\[\[:digit:\]\]/);
-    bad('', /empty regular expression/);
+  });
+});
+
+describe('POSIX to JavaScript regex: options and code points', () => {
+  it('reads \\n and \\t as newline and tab only with controlEscapes', () => {
+    assert.equal(match('a\\tb\\n', 'xa\tb\n'), 'a\tb\n');
+    bad('a\\nb', /unsupported escape \\n \(not a POSIX regexp escape\)$/, { extended: true });
+  });
+
+  it('reads an escaped delimiter literally only when there is one', () => {
+    assert.equal(match('a\\|b', 'a|b', { extended: false, delimiter: '|' }), 'a|b');
+    assert.equal(match('a\\|b', 'b', { extended: false }), 'b');
+  });
+
+  it('converts an empty expression to an empty one (the sed module rejects it itself)', () => {
+    assert.deepEqual(convertPosixRegex('', { extended: true }), { source: '', groups: 0 });
+  });
+
+  it('reads a character outside the BMP as one character', () => {
+    assert.equal(match('^x😀+$', 'x😀😀'), 'x😀😀');
+    assert.equal(match('^.$', '😀'), '😀');
+    assert.equal(match('[😀-😂]', 'a😁'), '😁');
+  });
+
+  it('rejects an unmatched \\} in BRE and an interval without counts', () => {
+    bad('a\\}', /unmatched \\\}/, BRE);
+    bad('a{,}', /invalid interval \{,\}/);
   });
 });
