@@ -2,13 +2,10 @@
  * The client side of the control socket, for smapc: send one command line, wait for its one reply.
  */
 import net from 'node:net';
-import { SmapdError } from '../errors.js';
+import { ControlUnavailableError } from '../errors.js';
 import { encodeNetstring, NetstringDecoder } from '../protocol/netstring.js';
 
-/** The control socket could not be used: absent, refused, not permitted, silent, or not speaking netstrings. */
-export class ControlUnavailableError extends SmapdError {
-  readonly code = 'E_CONTROL_UNAVAILABLE';
-}
+export { ControlUnavailableError };
 
 /** Replies can be large (`list` of a big table); this only guards against a peer that is not smapd. */
 const MAX_REPLY = 256 * 1024 * 1024;
