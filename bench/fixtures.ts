@@ -40,12 +40,12 @@ export function writeTextMap(dir: string, entries: readonly Entry[], name = 'map
   return file;
 }
 
-/** The schema the sqlite module queries by default: map(key TEXT PRIMARY KEY, value TEXT). */
+/** The table `smapd-makemap --type sqlite` builds, which the sqlite module queries by default. */
 export function buildSqlite(dir: string, entries: readonly Entry[]): string {
   const file = path.join(dir, 'map.sqlite');
   const db = new Database(file);
   try {
-    db.exec('CREATE TABLE map (key TEXT PRIMARY KEY, value TEXT)');
+    db.exec('CREATE TABLE map (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID');
     const insert = db.prepare('INSERT INTO map (key, value) VALUES (?, ?)');
     db.transaction(() => {
       for (const e of entries) insert.run(e.key, e.value);

@@ -33,6 +33,9 @@ const OPTIONS: OptionSpec = {
   'busy-timeout': { type: 'duration', default: 200 },
   // How often to look whether the file was replaced (makemap writes a new file and renames it over the old).
   'check-interval': { type: 'duration', default: 1000 },
+  // The file is only ever replaced whole, never written in place: keep the read lock instead of taking and
+  // dropping it (7 system calls) on every lookup — about 4x faster. Writers to the file in place are blocked.
+  immutable: { type: 'boolean', default: false },
   ...REPLY_OPTIONS,
 };
 
@@ -50,6 +53,7 @@ export interface SqliteDb {
   readonly readonly: boolean;
   readonly busyTimeoutMs: number;
   readonly checkIntervalMs: number;
+  readonly immutable: boolean;
   readonly query: CompiledQuery;
   /** The distinct variables the statement binds, by name. */
   readonly bound: readonly SqlVariable[];
@@ -78,6 +82,7 @@ function openFile(db: SqliteDb): OpenFile {
     const identity = fileIdentity(db.file) ?? '';
     // Reading pages through a memory map skips a copy per page: about 20% less CPU per lookup (bench).
     handle.pragma('mmap_size = 268435456');
+    if (db.immutable) handle.pragma('locking_mode = EXCLUSIVE');
     const stmt = handle.prepare(db.query.sql);
     if (!stmt.reader) throw new Error('the query returns no rows (it must be a SELECT or have RETURNING)');
     stmt.raw(true);
@@ -130,6 +135,10 @@ export default defineModule<SqliteDb>({
     if (fileOpt === undefined || fileOpt === '') {
       throw new ModuleArgumentError(`${where}: file= is required (the SQLite database file)`);
     }
+    const immutable = values.immutable === true;
+    if (immutable && values.readonly === false) {
+      throw new ModuleArgumentError(`${where}: immutable needs readonly (a writable database is changed in place)`);
+    }
     const query = compileQuery(String(values.query), SQLITE_DIALECT);
     for (const w of query.warnings) ctx.log.warn({ db: ctx.dbId }, w);
     return {
@@ -138,6 +147,7 @@ export default defineModule<SqliteDb>({
       readonly: values.readonly as boolean,
       busyTimeoutMs: values['busy-timeout'] as number,
       checkIntervalMs: values['check-interval'] as number,
+      immutable,
       query,
       bound: [...new Set(query.params)],
       replies: compileReplies(ctx, values, given),

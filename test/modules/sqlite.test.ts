@@ -178,6 +178,24 @@ describe('sqlite module', () => {
     sqlite.closeDb!(db);
   });
 
+  it('immutable: answers while holding its read lock, follows a rename, and keeps in-place writers out', async () => {
+    makeMapFile('frozen.db', [['k', 'old']]);
+    const db = opened(['file=frozen.db', 'immutable', 'check-interval=10ms']);
+    assert.equal(ask(db, 'k'), 'OK old');
+    assert.equal(ask(db, 'k'), 'OK old');
+    // The lock is held between lookups: a writer in place cannot get in.
+    const w = new Database(path.join(dir, 'frozen.db'), { timeout: 0 });
+    assert.throws(() => w.exec("UPDATE map SET value = 'changed'"), /locked|busy/i);
+    w.close();
+    // Replacing the file whole, as smapd-makemap does, is seen.
+    makeMapFile('frozen.db.new', [['k', 'new']]);
+    renameSync(path.join(dir, 'frozen.db.new'), path.join(dir, 'frozen.db'));
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(ask(db, 'k'), 'OK new');
+    sqlite.closeDb!(db);
+    await assert.rejects(async () => sqlite.initDb(['file=frozen.db', 'immutable', 'readonly=no'], databaseContext()), /immutable needs readonly/);
+  });
+
   it('opens read-only unless readonly=no', () => {
     makeMapFile('rw.db', []);
     const q = "query=INSERT INTO map (key, value) VALUES (:key, 'added') RETURNING value";
