@@ -21,7 +21,10 @@ type ToWorker =
   | { t: 'stop' }
   | { t: 'stats'; id: number }
   | { t: 'flush'; db: string | undefined };
-type ToPrimary = { t: 'ready' } | { t: 'stats'; id: number; stats: ServerStats; databases: Record<string, WorkerDatabaseStats> };
+type ToPrimary =
+  | { t: 'ready' }
+  | { t: 'closed'; server: string }
+  | { t: 'stats'; id: number; stats: ServerStats; databases: Record<string, WorkerDatabaseStats> };
 
 /** One worker's figures for one database. */
 export interface WorkerDatabaseStats extends HandleStats {
@@ -38,6 +41,9 @@ export class ClusterPrimary {
   private next = 0;
   private stopping = false;
   private statsSeq = 0;
+  private rejected = 0;
+  private readonly openPerServer = new Map<string, number>();
+  private readonly openPerWorker = new Map<Worker, Map<string, number>>();
   private readonly statsWaiters = new Map<number, { got: ToPrimary[]; want: number; done: (r: ToPrimary[]) => void }>();
 
   constructor(
@@ -65,12 +71,12 @@ export class ClusterPrimary {
     for (const w of this.workers) w.send({ t: 'reload' } satisfies ToWorker);
   }
 
-  /** Sum of the workers' counters, and each worker's per-database figures. */
   /** Clear the result cache of one database (or all) in every worker. */
   flush(db?: string): void {
     for (const w of this.workers) if (w.isConnected()) w.send({ t: 'flush', db } satisfies ToWorker);
   }
 
+  /** Sum of the workers' counters, and each worker's per-database figures. */
   async stats(): Promise<{ stats: ServerStats; workers: Array<Record<string, WorkerDatabaseStats>> }> {
     const id = ++this.statsSeq;
     const live = this.workers.filter((w) => w.isConnected());
@@ -87,6 +93,8 @@ export class ClusterPrimary {
       }, 2000).unref();
     });
     const total = createStats();
+    // Connections refused by the primary's limits never reached a worker.
+    total.connectionsRejected = this.rejected;
     for (const r of replies) {
       if (r.t !== 'stats') continue;
       total.startedAt = Math.min(total.startedAt, r.stats.startedAt);
@@ -110,6 +118,10 @@ export class ClusterPrimary {
     clearTimeout(timer);
   }
 
+  /**
+   * The connection limits are the primary's to keep: each worker sees only its share, so `max-connections`
+   * checked there would allow N times the limit.
+   */
   private dispatchConnection(socket: net.Socket, serverId: string): void {
     const live = this.workers.filter((w) => w.isConnected());
     if (live.length === 0) {
@@ -117,10 +129,39 @@ export class ClusterPrimary {
       socket.destroy();
       return;
     }
+    const decl = this.config.servers.find((d) => d.id === serverId);
+    const onServer = this.openPerServer.get(serverId) ?? 0;
+    if (
+      (this.config.maxConnections > 0 && this.openTotal() >= this.config.maxConnections) ||
+      (decl !== undefined && decl.maxConnections > 0 && onServer >= decl.maxConnections)
+    ) {
+      this.rejected++;
+      this.log.warn({ server: serverId }, 'too many connections; closing new one');
+      socket.destroy();
+      return;
+    }
     const w = live[this.next++ % live.length]!;
+    this.track(w, serverId, +1);
     w.send({ t: 'conn', server: serverId } satisfies ToWorker, socket, { keepOpen: false }, (err) => {
-      if (err) socket.destroy();
+      if (err) {
+        this.track(w, serverId, -1);
+        socket.destroy();
+      }
     });
+  }
+
+  private openTotal(): number {
+    let n = 0;
+    for (const v of this.openPerServer.values()) n += v;
+    return n;
+  }
+
+  /** Count a connection in (+1) or out (-1), per server and per worker (a dead worker's are let go). */
+  private track(w: Worker, serverId: string, delta: number): void {
+    this.openPerServer.set(serverId, Math.max(0, (this.openPerServer.get(serverId) ?? 0) + delta));
+    let mine = this.openPerWorker.get(w);
+    if (mine === undefined) this.openPerWorker.set(w, (mine = new Map()));
+    mine.set(serverId, Math.max(0, (mine.get(serverId) ?? 0) + delta));
   }
 
   private fork(): Promise<void> {
@@ -132,6 +173,8 @@ export class ClusterPrimary {
         if (msg.t === 'ready') {
           ready = true;
           resolve();
+        } else if (msg.t === 'closed') {
+          this.track(w, msg.server, -1);
         } else if (msg.t === 'stats') {
           const waiter = this.statsWaiters.get(msg.id);
           if (waiter) {
@@ -145,6 +188,8 @@ export class ClusterPrimary {
       });
       w.on('exit', (code, signal) => {
         this.workers.splice(this.workers.indexOf(w), 1);
+        for (const [server, n] of this.openPerWorker.get(w) ?? []) this.track(w, server, -n);
+        this.openPerWorker.delete(w);
         if (!ready) return reject(new Error(`worker ${w.process.pid} failed to start (exit ${code ?? signal})`));
         if (this.stopping) return;
         this.log.error({ pid: w.process.pid, code, signal }, 'worker died; restarting');
@@ -161,9 +206,13 @@ export function runWorker(daemon: Smapd, reload: () => Promise<void>, log: Logge
   return new Promise((resolve) => {
     process.on('message', (msg: ToWorker, handle?: net.Socket) => {
       switch (msg.t) {
-        case 'conn':
-          if (handle) daemon.adopt(handle, msg.server);
+        case 'conn': {
+          const server = msg.server;
+          const finished = handle ? daemon.adopt(handle, server) : undefined;
+          if (finished === undefined) process.send?.({ t: 'closed', server } satisfies ToPrimary);
+          else void finished.then(() => process.connected && process.send?.({ t: 'closed', server } satisfies ToPrimary));
           break;
+        }
         case 'reload':
           void reload();
           break;

@@ -70,15 +70,19 @@ export class Smapd {
     }
   }
 
-  /** Take over a socket another process accepted (a worker, from the primary). */
-  adopt(socket: net.Socket, serverId: string): void {
+  /**
+   * Take over a socket another process accepted (a worker, from the primary). Resolves when the connection
+   * ends; undefined when it was refused at once.
+   */
+  adopt(socket: net.Socket, serverId: string): Promise<void> | undefined {
     const decl = this.runtime.config.servers.find((d) => d.id === serverId);
     if (decl === undefined) {
       socket.destroy();
-      return;
+      return undefined;
     }
-    this.accept(socket, decl);
+    const conn = this.accept(socket, decl);
     socket.resume();
+    return conn?.finished;
   }
 
   /** Serve one already-connected stream (inetd mode). Resolves when it closes. */
@@ -121,23 +125,24 @@ export class Smapd {
     await this.runtime.retire();
   }
 
-  private accept(socket: net.Socket, decl: ServerDecl): void {
+  private accept(socket: net.Socket, decl: ServerDecl): Connection | undefined {
     const cfg = this.runtime.config;
     const n = this.perServer.get(decl.id) ?? 0;
     if (this.stopping !== null) {
       socket.destroy();
-      return;
+      return undefined;
     }
     if ((cfg.maxConnections > 0 && this.connections.size >= cfg.maxConnections) || (decl.maxConnections > 0 && n >= decl.maxConnections)) {
       this.stats.connectionsRejected++;
       this.log.warn({ server: decl.id, open: this.connections.size }, 'too many connections; closing new one');
       socket.destroy();
-      return;
+      return undefined;
     }
     socket.setNoDelay(true);
     this.perServer.set(decl.id, n + 1);
     const conn = this.attach(socket, connInfoOf(socket, decl), decl);
     void conn.finished.then(() => this.perServer.set(decl.id, (this.perServer.get(decl.id) ?? 1) - 1));
+    return conn;
   }
 
   private attach(stream: Duplex, info: ConnInfo, decl: ServerDecl | undefined): Connection {

@@ -57,4 +57,37 @@ describe('workers 2', () => {
     assert.equal(await exited, 0, log);
     assert.equal(existsSync(sock), false);
   });
+
+  it('keeps max-connections for the whole daemon, not per worker', async () => {
+    const sock = path.join(dir, 'lim.sock');
+    const conf = path.join(dir, 'lim.conf');
+    writeFileSync(conf, `prepend-load-path ${fixture('modules')}\nworkers 2\nmax-connections 2\nserver u unix://${sock}\nmodule t testmod\ndatabase d t\ndispatch default database d\n`);
+    const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    p.stderr!.on('data', (d) => (log += d));
+    const exited = new Promise<number | null>((r) => p.on('exit', r));
+    for (let i = 0; i < 400 && !log.includes('smapd started'); i++) await new Promise((r) => setTimeout(r, 25));
+    try {
+      const a = await SmapClient.connect({ url: `unix://${sock}` });
+      const b = await SmapClient.connect({ url: `unix://${sock}` });
+      assert.equal(await a.query('m', 'a'), 'OK m/a');
+      assert.equal(await b.query('m', 'b'), 'OK m/b');
+      const c = await SmapClient.connect({ url: `unix://${sock}` });
+      await assert.rejects(c.query('m', 'c'), /closed/i, 'a third connection is refused');
+      await a.close();
+      // Once the worker reports the close, there is room again.
+      let answer = '';
+      for (let i = 0; i < 100 && answer === ''; i++) {
+        const d = await SmapClient.connect({ url: `unix://${sock}` });
+        answer = await d.query('m', 'd').catch(() => '');
+        await d.close().catch(() => undefined);
+        if (answer === '') await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(answer, 'OK m/d');
+      await b.close();
+    } finally {
+      p.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, log);
+  });
 });
