@@ -39,3 +39,17 @@ export function categoryLogger(root: Logger, settings: LogSettings, category: st
   const level = debugLevelFor(settings, category);
   return level ? root.child({ cat: category }, { level }) : root.child({ cat: category });
 }
+
+/**
+ * Reopen the log file (after logrotate moved it): SIGHUP does this before it reloads the config. A no-op
+ * for stderr and stdout.
+ */
+export function reopenLog(log: Logger, settings: LogSettings): void {
+  if (settings.destination !== 'file') return;
+  const stream = (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { reopen?: () => void } | undefined;
+  try {
+    stream?.reopen?.();
+  } catch (err) {
+    log.error({ err: (err as Error).message, file: settings.file }, 'cannot reopen the log file');
+  }
+}

@@ -12,6 +12,7 @@ import { smapdTarget } from '../control/target.js';
 import { ConfigErrors, EX_CONFIG, EX_UNAVAILABLE } from '../errors.js';
 import type { ConnInfo } from '../modules/api.js';
 import { VERSION } from '../version.js';
+import { reopenLog } from '../log.js';
 import { ClusterPrimary, runWorker } from './cluster.js';
 import { clusterTarget } from './cluster-target.js';
 import { Smapd } from './daemon.js';
@@ -38,7 +39,7 @@ function logRejectedReload(err: unknown, log: Logger): void {
 }
 
 /** Wire the signals; resolves with the exit code once `stop` has finished. */
-function onSignals(log: Logger, stop: () => Promise<void>, reload: () => Promise<void>): Promise<number> {
+function onSignals(log: Logger, stop: () => Promise<void>, reload: () => Promise<void>, reopen: () => void): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
     const onStop = (signal: string) => {
@@ -58,6 +59,7 @@ function onSignals(log: Logger, stop: () => Promise<void>, reload: () => Promise
     process.on('SIGHUP', () => {
       if (reloading || stopping) return;
       reloading = true;
+      reopen();
       log.info('SIGHUP: reloading configuration');
       void reload().finally(() => (reloading = false));
     });
@@ -103,6 +105,7 @@ export async function runSingle(config: SmapdConfig, reread: ConfigReader, log: 
         logRejectedReload(err, log);
       }
     },
+    () => reopenLog(log, config.log),
   );
 }
 
@@ -151,6 +154,7 @@ export async function runPrimary(config: SmapdConfig, reread: ConfigReader, log:
         logRejectedReload(err, log);
       }
     },
+    () => reopenLog(log, config.log),
   );
 }
 
@@ -165,6 +169,7 @@ export async function runWorkerProcess(config: SmapdConfig, reread: ConfigReader
     return EX_CONFIG;
   }
   const reload = async () => {
+    reopenLog(log, config.log);
     try {
       await daemon.reload(await reread());
       log.info('worker reloaded configuration');

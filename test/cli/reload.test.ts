@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -74,5 +74,24 @@ describe('SIGHUP reload', () => {
       p.kill('SIGTERM');
     }
     assert.equal(await exited, 0);
+  });
+
+  it('reopens its log file on SIGHUP, so logrotate can move it away', async () => {
+    const logFile = path.join(dir, 'smapd.log');
+    writeFileSync(conf, base() + `log-file ${logFile}\ndatabase d t v1-\ndispatch default database d\n`);
+    const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((r) => p.on('exit', r));
+    const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+    try {
+      await waitFor(() => read(logFile).includes('smapd started'), 'start');
+      renameSync(logFile, logFile + '.1');
+      p.kill('SIGHUP');
+      await waitFor(() => read(logFile).includes('configuration reloaded'), 'a new log file');
+      assert.doesNotMatch(read(logFile + '.1'), /configuration reloaded/);
+    } finally {
+      p.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0);
+    assert.match(read(logFile), /smapd stopped/);
   });
 });
