@@ -12,6 +12,7 @@ import { parseDebugSpec, parseFacility } from '../config/logging.js';
 import type { SmapdConfig } from '../config/types.js';
 import { ConfigErrors, EX_CONFIG, EX_SOFTWARE, EX_USAGE, SmapdError } from '../errors.js';
 import { createLogger } from '../log.js';
+import { ruleWarnings } from '../dispatch/lint.js';
 import { Runtime } from '../server/runtime.js';
 import { detach } from '../server/detach.js';
 import { runInetd, runPrimary, runSingle, runWorkerProcess } from '../server/run.js';
@@ -103,6 +104,7 @@ export async function smapdMain(argv: string[]): Promise<number> {
     if (o.lint) {
       const rt = await Runtime.create(config, pino({ level: 'silent' }));
       await rt.close();
+      for (const w of ruleWarnings(config.rules)) process.stderr.write(`smapd: ${w}\n`);
       if (config.servers.length === 0 && !config.inetdMode) {
         process.stderr.write(`smapd: ${config.file}: warning: no servers configured\n`);
       }

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { SmapdConfig } from '../config/types.js';
 import { compileRules, type Dispatcher } from '../dispatch/index.js';
+import { ruleWarnings } from '../dispatch/lint.js';
 import { Registry } from '../modules/registry.js';
 import type { DatabaseHandle } from '../modules/database.js';
 import { ConfigError, ConfigErrors } from '../errors.js';
@@ -59,6 +60,7 @@ export class Runtime {
       await registry.close();
       throw new ConfigErrors(errors.sort((a, b) => (a.loc?.line ?? 0) - (b.loc?.line ?? 0)));
     }
+    for (const w of ruleWarnings(config.rules)) log.warn(w);
     return new Runtime(config, registry, dispatcher, log);
   }
 

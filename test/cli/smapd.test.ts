@@ -84,6 +84,13 @@ describe('smapd -t', () => {
     assert.match(r.stderr, new RegExp(`${f}:5: database maps: module level cannot share its database between processes; use workers 1`));
   });
 
+  it('warns about rules after a catch-all, which are never tried', async () => {
+    const f = conf('unreachable.conf', 'module t testmod\ndatabase d t\ndispatch default database d\ndispatch map eq x database d\n');
+    const r = await run(['-t', '-c', f]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`${f}:5: warning: this rule is never tried: the rule at ${f}:4 answers every request`));
+  });
+
   it('exits 64 on bad usage', async () => {
     const r = await run(['--no-such-option']);
     assert.equal(r.code, 64);
