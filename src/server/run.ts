@@ -66,6 +66,35 @@ function onSignals(log: Logger, stop: () => Promise<void>, reload: () => Promise
   });
 }
 
+/**
+ * Run until a stop signal: stop the servers, then the control and metrics listeners, then remove the pidfile.
+ * SIGHUP reopens the log file, reads the config again and hands it to `apply`; a config that fails is logged
+ * and the running one stays.
+ */
+function serveUntilSignalled(
+  config: SmapdConfig,
+  reread: ConfigReader,
+  log: Logger,
+  how: { stop: () => Promise<void>; services: Services | undefined; apply: (next: SmapdConfig) => Promise<void> },
+): Promise<number> {
+  return onSignals(
+    log,
+    async () => {
+      await how.stop();
+      await how.services?.close();
+      if (config.pidfile) removePidfile(config.pidfile);
+    },
+    async () => {
+      try {
+        await how.apply(await reread());
+      } catch (err) {
+        logRejectedReload(err, log);
+      }
+    },
+    () => reopenLog(log, config.log),
+  );
+}
+
 /** The common case: everything in this process. */
 export async function runSingle(config: SmapdConfig, reread: ConfigReader, log: Logger): Promise<number> {
   let daemon: Smapd;
@@ -89,24 +118,14 @@ export async function runSingle(config: SmapdConfig, reread: ConfigReader, log: 
   }
   log.info({ version: VERSION, config: config.file, addresses: Object.fromEntries(daemon.addresses) }, 'smapd started');
   notifyReady();
-  return onSignals(
-    log,
-    async () => {
-      await daemon.stop();
-      await services?.close();
-      if (config.pidfile) removePidfile(config.pidfile);
+  return serveUntilSignalled(config, reread, log, {
+    stop: () => daemon.stop(),
+    services,
+    apply: async (next) => {
+      await daemon.reload(next);
+      log.info({ config: next.file }, 'configuration reloaded');
     },
-    async () => {
-      try {
-        const next = await reread();
-        await daemon.reload(next);
-        log.info({ config: next.file }, 'configuration reloaded');
-      } catch (err) {
-        logRejectedReload(err, log);
-      }
-    },
-    () => reopenLog(log, config.log),
-  );
+  });
 }
 
 /** `workers N`: the primary checks the config, forks the workers, then owns the listeners. */
@@ -135,27 +154,19 @@ export async function runPrimary(config: SmapdConfig, reread: ConfigReader, log:
   }
   log.info({ version: VERSION, config: config.file, workers: config.workers, addresses: Object.fromEntries(primary.addresses) }, 'smapd started');
   notifyReady();
-  return onSignals(
-    log,
-    async () => {
+  return serveUntilSignalled(config, reread, log, {
+    stop: async () => {
       stopping = true;
       target.stop();
       await primary.stop();
-      await services?.close();
-      if (config.pidfile) removePidfile(config.pidfile);
     },
-    async () => {
-      try {
-        const next = await reread();
-        await (await Runtime.create(next, pino({ level: 'silent' }))).close();
-        primary.reload(next);
-        log.info({ config: next.file }, 'configuration checked; workers reloading');
-      } catch (err) {
-        logRejectedReload(err, log);
-      }
+    services,
+    apply: async (next) => {
+      await (await Runtime.create(next, pino({ level: 'silent' }))).close();
+      primary.reload(next);
+      log.info({ config: next.file }, 'configuration checked; workers reloading');
     },
-    () => reopenLog(log, config.log),
-  );
+  });
 }
 
 /** A worker of `workers N`: a full smapd without listeners; connections come from the primary. */
