@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { repoRoot } from '../helpers/paths.js';
 
 function findMailfromd(): string | undefined {
   for (const p of ['/usr/sbin/mailfromd', '/usr/bin/mailfromd']) {
@@ -81,5 +82,14 @@ done
       'kept3: OK test/key with spaces',
       'unix: OK test/bob',
     ]);
+  });
+
+  it('accepts the shipped sample etc/clients/mailfromd.mf', async () => {
+    const r = await new Promise<{ code: number; out: string }>((resolve) => {
+      execFile(mailfromd!, ['--no-config', '--lint', path.join(repoRoot, 'etc', 'clients', 'mailfromd.mf')], (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+      );
+    });
+    assert.equal(r.code, 0, r.out);
   });
 });
