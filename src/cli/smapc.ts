@@ -18,6 +18,7 @@ import { readLines } from './smapc/lines.js';
 import { Output } from './smapc/output.js';
 import { Session } from './smapc/session.js';
 import { smapcControl } from './smapc-control.js';
+import { defaultConfigFile } from '../config/default-path.js';
 import { runShell } from './smapc/shell.js';
 
 /** Exit status of a single query, by reply status (64 and 69 are GNU smapc's own). */
@@ -182,7 +183,7 @@ export async function smapcMain(
   io: SmapcIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
   // `--control` takes the rest of the line as a command for a running smapd; commander would misread it.
-  const ctl = await smapcControl(argv, io, (io.env ?? process.env).SMAPD_CONF ?? '/etc/smapd.conf');
+  const ctl = await smapcControl(argv, io, defaultConfigFile(io.env ?? process.env));
   if (ctl !== undefined) return ctl;
   const out = new Output(io.stdout, io.stderr);
   let o: CliOptions;

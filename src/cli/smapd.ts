@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { loadConfig, type ConfigOverrides } from '../config/parser.js';
+import { defaultConfigFile } from '../config/default-path.js';
 import { parseDebugSpec, parseFacility } from '../config/logging.js';
 import type { SmapdConfig } from '../config/types.js';
 import { ConfigErrors, EX_CONFIG, EX_SOFTWARE, EX_USAGE, SmapdError } from '../errors.js';
@@ -19,7 +20,7 @@ import { runInetd, runPrimary, runSingle, runWorkerProcess } from '../server/run
 import { VERSION } from '../version.js';
 import { isMainModule } from './is-main.js';
 
-export const DEFAULT_CONFIG = process.env.SMAPD_CONF ?? '/etc/smapd.conf';
+export const DEFAULT_CONFIG = defaultConfigFile();
 
 interface CliOptions {
   config: string;

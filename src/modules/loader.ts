@@ -3,7 +3,7 @@
  * (contains `/` or ends in `.js`/`.mjs`), else searches the load path for `NAME.js`, `NAME.mjs`,
  * `NAME/index.js`, with the built-in `modules/` directory last, so a user's module can shadow a built-in.
  */
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ModuleLoadError } from '../errors.js';
@@ -79,8 +79,4 @@ export async function importModule(file: string): Promise<SmapModule> {
     throw new ModuleLoadError(`${file}: cannot load: ${(err as Error).message}`, { cause: err });
   }
   return validateModule(ns.default ?? ns.module, file);
-}
-
-export function loadPathExists(dir: string): boolean {
-  return existsSync(dir);
 }

@@ -95,15 +95,20 @@ function serveUntilSignalled(
   );
 }
 
-/** The common case: everything in this process. */
-export async function runSingle(config: SmapdConfig, reread: ConfigReader, log: Logger): Promise<number> {
-  let daemon: Smapd;
+/** Load the config's modules, databases and rules; a failure is reported and gives undefined. */
+async function createOrReport(config: SmapdConfig, log: Logger): Promise<Smapd | undefined> {
   try {
-    daemon = await Smapd.create(config, log);
+    return await Smapd.create(config, log);
   } catch (err) {
     report(err, log, 'configuration rejected');
-    return EX_CONFIG;
+    return undefined;
   }
+}
+
+/** The common case: everything in this process. */
+export async function runSingle(config: SmapdConfig, reread: ConfigReader, log: Logger): Promise<number> {
+  const daemon = await createOrReport(config, log);
+  if (daemon === undefined) return EX_CONFIG;
   let services: Services | undefined;
   try {
     await daemon.listen();
@@ -193,13 +198,8 @@ export async function runWorkerProcess(config: SmapdConfig, reread: ConfigReader
 
 /** inetd mode: stdin/stdout is one client connection; exit when it closes. */
 export async function runInetd(config: SmapdConfig, log: Logger): Promise<number> {
-  let daemon: Smapd;
-  try {
-    daemon = await Smapd.create(config, log);
-  } catch (err) {
-    report(err, log, 'configuration rejected');
-    return EX_CONFIG;
-  }
+  const daemon = await createOrReport(config, log);
+  if (daemon === undefined) return EX_CONFIG;
   const { stream, info } = inetdStream();
   await daemon.serveStream(stream, info);
   await daemon.stop();
