@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { NetstringDecoder } from '../src/protocol/netstring.js';
+import { shareReads } from '../src/server/shared-read.js';
 
 const SPACE = 0x20;
 const MAX_REQUEST = 100_000;
@@ -27,8 +28,11 @@ function frame(reply: string): string {
   return Buffer.byteLength(reply, 'utf8') + ':' + reply + ',';
 }
 
-function serve(socket: net.Socket, replies: Map<string, string>): void {
-  socket.setNoDelay(true);
+function serve(accepted: net.Socket, replies: Map<string, string>): void {
+  accepted.setNoDelay(true);
+  // Read as smapd does, into the process's one shared buffer, so the comparison is of everything else.
+  const moved = shareReads(accepted);
+  const socket = typeof moved === 'string' ? accepted : moved.socket;
   const decoder = new NetstringDecoder(MAX_REQUEST);
   let out = '';
   const onFrame = (buf: Buffer, start: number, end: number): void => {
@@ -39,9 +43,9 @@ function serve(socket: net.Socket, replies: Map<string, string>): void {
     }
     out += frame(replies.get(buf.toString('utf8', sp + 1, end)) ?? 'NOTFOUND ');
   };
-  socket.on('data', (chunk: Buffer) => {
+  const onChunk = (chunk: Buffer, length: number): void => {
     try {
-      decoder.push(chunk, onFrame);
+      decoder.push(chunk, onFrame, length);
     } catch {
       socket.destroy();
       return;
@@ -50,7 +54,9 @@ function serve(socket: net.Socket, replies: Map<string, string>): void {
       socket.write(out);
       out = '';
     }
-  });
+  };
+  if (typeof moved !== 'string') moved.sink.handler = onChunk;
+  else socket.on('data', (chunk: Buffer) => onChunk(chunk, chunk.length));
   socket.on('end', () => socket.end());
   socket.on('error', () => undefined);
 }

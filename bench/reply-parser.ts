@@ -47,9 +47,8 @@ export class ReplyParser {
   /** Set when the stream stopped being netstrings; the connection should be dropped. */
   broken: string | undefined;
 
-  /** Scan a chunk; returns false when the stream is malformed (see `broken`). */
-  push(chunk: Buffer, onReply: ReplyHandler): boolean {
-    const n = chunk.length;
+  /** Scan the first `n` bytes of a chunk; returns false when the stream is malformed (see `broken`). */
+  push(chunk: Buffer, onReply: ReplyHandler, n = chunk.length): boolean {
     let i = 0;
     while (i < n) {
       if (this.state === State.Length) {

@@ -38,12 +38,12 @@ export class NetstringDecoder {
   }
 
   /**
-   * Feed a chunk; `onFrame` runs for each complete frame, in order. Throws ProtocolError on malformed input
-   * and RequestTooLargeError on an oversize length; the caller then closes the connection.
+   * Feed the first `n` bytes of a chunk (all of it by default); `onFrame` runs for each complete frame, in
+   * order. Nothing of `chunk` is kept after the call, so the caller may reuse it. Throws ProtocolError on
+   * malformed input and RequestTooLargeError on an oversize length; the caller then closes the connection.
    */
-  push(chunk: Buffer, onFrame: FrameHandler): void {
+  push(chunk: Buffer, onFrame: FrameHandler, n = chunk.length): void {
     let i = 0;
-    const n = chunk.length;
     while (i < n) {
       switch (this.state) {
         case State.Length: {

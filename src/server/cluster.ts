@@ -108,7 +108,9 @@ export class ClusterPrimary {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.listeners.map((l) => l.close()));
+    // Closing a listener stops accepts at once, but its promise waits for the connections it handed out;
+    // those belong to the workers, so the workers are told to stop without waiting for it.
+    const closed = Promise.all(this.listeners.map((l) => l.close()));
     const exits = this.workers.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
     for (const w of this.workers) if (w.isConnected()) w.send({ t: 'stop' } satisfies ToWorker);
     const timer = setTimeout(() => {
@@ -116,6 +118,7 @@ export class ClusterPrimary {
     }, this.config.shutdownTimeout + 2000);
     await Promise.all(exits);
     clearTimeout(timer);
+    await closed;
   }
 
   /**

@@ -12,6 +12,7 @@ import * as R from '../protocol/reply.js';
 import type { Reply } from '../protocol/reply.js';
 import { parseRequest } from '../protocol/request.js';
 import { ProtocolError, RequestTooLargeError } from '../errors.js';
+import type { ChunkSink } from './shared-read.js';
 import { countReply, type ServerStats } from './stats.js';
 
 /** What a connection needs from the daemon; `dispatch` is fixed at accept so a reload leaves it on its config. */
@@ -30,6 +31,8 @@ export interface ConnectionContext {
 }
 
 const MAX_IN_FLIGHT = 1024;
+/** How long a connection we have ended waits for the peer to close its side before it is dropped. */
+const LINGER_MS = 5000;
 
 /** A slot for an async reply, in request order. */
 interface Slot {
@@ -48,18 +51,25 @@ export class Connection {
   private readPaused = false;
   private flushScheduled = false;
   private idleTimer: NodeJS.Timeout | undefined;
+  private lingerTimer: NodeJS.Timeout | undefined;
   private done!: () => void;
   /** Resolves when the connection is closed, for the daemon's bookkeeping and graceful stop. */
   readonly finished: Promise<void>;
 
+  /**
+   * `sink`: the socket reads into the shared buffer (shared-read.ts) and hands its bytes there; without it
+   * they come as 'data' events (inetd pipes, or a socket that could not be moved).
+   */
   constructor(
     private readonly socket: Duplex,
     readonly info: ConnInfo,
     private readonly ctx: ConnectionContext,
+    sink?: ChunkSink,
   ) {
     this.decoder = new NetstringDecoder(ctx.maxRequestSize);
     this.finished = new Promise((resolve) => (this.done = resolve));
-    socket.on('data', this.onData);
+    if (sink !== undefined) sink.handler = this.onChunk;
+    else socket.on('data', (chunk: Buffer) => this.onChunk(chunk, chunk.length));
     socket.on('end', () => this.endGracefully());
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') {
@@ -74,11 +84,14 @@ export class Connection {
     }
   }
 
-  /** Stop taking requests; close once the ones in flight are answered (graceful stop). */
+  /**
+   * Stop taking requests; close once the ones in flight are answered (graceful stop). Reading goes on, and
+   * what arrives is dropped: the peer's own close must still be seen, and a socket reading into the shared
+   * buffer sees nothing at all while paused.
+   */
   endGracefully(): void {
     if (this.closing) return;
     this.closing = true;
-    this.socket.pause();
     this.maybeFinish();
   }
 
@@ -96,11 +109,12 @@ export class Connection {
     return i.family === 'unix' ? `unix:${i.dst}` : i.family === 'inet6' ? `[${i.src}]:${i.srcPort}` : `${i.src}:${i.srcPort}`;
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  /** The bytes `chunk[0, length)` arrived; they are valid only during this call. */
+  private readonly onChunk = (chunk: Buffer, length: number): void => {
     if (this.closing) return;
     this.idleTimer?.refresh();
     try {
-      this.decoder.push(chunk, this.onFrame);
+      this.decoder.push(chunk, this.onFrame, length);
     } catch (err) {
       this.protocolError(err as Error);
     }
@@ -231,6 +245,13 @@ export class Connection {
     this.draining = true;
     this.flush();
     this.socket.end();
+    if (this.readPaused) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+    // A peer that never closes its side after ours does not get to keep the socket.
+    this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
+    this.lingerTimer.unref();
   }
 
   private onIdle(): void {
@@ -244,6 +265,7 @@ export class Connection {
 
   private onClose(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.closing = true;
     this.done();
   }

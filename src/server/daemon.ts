@@ -11,6 +11,7 @@ import { Connection, type ConnectionContext } from './connection.js';
 import { connInfoOf } from './conninfo.js';
 import { openListener, type OpenListener } from './listeners.js';
 import { Runtime } from './runtime.js';
+import { shareReads, type ChunkSink } from './shared-read.js';
 import { createStats, type ServerStats } from './stats.js';
 
 export class Smapd {
@@ -20,6 +21,8 @@ export class Smapd {
   private readonly connections = new Set<Connection>();
   private readonly perServer = new Map<string, number>();
   private stopping: Promise<void> | null = null;
+  /** The shared read buffer could not be used for some socket; said once. */
+  private warnedSlowReads = false;
 
   private constructor(
     runtime: Runtime,
@@ -80,9 +83,7 @@ export class Smapd {
       socket.destroy();
       return undefined;
     }
-    const conn = this.accept(socket, decl);
-    socket.resume();
-    return conn?.finished;
+    return this.accept(socket, decl)?.finished;
   }
 
   /** Serve one already-connected stream (inetd mode). Resolves when it closes. */
@@ -140,12 +141,24 @@ export class Smapd {
     }
     socket.setNoDelay(true);
     this.perServer.set(decl.id, n + 1);
-    const conn = this.attach(socket, connInfoOf(socket, decl), decl);
+    const moved = shareReads(socket);
+    let conn: Connection;
+    if (typeof moved !== 'string') {
+      conn = this.attach(moved.socket, connInfoOf(moved.socket, decl), decl, moved.sink);
+    } else {
+      if (!this.warnedSlowReads) {
+        this.warnedSlowReads = true;
+        this.log.warn({ reason: moved }, 'cannot use the shared read buffer; connections read with a new buffer per read (slower)');
+      }
+      conn = this.attach(socket, connInfoOf(socket, decl), decl);
+      // A socket handed over by the primary may have been paused at accept.
+      socket.resume();
+    }
     void conn.finished.then(() => this.perServer.set(decl.id, (this.perServer.get(decl.id) ?? 1) - 1));
     return conn;
   }
 
-  private attach(stream: Duplex, info: ConnInfo, decl: ServerDecl | undefined): Connection {
+  private attach(stream: Duplex, info: ConnInfo, decl: ServerDecl | undefined, sink?: ChunkSink): Connection {
     const runtime = this.runtime;
     const cfg = runtime.config;
     runtime.acquire();
@@ -159,7 +172,7 @@ export class Smapd {
       trace: runtime.tracer,
       queryLog: runtime.queryLog,
     };
-    const conn = new Connection(stream, info, ctx);
+    const conn = new Connection(stream, info, ctx, sink);
     this.connections.add(conn);
     this.stats.connectionsTotal++;
     this.stats.connectionsOpen++;

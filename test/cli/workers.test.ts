@@ -38,6 +38,8 @@ describe('workers 2', () => {
       assert.equal(await c.query('m', `k${i}`), `OK m/k${i}`);
       pids.add(await c.query('m', 'pid'));
     }
+    // One client stays connected through the stop, as a mail server's long-lived connections do.
+    const idle = clients.pop()!;
     await Promise.all(clients.map((c) => c.close()));
     assert.equal(pids.size, 2, 'connections are spread over both workers');
 
@@ -53,9 +55,14 @@ describe('workers 2', () => {
     assert.ok(!pids.has(`OK ${p.pid}`), 'the primary answers no lookups');
     assert.equal(status!.databases.d!.queries, 16);
 
+    // Only the primary is signalled (as `kill PID` does): it must stop the workers, which close the idle
+    // connection, and exit.
     p.kill('SIGTERM');
+    await idle.closed;
     assert.equal(await exited, 0, log);
     assert.equal(existsSync(sock), false);
+    assert.doesNotMatch(log, /shared read buffer/, 'sockets passed to workers read into the shared buffer');
+    assert.doesNotMatch(log, /shutdown timeout/, 'the idle connection closes gracefully');
   });
 
   it('keeps max-connections for the whole daemon, not per worker', async () => {

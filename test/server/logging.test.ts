@@ -1,20 +1,7 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { pino } from 'pino';
+import { capture } from '../helpers/capture-log.js';
 import { startDaemon } from '../helpers/daemon.js';
-
-/** A real pino logger whose JSON lines land in an array. */
-function capture(): { log: pino.Logger; lines: () => Array<Record<string, unknown>> } {
-  const out: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      out.push(...String(chunk).split('\n').filter(Boolean));
-      cb();
-    },
-  });
-  return { log: pino({ level: 'info' }, sink), lines: () => out.map((l) => JSON.parse(l) as Record<string, unknown>) };
-}
 
 const BASE = 'server tcp inet://127.0.0.1:0\nmodule t testmod\ndatabase d t\ndispatch map eq m database d\n';
 

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { statSync, existsSync } from 'node:fs';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { SmapClient } from '../../src/client/client.js';
 import { encodeNetstring } from '../../src/protocol/netstring.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { capture } from '../helpers/capture-log.js';
 import { connectRaw, readBytes, readUntilClose } from '../helpers/raw.js';
 
 const CONFIG = `
@@ -111,6 +113,32 @@ describe('smapd server', () => {
     s.destroy();
   });
 
+  it('keeps connections apart when many send split, pipelined requests at once', async () => {
+    // Accepted sockets share one read buffer (src/server/shared-read.ts): interleave the connections' reads
+    // and split their frames at random places, and each must still get exactly its own answers, in order.
+    const N = 12;
+    const PER = 60;
+    const key = (c: number, i: number) => `c${c}-${i}-${'x'.repeat((c * 31 + i * 7) % 200)}`;
+    const socks = await Promise.all(Array.from({ length: N }, () => connectRaw(d.url('tcp'))));
+    const expected = socks.map((_, c) => Array.from({ length: PER }, (_, i) => encodeNetstring(`OK test/${key(c, i)}`)).join(''));
+    const replies = socks.map((s, c) => readBytes(s, Buffer.byteLength(expected[c]!), 10_000));
+    const wires = socks.map((_, c) => Buffer.from(Array.from({ length: PER }, (_, i) => encodeNetstring(`test ${key(c, i)}`)).join('')));
+    const pos = wires.map(() => 0);
+    let seed = 7;
+    const piece = () => 1 + ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 97);
+    while (pos.some((p, c) => p < wires[c]!.length)) {
+      for (let c = 0; c < N; c++) {
+        if (pos[c]! >= wires[c]!.length) continue;
+        const n = piece();
+        socks[c]!.write(wires[c]!.subarray(pos[c]!, pos[c]! + n));
+        pos[c]! += n;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.deepEqual(await Promise.all(replies), expected);
+    for (const s of socks) s.destroy();
+  });
+
   it('finishes in-flight requests when the client half-closes', async () => {
     const s = await connectRaw(d.url('tcp'));
     s.setNoDelay(true);
@@ -163,17 +191,74 @@ describe('smapd server lifecycle', () => {
     }
   });
 
-  it('on stop, lets in-flight requests finish, then removes the unix socket', async () => {
-    const d = await startDaemon('server u unix://@DIR@/s.sock\nmodule t testmod\ndatabase test t\ndispatch default database test\n');
-    const sockPath = d.url().replace('unix://', '');
-    const c = await d.client();
+  it('on stop, lets in-flight requests finish, closes idle connections, then removes the unix socket', async () => {
+    const { log, lines } = capture();
+    const d = await startDaemon('server u unix://@DIR@/s.sock\nserver tcp inet://127.0.0.1:0\nmodule t testmod\ndatabase test t\ndispatch default database test\n', log);
+    const sockPath = d.url('u').replace('unix://', '');
+    const c = await d.client('u');
+    const idle = await Promise.all([d.client('u'), d.client('tcp')]);
+    for (const i of idle) assert.equal(await i.query('test', 'x'), 'OK test/x');
     const pending = c.query('test', 'sleep:100');
     await new Promise((r) => setTimeout(r, 20));
     const stopped = d.daemon.stop();
     assert.equal(await pending, 'OK slept 100');
     await stopped;
+    await Promise.all(idle.map((i) => i.closed));
     assert.equal(existsSync(sockPath), false);
+    assert.deepEqual(
+      lines().filter((l) => /shutdown timeout/.test(String(l.msg))),
+      [],
+      'every connection should close gracefully, none by the shutdown timeout',
+    );
     await d.stop();
+  });
+
+  it('drops a connection it ended when the peer never closes its side', async () => {
+    const d = await startDaemon('server tcp inet://127.0.0.1:0\nmodule t testmod\ndatabase test t\ndispatch default database test\n');
+    try {
+      const port = Number(/:(\d+)$/.exec(d.url())![1]);
+      // allowHalfOpen: this client reads the server's end and keeps its own side open.
+      const s = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+      await new Promise((r) => s.once('connect', r));
+      let got = '';
+      s.on('data', (b) => (got += b.toString()));
+      const ended = new Promise((r) => s.once('end', r));
+      s.write('x:'); // malformed: the server answers PERM, ends its side, and waits for ours
+      await ended;
+      assert.match(got, /^\d+:PERM protocol error: /);
+      assert.equal(d.daemon.openConnections, 1, 'the server waits a while for the peer to close');
+      for (let i = 0; i < 200 && d.daemon.openConnections > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(d.daemon.openConnections, 0, 'the server drops the half-closed connection');
+      s.destroy();
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('answers a request longer than one read, and reads every connection into the shared buffer', async () => {
+    const { log, lines } = capture();
+    const d = await startDaemon(
+      'max-request-size 300000\nmax-reply-size 300000\nserver tcp inet://127.0.0.1:0\nserver u unix://@DIR@/s.sock\nmodule t testmod\ndatabase test t\ndispatch default database test\n',
+      log,
+    );
+    try {
+      const key = Array.from({ length: 150_000 }, (_, i) => String.fromCharCode(97 + ((i * 7) % 26))).join('');
+      for (const id of ['tcp', 'u']) {
+        const s = await connectRaw(d.url(id));
+        const want = encodeNetstring(`OK test/${key}`);
+        const reply = readBytes(s, want.length, 10_000);
+        s.write(encodeNetstring(`test ${key}`));
+        assert.equal(await reply, want);
+        s.destroy();
+      }
+      assert.deepEqual(
+        lines().filter((l) => /shared read buffer/.test(String(l.msg))),
+        [],
+        'every accepted socket should have been moved onto the shared read buffer',
+      );
+    } finally {
+      await d.stop();
+    }
   });
 
   it('listens on IPv6 loopback', async () => {
