@@ -5,6 +5,7 @@
  *
  *   database aliases level path=/var/lib/smapd/aliases.ldb fold-case
  *   database maps    level path=/var/lib/smapd/maps.ldb keys=sublevel   # one sublevel per map name
+ *   database hot     level path=/var/lib/smapd/hot.ldb read=sync        # reads on the event loop
  */
 import path from 'node:path';
 import { defineModule, MODULE_API_VERSION, ModuleArgumentError, BackendError } from '../../src/modules/api.js';
@@ -13,11 +14,13 @@ import { compileMapReplies, MAP_REPLY_OPTIONS, type MapReplies } from '../../src
 import { acquireLevel, describeLevelError, releaseLevel, type LevelDb } from './shared.js';
 
 type KeyMode = 'plain' | 'sublevel';
+type ReadMode = 'async' | 'sync';
 
 const OPTIONS: OptionSpec = {
   path: { type: 'string' },
   'fold-case': { type: 'boolean', default: false },
   keys: { type: ['plain', 'sublevel'], default: 'plain' },
+  read: { type: ['async', 'sync'], default: 'async' },
   ...MAP_REPLY_OPTIONS,
 };
 
@@ -39,6 +42,11 @@ export interface LevelDbState {
   readonly location: string;
   readonly foldCase: boolean;
   readonly keys: KeyMode;
+  /**
+   * `sync` reads with `getSync` on the event loop: no thread-pool trip and no promise, about three times
+   * less CPU per lookup, but a read that must go to disk holds up every connection while it waits.
+   */
+  readonly syncReads: boolean;
   readonly replies: MapReplies;
   db: LevelDb | null;
 }
@@ -58,6 +66,7 @@ function initDb(args: readonly string[], ctx: DatabaseContext): LevelDbState {
     location: path.resolve(ctx.configDir, dir),
     foldCase: v['fold-case'] === true,
     keys: v['keys'] as KeyMode,
+    syncReads: (v['read'] as ReadMode) === 'sync',
     replies: compileMapReplies(v, ctx),
     db: null,
   };
@@ -78,21 +87,37 @@ function storedKey(state: LevelDbState, map: string, key: string): string | null
   return isSublevelName(map) ? `!${map}!${key}` : null;
 }
 
-async function query(state: LevelDbState, map: string, key: string): Promise<Reply> {
+function readFailed(state: LevelDbState, err: unknown): BackendError {
+  return new BackendError(`LevelDB ${state.location}: ${describeLevelError(err)}`, { cause: err });
+}
+
+/** The reply for what the read found; classic-level 3 answers undefined for a missing key. */
+function answer(state: LevelDbState, map: string, key: string, wanted: string, value: string | undefined): Reply {
+  if (value === undefined) return state.replies.negative(map, key);
+  return state.replies.positive({ map, key, value, matched: wanted });
+}
+
+function query(state: LevelDbState, map: string, key: string): Reply | Promise<Reply> {
   const db = state.db;
   if (db === null) throw new BackendError(`LevelDB ${state.location} is not open`);
   const wanted = state.foldCase ? key.toLowerCase() : key;
   const stored = storedKey(state, map, wanted);
   if (stored === null) return state.replies.negative(map, key);
-  let value: string | undefined;
-  try {
-    // classic-level 3 answers undefined for a missing key (no NotFound error any more).
-    value = await db.get(stored);
-  } catch (err) {
-    throw new BackendError(`LevelDB ${state.location}: ${describeLevelError(err)}`, { cause: err });
+  if (state.syncReads) {
+    let value: string | undefined;
+    try {
+      value = db.getSync(stored);
+    } catch (err) {
+      throw readFailed(state, err);
+    }
+    return answer(state, map, key, wanted, value);
   }
-  if (value === undefined) return state.replies.negative(map, key);
-  return state.replies.positive({ map, key, value, matched: wanted });
+  return db.get(stored).then(
+    (value) => answer(state, map, key, wanted, value),
+    (err: unknown) => {
+      throw readFailed(state, err);
+    },
+  );
 }
 
 async function closeDb(state: LevelDbState): Promise<void> {

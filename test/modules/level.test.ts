@@ -85,7 +85,7 @@ describe('level module', () => {
     assert.equal(await q(b, 'x'), 'NOTFOUND none');
     await levelModule.closeDb!(a);
     assert.equal(await q(b, 'alice'), 'OK alice@example.org');
-    await assert.rejects(Promise.resolve(levelModule.query!(a, 'm', 'alice', conn)), BackendError);
+    assert.throws(() => levelModule.query!(a, 'm', 'alice', conn), BackendError);
   });
 
   it('fails to open a missing directory with BackendError, and opens once it exists', async () => {
@@ -129,6 +129,31 @@ describe('level module', () => {
     assert.equal(await q(s, 'alice@example.com', 'bad name'), 'NOTFOUND ', 'a map name that cannot be a sublevel misses');
     const plain = await opened([`path=${maps}`, 'keys=plain', 'negative-reply=NOTFOUND plain']);
     assert.equal(await q(plain, 'alice@example.com', 'virtual'), 'NOTFOUND plain');
+  });
+
+  it('with read=sync answers on the spot (no promise), with the same replies as async reads', async () => {
+    const sync = await opened([`path=${plainDir}`, 'read=sync', 'fold-case', 'positive-reply=OK ${value} (${matched})']);
+    const async = await opened([`path=${plainDir}`, 'read=async', 'fold-case', 'positive-reply=OK ${value} (${matched})']);
+    for (const key of ['MIXED', 'utf8-ключ', 'nobody']) {
+      const now = levelModule.query!(sync, 'm', key, conn);
+      assert.equal(typeof now, 'string', `a sync read of ${key} returns the reply itself`);
+      const later = levelModule.query!(async, 'm', key, conn);
+      assert.ok(later instanceof Promise, `an async read of ${key} returns a promise`);
+      assert.equal(now, await later);
+    }
+    assert.equal(levelModule.query!(sync, 'm', 'alice', conn), 'OK alice@example.org (alice)');
+    assert.throws(() => levelModule.initDb([`path=${plainDir}`, 'read=mmap'], databaseContext('ldb', [], 'level', dir)), /read.*one of async, sync/);
+  });
+
+  it('with read=sync, a read from a closed database throws BackendError (answered TEMP by the core)', async () => {
+    const s = await opened([`path=${plainDir}`, 'read=sync']);
+    const db = s.db!;
+    await db.close();
+    try {
+      assert.throws(() => levelModule.query!(s, 'm', 'alice', conn), (e: unknown) => e instanceof BackendError && /not open/i.test(e.message));
+    } finally {
+      await db.open();
+    }
   });
 
   it('closes cleanly, also when never opened', async () => {
