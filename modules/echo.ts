@@ -15,6 +15,8 @@ const VARS = ['map', 'key'] as const;
 export default defineModule<ReplyTemplate>({
   apiVersion: 1,
   capabilities: ['query'],
+  // Answers depend on map and key alone: the cache may share them between clients.
+  answerDependsOn: () => [],
   init(args) {
     if (args.length > 0) {
       throw new ModuleArgumentError(`echo takes no module arguments (got '${args.join(' ')}'); put the reply on the database statement`);

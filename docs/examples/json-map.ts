@@ -27,6 +27,8 @@ interface JsonMapDb {
 const jsonMap: SmapModule<JsonMapDb> = {
   apiVersion: 1,
   capabilities: ['query'],
+  // The answer depends on map and key only, so a `cache` may share it between clients.
+  answerDependsOn: () => [],
 
   // Parse and check the arguments only: `smapd -t` runs this, so no file is read here.
   initDb(args, ctx) {

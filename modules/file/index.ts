@@ -87,6 +87,8 @@ function query(db: FileDb, map: string, key: string): Reply {
 export default defineModule<FileDb>({
   apiVersion: MODULE_API_VERSION,
   capabilities: ['query'],
+  // Answers depend on map and key alone: the cache may share them between clients.
+  answerDependsOn: () => [],
   initDb,
   openDb: (db) => db.store.open(),
   query,

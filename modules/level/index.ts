@@ -129,6 +129,8 @@ async function closeDb(state: LevelDbState): Promise<void> {
 export default defineModule<LevelDbState>({
   apiVersion: MODULE_API_VERSION,
   capabilities: ['query'],
+  // Answers depend on map and key alone: the cache may share them between clients.
+  answerDependsOn: () => [],
   multiProcess: false,
   initDb,
   openDb,

@@ -81,6 +81,8 @@ function query(db: MemoryDb, map: string, key: string): Reply {
 export default defineModule<MemoryDb>({
   apiVersion: 1,
   capabilities: ['query'],
+  // Answers depend on map and key alone: the cache may share them between clients.
+  answerDependsOn: () => [],
   multiProcess: false,
   init(args, ctx) {
     checkModuleArgs(args, ctx.parseOptions);

@@ -8,6 +8,7 @@
 import { BackendError, BackendTimeoutError, defineModule, ModuleArgumentError, type DatabaseContext } from '../../src/modules/api.js';
 import { compileQuery, MYSQL_DIALECT, type CompiledQuery } from '../sql-common/query.js';
 import {
+  clientFieldsOf,
   compileReplies,
   errorText,
   renderError,
@@ -58,6 +59,7 @@ export default defineModule<MysqlDb>({
   apiVersion: 1,
   capabilities: ['query'],
   multiProcess: true,
+  answerDependsOn: (db) => clientFieldsOf(db.query.params, db.replies),
 
   init(args, ctx) {
     ctx.parseOptions(args, MYSQL_OPTIONS, { context: `module ${ctx.moduleId}` });

@@ -120,6 +120,8 @@ function query(db: SedDb, map: string, key: string): Reply {
 export default defineModule<SedDb>({
   apiVersion: 1,
   capabilities: ['query', 'transform'],
+  // Answers depend on map and key alone: the cache may share them between clients.
+  answerDependsOn: () => [],
   init(args, ctx) {
     checkModuleArgs(args, ctx);
   },

@@ -2,7 +2,7 @@
  * The reply side shared by the SQL modules: the `*-reply=` options, their templates (row columns by name or by
  * position `${1}`, request variables, `${error}`), and turning a result row or an error into a reply.
  */
-import type { ConnInfo, DatabaseContext, OptionSpec, OptionValues, Reply, ReplyTemplate } from '../../src/modules/api.js';
+import type { ClientField, ConnInfo, DatabaseContext, OptionSpec, OptionValues, Reply, ReplyTemplate } from '../../src/modules/api.js';
 import { ModuleArgumentError } from '../../src/modules/api.js';
 import { SQL_VARIABLES, type RequestValues } from './query.js';
 
@@ -79,6 +79,19 @@ function checkRowless(option: string, t: ReplyTemplate, extra: readonly string[]
 }
 
 /** The variables of a request as the query and the templates see them. */
+/**
+ * The connection facts a SQL database's cacheable answers depend on: the request variables its query and its
+ * positive and negative replies use (`SmapModule.answerDependsOn`).
+ */
+export function clientFieldsOf(params: readonly string[], replies: SqlReplies): ClientField[] {
+  const used = new Set<string>([...params, ...replies.positive.variables, ...replies.negative.variables]);
+  const fields: ClientField[] = [];
+  if (used.has('src')) fields.push('src');
+  if (used.has('dst')) fields.push('dst');
+  if (used.has('server')) fields.push('serverId');
+  return fields;
+}
+
 export function requestValues(map: string, key: string, conn: ConnInfo): RequestValues {
   return { key, map, src: conn.src, dst: conn.dst, server: conn.serverId };
 }

@@ -12,6 +12,7 @@ import { BackendError, defineModule, type DatabaseContext, type OptionSpec } fro
 import { ModuleArgumentError } from '../../src/modules/api.js';
 import { compileQuery, SQLITE_DIALECT, type CompiledQuery, type SqlVariable } from '../sql-common/query.js';
 import {
+  clientFieldsOf,
   compileReplies,
   renderError,
   renderNotFound,
@@ -123,6 +124,7 @@ export default defineModule<SqliteDb>({
   apiVersion: 1,
   capabilities: ['query'],
   multiProcess: true,
+  answerDependsOn: (db) => clientFieldsOf(db.query.params, db.replies),
 
   init(args, ctx) {
     ctx.parseOptions(args, OPTIONS, { context: `module ${ctx.moduleId}` });

@@ -25,6 +25,15 @@ export const MODULE_API_VERSION = 1;
 /** What a module can do for a dispatch rule: answer (`database`) or rewrite (`transform`). */
 export type Capability = 'query' | 'transform';
 
+/**
+ * The facts about a connection that a database's answer can depend on besides map and key (see
+ * `SmapModule.answerDependsOn`); the port numbers are left out on purpose, as they change every connection.
+ */
+export type ClientField = 'src' | 'dst' | 'serverId';
+
+/** All of them: what a module that does not say is taken to depend on. */
+export const ALL_CLIENT_FIELDS: readonly ClientField[] = Object.freeze(['src', 'dst', 'serverId'] as const);
+
 /** Who is asking: the client and the server it connected to. */
 export interface ConnInfo {
   /** The `server` id of the listener (for inetd mode: `inetd`). */
@@ -97,6 +106,14 @@ export interface SmapModule<Db = unknown> {
   init?(args: readonly string[], ctx: ModuleContext): void | Promise<void>;
   /** Once per `database` statement: parse and validate arguments, return the database state. No backend I/O. */
   initDb(args: readonly string[], ctx: DatabaseContext): Db | Promise<Db>;
+  /**
+   * Which connection facts this database's answers depend on besides map and key, so that the result
+   * cache (a `cache` statement in the database's block) keeps answers for different clients apart. Return
+   * `[]` when the answer depends on map and key alone. Called once, after `initDb`. A module without this
+   * hook is taken to depend on all of them (`ALL_CLIENT_FIELDS`): always right, but its cache then holds
+   * one answer per client address for the same key.
+   */
+  answerDependsOn?(db: Db): readonly ClientField[];
   /** Open the backend (connect, open files). Called lazily on first use, and again after a failure. */
   openDb?(db: Db): void | Promise<void>;
   /** Answer a lookup. Return a reply made by `ctx.reply`. */

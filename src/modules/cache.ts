@@ -1,10 +1,13 @@
 /**
  * A per-database result cache: LRU, bounded in entries and in bytes, with separate lifetimes for positive
  * (`OK`) and negative (`NOTFOUND`/`NOMORE`) answers. Failures (`TEMP`, `TIMEOUT`, `PERM`) are never cached.
- * The answer depends on map and key only: do not cache a database whose query uses the client address.
+ * Entries are keyed by map and key, plus whichever connection facts the database's answers depend on
+ * (`SmapModule.answerDependsOn`), so a database that answers per client never hands one client's answer
+ * to another.
  */
 import type { Reply } from '../protocol/reply.js';
 import type { CacheDecl } from '../config/types.js';
+import type { ClientField, ConnInfo } from './api.js';
 
 interface Entry {
   reply: Reply;
@@ -30,10 +33,26 @@ export class ResultCache {
   private misses = 0;
   private evictions = 0;
 
-  constructor(private readonly decl: CacheDecl) {}
+  /** The entry key of a lookup: `map NUL key`, then NUL and each connection fact the answers depend on. */
+  private readonly keyOf: (mapName: string, key: string, conn: ConnInfo) => string;
 
-  get(mapName: string, key: string): Reply | undefined {
-    const k = mapName + '\0' + key;
+  constructor(
+    private readonly decl: CacheDecl,
+    dependsOn: readonly ClientField[] = [],
+  ) {
+    const fields = [...new Set(dependsOn)];
+    this.keyOf =
+      fields.length === 0
+        ? (mapName, key) => mapName + '\0' + key
+        : (mapName, key, conn) => {
+            let k = mapName + '\0' + key;
+            for (const f of fields) k += '\0' + conn[f];
+            return k;
+          };
+  }
+
+  get(mapName: string, key: string, conn: ConnInfo): Reply | undefined {
+    const k = this.keyOf(mapName, key, conn);
     const e = this.map.get(k);
     if (e === undefined) {
       this.misses++;
@@ -51,14 +70,14 @@ export class ResultCache {
     return e.reply;
   }
 
-  set(mapName: string, key: string, reply: Reply): void {
+  set(mapName: string, key: string, conn: ConnInfo, reply: Reply): void {
     const ttl = reply.startsWith('OK ')
       ? this.decl.ttl
       : reply.startsWith('NOTFOUND') || reply.startsWith('NOMORE')
         ? this.decl.negativeTtl
         : 0;
     if (ttl <= 0) return;
-    const k = mapName + '\0' + key;
+    const k = this.keyOf(mapName, key, conn);
     const bytes = 2 * (k.length + reply.length) + ENTRY_OVERHEAD;
     if (bytes > this.decl.bytes) return;
     const old = this.map.get(k);

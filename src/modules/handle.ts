@@ -54,7 +54,7 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
   query(map: string, key: string, conn: ConnInfo): Reply | Promise<Reply> {
     this.stats.queries++;
     if (this.cache !== undefined) {
-      const hit = this.cache.get(map, key);
+      const hit = this.cache.get(map, key, conn);
       if (hit !== undefined) return hit;
     }
     if (!this.opened) return this.openThen(() => this.runQuery(map, key, conn), (why) => R.temp(why));
@@ -116,7 +116,7 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
       return this.queryFailed(err);
     }
     if (typeof r === 'string') {
-      if (this.cache !== undefined) this.cache.set(map, key, r);
+      if (this.cache !== undefined) this.cache.set(map, key, conn, r);
       return r;
     }
     if (r === null || typeof r !== 'object' || typeof (r as Promise<Reply>).then !== 'function') {
@@ -126,7 +126,7 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
       (reply) => {
         if (reply === TIMED_OUT) return this.timedOut();
         if (typeof reply !== 'string') return this.queryFailed(new Error('module returned no reply'));
-        if (this.cache !== undefined) this.cache.set(map, key, reply);
+        if (this.cache !== undefined) this.cache.set(map, key, conn, reply);
         return reply;
       },
       (err) => this.queryFailed(err),

@@ -9,7 +9,7 @@ import type { SmapdConfig } from '../config/types.js';
 import { ConfigError, ConfigErrors } from '../errors.js';
 import { replies } from '../protocol/reply.js';
 import { categoryLogger } from '../log.js';
-import type { DatabaseContext, ModuleContext, SmapModule } from './api.js';
+import { ALL_CLIENT_FIELDS, type DatabaseContext, type ModuleContext, type SmapModule } from './api.js';
 import { ResultCache } from './cache.js';
 import { DEFAULT_QUERY_TIMEOUT_MS, DatabaseHandleImpl } from './handle.js';
 import { importModule, resolveModule } from './loader.js';
@@ -86,7 +86,7 @@ export class Registry {
         );
       }
       try {
-        const cacheObj = decl.cache ? new ResultCache(decl.cache) : undefined;
+        let cacheObj: ResultCache | undefined;
         const base = moduleContext(m.id, modLog, configDir);
         const ctx: DatabaseContext = {
           ...base,
@@ -96,6 +96,7 @@ export class Registry {
           dataChanged: () => cacheObj?.clear(),
         };
         const state = await m.mod.initDb(decl.args, ctx);
+        if (decl.cache) cacheObj = new ResultCache(decl.cache, m.mod.answerDependsOn?.(state) ?? ALL_CLIENT_FIELDS);
         const timeout = decl.timeout > 0 ? decl.timeout : DEFAULT_QUERY_TIMEOUT_MS;
         databases.set(decl.id, new DatabaseHandleImpl(decl.id, m.id, m.mod, state, dbLog, timeout, cacheObj));
       } catch (err) {

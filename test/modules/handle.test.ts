@@ -110,36 +110,58 @@ describe('DatabaseHandle', () => {
 describe('ResultCache', () => {
   it('evicts the least recently used entry past its size', () => {
     const c = new ResultCache({ ttl: 60000, negativeTtl: 0, size: 2, bytes: 1 << 20 });
-    c.set('m', 'a', R.ok('1'));
-    c.set('m', 'b', R.ok('2'));
-    assert.equal(c.get('m', 'a'), 'OK 1'); // a is now the most recent
-    c.set('m', 'c', R.ok('3'));
-    assert.equal(c.get('m', 'b'), undefined);
-    assert.equal(c.get('m', 'a'), 'OK 1');
-    assert.equal(c.get('m', 'c'), 'OK 3');
+    c.set('m', 'a', conn, R.ok('1'));
+    c.set('m', 'b', conn, R.ok('2'));
+    assert.equal(c.get('m', 'a', conn), 'OK 1'); // a is now the most recent
+    c.set('m', 'c', conn, R.ok('3'));
+    assert.equal(c.get('m', 'b', conn), undefined);
+    assert.equal(c.get('m', 'a', conn), 'OK 1');
+    assert.equal(c.get('m', 'c', conn), 'OK 3');
     assert.equal(c.stats().evictions, 1);
   });
 
   it('is bounded in bytes', () => {
     const c = new ResultCache({ ttl: 60000, negativeTtl: 0, size: 1000, bytes: 1000 });
-    for (let i = 0; i < 50; i++) c.set('m', `k${i}`, R.ok('v'.repeat(100)));
+    for (let i = 0; i < 50; i++) c.set('m', `k${i}`, conn, R.ok('v'.repeat(100)));
     assert.ok(c.stats().bytes <= 1000, `bytes ${c.stats().bytes}`);
     assert.ok(c.stats().entries < 50);
   });
 
   it('does not cache negative answers when negative-ttl is 0, and expires entries', async () => {
     const c = new ResultCache({ ttl: 20, negativeTtl: 0, size: 10, bytes: 1 << 20 });
-    c.set('m', 'x', R.NOTFOUND);
-    assert.equal(c.get('m', 'x'), undefined);
-    c.set('m', 'y', R.ok('v'));
-    assert.equal(c.get('m', 'y'), 'OK v');
+    c.set('m', 'x', conn, R.NOTFOUND);
+    assert.equal(c.get('m', 'x', conn), undefined);
+    c.set('m', 'y', conn, R.ok('v'));
+    assert.equal(c.get('m', 'y', conn), 'OK v');
     await sleep(40);
-    assert.equal(c.get('m', 'y'), undefined);
+    assert.equal(c.get('m', 'y', conn), undefined);
+  });
+
+  it('keys entries by map and key only when the answers depend on nothing else', () => {
+    const c = new ResultCache({ ttl: 60000, negativeTtl: 0, size: 10, bytes: 1 << 20 }, []);
+    c.set('m', 'k', conn, R.ok('one'));
+    assert.equal(c.get('m', 'k', { ...conn, src: '10.0.0.9', serverId: 'other' }), 'OK one');
+  });
+
+  it('keeps answers for different clients apart on the connection facts the database depends on', () => {
+    const other = { ...conn, src: '10.0.0.9' };
+    const bySrc = new ResultCache({ ttl: 60000, negativeTtl: 0, size: 10, bytes: 1 << 20 }, ['src']);
+    bySrc.set('m', 'k', conn, R.ok('mine'));
+    assert.equal(bySrc.get('m', 'k', other), undefined);
+    bySrc.set('m', 'k', other, R.ok('theirs'));
+    assert.equal(bySrc.get('m', 'k', conn), 'OK mine');
+    assert.equal(bySrc.get('m', 'k', other), 'OK theirs');
+    assert.equal(bySrc.get('m', 'k', { ...conn, serverId: 'elsewhere', srcPort: 999 }), 'OK mine', 'only src counts here');
+    const byServer = new ResultCache({ ttl: 60000, negativeTtl: 0, size: 10, bytes: 1 << 20 }, ['serverId', 'dst']);
+    byServer.set('m', 'k', conn, R.ok('a'));
+    assert.equal(byServer.get('m', 'k', { ...conn, serverId: 'elsewhere' }), undefined);
+    assert.equal(byServer.get('m', 'k', { ...conn, dst: '192.0.2.1' }), undefined);
+    assert.equal(byServer.get('m', 'k', other), 'OK a');
   });
 
   it('keeps maps apart', () => {
     const c = new ResultCache({ ttl: 60000, negativeTtl: 0, size: 10, bytes: 1 << 20 });
-    c.set('m1', 'k', R.ok('one'));
-    assert.equal(c.get('m2', 'k'), undefined);
+    c.set('m1', 'k', conn, R.ok('one'));
+    assert.equal(c.get('m2', 'k', conn), undefined);
   });
 });

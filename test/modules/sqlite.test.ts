@@ -196,6 +196,15 @@ describe('sqlite module', () => {
     await assert.rejects(async () => sqlite.initDb(['file=frozen.db', 'immutable', 'readonly=no'], databaseContext()), /immutable needs readonly/);
   });
 
+  it('tells the cache which client facts its answers depend on, from the query and the replies', () => {
+    const deps = (args: string[]) => sqlite.answerDependsOn!(initDb(['file=aliases.db', ...args]));
+    assert.deepEqual(deps([]), []);
+    assert.deepEqual(deps(['query=SELECT value FROM map WHERE key = :key AND src = $src']), ['src']);
+    assert.deepEqual(deps(['positive-reply=OK ${1} via ${server}']), ['serverId']);
+    assert.deepEqual(deps(['negative-reply=NOTFOUND for ${dst}', 'query=SELECT value FROM map WHERE key = $key OR key = $src']), ['src', 'dst']);
+    assert.deepEqual(deps(['onerror-reply=TEMP ${src}: ${error}']), [], 'failures are never cached');
+  });
+
   it('opens read-only unless readonly=no', () => {
     makeMapFile('rw.db', []);
     const q = "query=INSERT INTO map (key, value) VALUES (:key, 'added') RETURNING value";

@@ -38,4 +38,28 @@ dispatch map eq aliases database aliases
       await d.stop();
     }
   });
+
+  it('keeps answers apart per client for a module that does not say what its answers depend on', async () => {
+    // testmod has no answerDependsOn hook, and its `conn` key answers with the server id: a cache keyed by
+    // map and key alone would hand server a's answer to a client of server b.
+    const d = await startDaemon(`
+server a inet://127.0.0.1:0
+server b inet://127.0.0.1:0
+module t testmod
+database d t begin
+  cache ttl=10m
+end
+dispatch default database d
+`);
+    try {
+      const a = await d.client('a');
+      const b = await d.client('b');
+      assert.equal(await a.query('m', 'conn'), 'OK a inet 127.0.0.1');
+      assert.equal(await b.query('m', 'conn'), 'OK b inet 127.0.0.1');
+      assert.equal(await a.query('m', 'conn'), 'OK a inet 127.0.0.1');
+      assert.equal(d.daemon.currentRuntime.registry.databases.get('d')!.cache!.stats().hits, 1);
+    } finally {
+      await d.stop();
+    }
+  });
 });
