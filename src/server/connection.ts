@@ -52,6 +52,7 @@ export class Connection {
   private flushScheduled = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
+  private lingerMs = LINGER_MS;
   private done!: () => void;
   /** Resolves when the connection is closed, for the daemon's bookkeeping and graceful stop. */
   readonly finished: Promise<void>;
@@ -87,9 +88,15 @@ export class Connection {
   /**
    * Stop taking requests; close once the ones in flight are answered (graceful stop). Reading goes on, and
    * what arrives is dropped: the peer's own close must still be seen, and a socket reading into the shared
-   * buffer sees nothing at all while paused.
+   * buffer sees nothing at all while paused. Once our side is ended, the peer has `lingerMs` to close its
+   * own; 0 closes as soon as the last reply is handed to the kernel (the daemon's stop: a client such as
+   * Sendmail reads nothing until its next lookup, and the stop should not wait for that).
    */
-  endGracefully(): void {
+  endGracefully(lingerMs = LINGER_MS): void {
+    if (lingerMs < this.lingerMs) {
+      this.lingerMs = lingerMs;
+      if (this.draining) this.armLinger();
+    }
     if (this.closing) return;
     this.closing = true;
     this.maybeFinish();
@@ -249,9 +256,20 @@ export class Connection {
       this.readPaused = false;
       this.socket.resume();
     }
-    // A peer that never closes its side after ours does not get to keep the socket.
-    this.lingerTimer = setTimeout(() => this.socket.destroy(), LINGER_MS);
-    this.lingerTimer.unref();
+    this.armLinger();
+  }
+
+  /** A peer that does not close its side after ours does not get to keep the socket. */
+  private armLinger(): void {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    if (this.lingerMs > 0) {
+      this.lingerTimer = setTimeout(() => this.socket.destroy(), this.lingerMs);
+      this.lingerTimer.unref();
+    } else if ((this.socket as Duplex & { writableFinished?: boolean }).writableFinished) {
+      this.socket.destroy();
+    } else {
+      this.socket.once('finish', () => this.socket.destroy());
+    }
   }
 
   private onIdle(): void {

@@ -111,7 +111,8 @@ export class Smapd {
 
   private async doStop(): Promise<void> {
     const closed = Promise.all(this.listeners.map((l) => l.close()));
-    for (const c of this.connections) c.endGracefully();
+    // Close each connection as soon as its last answer is written, without waiting for the client's close.
+    for (const c of this.connections) c.endGracefully(0);
     const all = Promise.all([...this.connections].map((c) => c.finished));
     const timeout = this.runtime.config.shutdownTimeout;
     let timer: NodeJS.Timeout | undefined;

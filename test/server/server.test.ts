@@ -198,12 +198,22 @@ describe('smapd server lifecycle', () => {
     const c = await d.client('u');
     const idle = await Promise.all([d.client('u'), d.client('tcp')]);
     for (const i of idle) assert.equal(await i.query('test', 'x'), 'OK test/x');
+    // Like Sendmail: keeps its side open and reads nothing until its next lookup.
+    const port = Number(/:(\d+)$/.exec(d.url('tcp'))![1]);
+    const quiet = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    const quietEnded = new Promise((r) => quiet.once('end', r));
+    quiet.on('error', () => undefined);
+    await new Promise((r) => quiet.once('connect', r));
+    quiet.pause();
     const pending = c.query('test', 'sleep:100');
     await new Promise((r) => setTimeout(r, 20));
     const stopped = d.daemon.stop();
     assert.equal(await pending, 'OK slept 100');
     await stopped;
     await Promise.all(idle.map((i) => i.closed));
+    quiet.resume();
+    await quietEnded;
+    quiet.destroy();
     assert.equal(existsSync(sockPath), false);
     assert.deepEqual(
       lines().filter((l) => /shutdown timeout/.test(String(l.msg))),
