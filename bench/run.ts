@@ -8,7 +8,7 @@
  * comparison is repeated and its median kept, so that whatever else the machine does hits both sides alike.
  *
  *   BENCH_SECONDS=N  measured seconds per run (default 5)
- *   BENCH_ROUNDS=N   repeats of the main comparison, median kept (default 3)
+ *   BENCH_ROUNDS=N   repeats of the main comparison and of the sqlite row, median kept (default 5)
  *   BENCH_QUICK=1    a smoke run of about 30 s (0.8 s per run, 1 round, one shared baseline run for the modules)
  *   BENCH_KEYS=N     entries in the map (default 100000)
  */
@@ -23,7 +23,7 @@ import { loadName, median, Suite, type Load } from './suite.js';
 const dist = path.resolve(import.meta.dirname, '..');
 const QUICK = process.env.BENCH_QUICK === '1';
 const SECONDS = positive(process.env.BENCH_SECONDS) ?? (QUICK ? 0.8 : 5);
-const ROUNDS = Math.round(positive(process.env.BENCH_ROUNDS) ?? (QUICK ? 1 : 3));
+const ROUNDS = Math.round(positive(process.env.BENCH_ROUNDS) ?? (QUICK ? 1 : 5));
 const WARMUP = QUICK ? 0.2 : 1;
 const KEYS = Math.round(positive(process.env.BENCH_KEYS) ?? 100_000);
 const CHURN_RATE = 1000;
