@@ -4,14 +4,43 @@
  */
 const SPACE = 0x20;
 
-export interface Request {
-  readonly map: string;
-  readonly key: string;
-}
+/** Map names up to this many bytes are remembered for reuse; longer ones are decoded every time. */
+const REMEMBERED_MAP_BYTES = 64;
 
-/** Split a request payload; returns null when there is no space (no map name). */
-export function parseRequest(buf: Buffer, start: number, end: number): Request | null {
-  const sp = buf.indexOf(SPACE, start);
-  if (sp < 0 || sp >= end || sp === start) return null;
-  return { map: buf.toString('utf8', start, sp), key: buf.toString('utf8', sp + 1, end) };
+/**
+ * Splits the requests of one connection. A connection nearly always asks the same one or two maps, so the
+ * map name's string is kept and reused while its bytes repeat: a request then costs one new string (the
+ * key) and no other object. After `split` returns true, `map` and `key` hold the request's parts.
+ */
+export class RequestSplitter {
+  map = '';
+  key = '';
+  /** The bytes of `map` when it is short enough to remember; `mapLength` -1 when nothing is remembered. */
+  private readonly mapBytes = Buffer.allocUnsafe(REMEMBERED_MAP_BYTES);
+  private mapLength = -1;
+
+  /** Split the payload `buf[start, end)`; false when it has no space or an empty map name. */
+  split(buf: Buffer, start: number, end: number): boolean {
+    let sp = start;
+    while (sp < end && buf[sp] !== SPACE) sp++;
+    if (sp === end || sp === start) return false;
+    const n = sp - start;
+    if (n !== this.mapLength || !this.sameMap(buf, start, n)) {
+      this.map = buf.toString('utf8', start, sp);
+      if (n <= REMEMBERED_MAP_BYTES) {
+        buf.copy(this.mapBytes, 0, start, sp);
+        this.mapLength = n;
+      } else {
+        this.mapLength = -1;
+      }
+    }
+    this.key = buf.toString('utf8', sp + 1, end);
+    return true;
+  }
+
+  private sameMap(buf: Buffer, start: number, n: number): boolean {
+    const mine = this.mapBytes;
+    for (let i = 0; i < n; i++) if (buf[start + i] !== mine[i]) return false;
+    return true;
+  }
 }

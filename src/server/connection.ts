@@ -10,7 +10,7 @@ import type { ConnInfo } from '../modules/api.js';
 import { NetstringDecoder } from '../protocol/netstring.js';
 import * as R from '../protocol/reply.js';
 import type { Reply } from '../protocol/reply.js';
-import { parseRequest } from '../protocol/request.js';
+import { RequestSplitter } from '../protocol/request.js';
 import { ProtocolError, RequestTooLargeError } from '../errors.js';
 import type { ChunkSink } from './shared-read.js';
 import { countReply, type ServerStats } from './stats.js';
@@ -41,6 +41,7 @@ interface Slot {
 
 export class Connection {
   private readonly decoder: NetstringDecoder;
+  private readonly splitter = new RequestSplitter();
   /** Replies ready to send, framed, not yet written. */
   private out = '';
   /** Unanswered async requests (and the sync ones queued behind them), oldest first. */
@@ -135,24 +136,25 @@ export class Connection {
   private readonly onFrame = (buf: Buffer, start: number, end: number): void => {
     if (this.closing) return;
     this.ctx.stats.requests++;
-    const req = parseRequest(buf, start, end);
-    if (req === null) {
+    const req = this.splitter;
+    if (!req.split(buf, start, end)) {
       this.answer(R.perm('malformed request: expected "MAP KEY"'), '', '');
       return;
     }
+    const map = req.map;
+    const key = req.key;
     let r: Reply | Promise<Reply>;
     try {
-      r = this.ctx.dispatch(req.map, req.key, this.info);
+      r = this.ctx.dispatch(map, key, this.info);
     } catch (err) {
-      this.ctx.log.error({ err: (err as Error).message, map: req.map }, 'dispatch failed');
+      this.ctx.log.error({ err: (err as Error).message, map }, 'dispatch failed');
       r = R.temp('internal error');
     }
     if (typeof r === 'string') {
-      this.answer(r, req.map, req.key);
+      this.answer(r, map, key);
     } else {
       const slot: Slot = { reply: undefined };
       this.slots.push(slot);
-      const { map, key } = req;
       r.then(
         (reply) => this.settle(slot, reply, map, key),
         (err) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { NetstringDecoder, encodeNetstring } from '../../src/protocol/netstring.js';
-import { parseRequest } from '../../src/protocol/request.js';
+import { RequestSplitter } from '../../src/protocol/request.js';
 import { ProtocolError, RequestTooLargeError } from '../../src/errors.js';
 
 function decodeAll(dec: NetstringDecoder, chunks: (string | Buffer)[]): string[] {
@@ -77,24 +77,37 @@ describe('NetstringDecoder', () => {
   });
 });
 
-describe('parseRequest', () => {
-  const req = (s: string) => {
+describe('RequestSplitter', () => {
+  const split = (s: string, sp = new RequestSplitter()) => {
     const b = Buffer.from(s);
-    return parseRequest(b, 0, b.length);
+    return sp.split(b, 0, b.length) ? { map: sp.map, key: sp.key } : null;
   };
   it('splits at the first space; the key keeps later spaces', () => {
-    assert.deepEqual(req('mailertable foo bar.net'), { map: 'mailertable', key: 'foo bar.net' });
+    assert.deepEqual(split('mailertable foo bar.net'), { map: 'mailertable', key: 'foo bar.net' });
   });
   it('allows an empty key', () => {
-    assert.deepEqual(req('map '), { map: 'map', key: '' });
+    assert.deepEqual(split('map '), { map: 'map', key: '' });
   });
-  it('returns null without a space or with an empty map name', () => {
-    assert.equal(req('nomapname'), null);
-    assert.equal(req(' key'), null);
+  it('refuses a payload without a space or with an empty map name', () => {
+    assert.equal(split('nomapname'), null);
+    assert.equal(split(' key'), null);
   });
   it('honours the frame bounds inside a larger buffer', () => {
-    const b = Buffer.from('xxmap keyyy');
-    assert.deepEqual(parseRequest(b, 2, 9), { map: 'map', key: 'key' });
-    assert.equal(parseRequest(Buffer.from('xxmapkey yy'), 2, 8), null);
+    const sp = new RequestSplitter();
+    assert.ok(sp.split(Buffer.from('xxmap keyyy'), 2, 9));
+    assert.deepEqual([sp.map, sp.key], ['map', 'key']);
+    assert.equal(sp.split(Buffer.from('xxmapkey yy'), 2, 8), false, 'the space after the frame does not count');
+  });
+  it('reuses the map name while it repeats, and notices every change, also of the same length', () => {
+    const sp = new RequestSplitter();
+    const first = split('aliases a', sp)!.map;
+    assert.equal(split('aliases b', sp)!.map, first);
+    assert.deepEqual(split('virtual c', sp), { map: 'virtual', key: 'c' });
+    assert.deepEqual(split('aliaseS d', sp), { map: 'aliaseS', key: 'd' });
+    assert.deepEqual(split('ключ e', sp), { map: 'ключ', key: 'e' });
+    const long = 'm'.repeat(100);
+    assert.deepEqual(split(`${long} f`, sp), { map: long, key: 'f' });
+    assert.deepEqual(split(`${long.slice(1)}x g`, sp), { map: `${long.slice(1)}x`, key: 'g' });
+    assert.deepEqual(split('aliases h', sp), { map: 'aliases', key: 'h' });
   });
 });
