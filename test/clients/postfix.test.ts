@@ -57,7 +57,7 @@ database nf echo NOTFOUND
 dispatch map eq test database test
 dispatch default database nf
 `);
-    const port = /:(\d+)$/.exec(d.url('tcp'))![1];
+    const port = d.port('tcp');
     inet = `socketmap:inet:127.0.0.1:${port}`;
     unix = `socketmap:unix:${d.url('local').replace('unix://', '')}`;
   });

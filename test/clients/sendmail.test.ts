@@ -119,7 +119,7 @@ describe('Sendmail as a client', { skip }, () => {
   });
 
   it('gets found values over TCP, lowercasing keys unless the map has -f, and keeps spaces in keys', async () => {
-    const port = /:(\d+)$/.exec(d!.url('tcp'))![1];
+    const port = d!.port('tcp');
     const sm = new AddressTestMode(cf('tcp', `inet:${port}@127.0.0.1`), hosts);
     try {
       assert.equal(await sm.lookup('m', 'Alice'), 'Alice returns m/alice (0)');
@@ -144,7 +144,7 @@ describe('Sendmail as a client', { skip }, () => {
   });
 
   it('with -T<TMPF>, turns a TEMP answer into <TMPF> in rule sets, as the access_db feature expects', async () => {
-    const port = /:(\d+)$/.exec(d!.url('tcp'))![1];
+    const port = d!.port('tcp');
     const file = path.join(dir, 'tmpf.cf');
     // A rule set that looks its input up in the map, as Sendmail's access rules do: $(map key $: default $).
     writeFileSync(file, `V10/Berkeley\nDj${HOST}\nKm socket -T<TMPF> inet:${port}@127.0.0.1\nSLookup\nR$*\t\t$: $(m $1 $: NONE $)\n`);

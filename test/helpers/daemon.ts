@@ -14,6 +14,8 @@ export interface TestDaemon {
   readonly dir: string;
   /** `server` id → URL a client can connect to. */
   url(serverId?: string): string;
+  /** The TCP port of an inet `server`. */
+  port(serverId?: string): number;
   client(serverId?: string): Promise<SmapClient>;
   stop(): Promise<void>;
 }
@@ -41,6 +43,11 @@ export async function startDaemon(configText: string, log: Logger = silentLogger
     daemon,
     dir,
     url,
+    port(id?: string) {
+      const m = /:(\d+)$/.exec(url(id));
+      if (m === null) throw new Error(`server ${id ?? '(first)'} has no TCP port: ${url(id)}`);
+      return Number(m[1]);
+    },
     async client(id?: string) {
       const c = await SmapClient.connect({ url: url(id), timeoutMs: 10000 });
       clients.push(c);

@@ -1,10 +1,14 @@
 /** Raw socket exchanges for protocol-abuse tests: write bytes, read what comes back until a condition or close. */
 import net from 'node:net';
 
-export function connectRaw(url: string): Promise<net.Socket> {
+/** `allowHalfOpen`: keep our side open after the server ends its own, as a client that does not read would. */
+export function connectRaw(url: string, opts: { allowHalfOpen?: boolean } = {}): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const m = /^inet6?:\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(url);
-    const s = m ? net.connect({ host: m[1], port: Number(m[2]) }) : net.connect(url.replace(/^unix:\/\//, ''));
+    const allowHalfOpen = opts.allowHalfOpen ?? false;
+    const s = m
+      ? net.connect({ host: m[1], port: Number(m[2]), allowHalfOpen })
+      : net.connect({ path: url.replace(/^unix:\/\//, ''), allowHalfOpen });
     s.once('connect', () => resolve(s));
     s.once('error', reject);
   });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { statSync, existsSync } from 'node:fs';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { SmapClient } from '../../src/client/client.js';
 import { encodeNetstring } from '../../src/protocol/netstring.js';
@@ -199,11 +198,9 @@ describe('smapd server lifecycle', () => {
     const idle = await Promise.all([d.client('u'), d.client('tcp')]);
     for (const i of idle) assert.equal(await i.query('test', 'x'), 'OK test/x');
     // Like Sendmail: keeps its side open and reads nothing until its next lookup.
-    const port = Number(/:(\d+)$/.exec(d.url('tcp'))![1]);
-    const quiet = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    const quiet = await connectRaw(d.url('tcp'), { allowHalfOpen: true });
     const quietEnded = new Promise((r) => quiet.once('end', r));
     quiet.on('error', () => undefined);
-    await new Promise((r) => quiet.once('connect', r));
     quiet.pause();
     const pending = c.query('test', 'sleep:100');
     await new Promise((r) => setTimeout(r, 20));
@@ -226,10 +223,8 @@ describe('smapd server lifecycle', () => {
   it('drops a connection it ended when the peer never closes its side', async () => {
     const d = await startDaemon('server tcp inet://127.0.0.1:0\nmodule t testmod\ndatabase test t\ndispatch default database test\n');
     try {
-      const port = Number(/:(\d+)$/.exec(d.url())![1]);
-      // allowHalfOpen: this client reads the server's end and keeps its own side open.
-      const s = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-      await new Promise((r) => s.once('connect', r));
+      // This client reads the server's end and keeps its own side open.
+      const s = await connectRaw(d.url(), { allowHalfOpen: true });
       let got = '';
       s.on('data', (b) => (got += b.toString()));
       const ended = new Promise((r) => s.once('end', r));
