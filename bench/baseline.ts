@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { NetstringDecoder } from '../src/protocol/netstring.js';
-import { shareReads } from '../src/server/shared-read.js';
+import { deliverChunks, shareReads } from '../src/server/shared-read.js';
 
 const SPACE = 0x20;
 const MAX_REQUEST = 100_000;
@@ -55,8 +55,7 @@ function serve(accepted: net.Socket, replies: Map<string, string>): void {
       out = '';
     }
   };
-  if (typeof moved !== 'string') moved.sink.handler = onChunk;
-  else socket.on('data', (chunk: Buffer) => onChunk(chunk, chunk.length));
+  deliverChunks(socket, typeof moved === 'string' ? undefined : moved.sink, onChunk);
   socket.on('end', () => socket.end());
   socket.on('error', () => undefined);
 }

@@ -7,7 +7,7 @@
  * A text without a leading status word is sent as `OK text` (GNU Smap sent it raw, which no client reads
  * as a valid reply). The reply is built once; only a text with variables is rendered per request.
  */
-import { defineModule, ModuleArgumentError } from '../src/modules/api.js';
+import { defineModule, mapAndKeyOnly, ModuleArgumentError } from '../src/modules/api.js';
 import { compileReplyTemplate, type ReplyTemplate } from '../src/modules/api.js';
 
 const VARS = ['map', 'key'] as const;
@@ -15,8 +15,7 @@ const VARS = ['map', 'key'] as const;
 export default defineModule<ReplyTemplate>({
   apiVersion: 1,
   capabilities: ['query'],
-  // Answers depend on map and key alone: the cache may share them between clients.
-  answerDependsOn: () => [],
+  answerDependsOn: mapAndKeyOnly,
   init(args) {
     if (args.length > 0) {
       throw new ModuleArgumentError(`echo takes no module arguments (got '${args.join(' ')}'); put the reply on the database statement`);

@@ -7,7 +7,7 @@
  *   database access  file file=access domain-fallback parent-domains nomore
  */
 import path from 'node:path';
-import { defineModule, MODULE_API_VERSION, ModuleArgumentError, BackendError } from '../../src/modules/api.js';
+import { defineModule, mapAndKeyOnly, MODULE_API_VERSION, ModuleArgumentError, BackendError } from '../../src/modules/api.js';
 import type { DatabaseContext, OptionSpec, Reply } from '../../src/modules/api.js';
 import { compileMapReplies, MAP_REPLY_OPTIONS, type MapReplies } from '../../src/maps/map-replies.js';
 import { fallbackKeys, type SearchOptions } from './search.js';
@@ -87,8 +87,7 @@ function query(db: FileDb, map: string, key: string): Reply {
 export default defineModule<FileDb>({
   apiVersion: MODULE_API_VERSION,
   capabilities: ['query'],
-  // Answers depend on map and key alone: the cache may share them between clients.
-  answerDependsOn: () => [],
+  answerDependsOn: mapAndKeyOnly,
   initDb,
   openDb: (db) => db.store.open(),
   query,

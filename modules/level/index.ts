@@ -8,7 +8,7 @@
  *   database hot     level path=/var/lib/smapd/hot.ldb read=sync        # reads on the event loop
  */
 import path from 'node:path';
-import { defineModule, MODULE_API_VERSION, ModuleArgumentError, BackendError } from '../../src/modules/api.js';
+import { defineModule, mapAndKeyOnly, MODULE_API_VERSION, ModuleArgumentError, BackendError } from '../../src/modules/api.js';
 import type { DatabaseContext, OptionSpec, Reply } from '../../src/modules/api.js';
 import { compileMapReplies, MAP_REPLY_OPTIONS, type MapReplies } from '../../src/maps/map-replies.js';
 import { acquireLevel, describeLevelError, releaseLevel, type LevelDb } from './shared.js';
@@ -129,8 +129,7 @@ async function closeDb(state: LevelDbState): Promise<void> {
 export default defineModule<LevelDbState>({
   apiVersion: MODULE_API_VERSION,
   capabilities: ['query'],
-  // Answers depend on map and key alone: the cache may share them between clients.
-  answerDependsOn: () => [],
+  answerDependsOn: mapAndKeyOnly,
   multiProcess: false,
   initDb,
   openDb,

@@ -12,7 +12,7 @@
  * is single-process and smapd refuses `workers` above 1 with it.
  */
 import path from 'node:path';
-import { defineModule, ModuleArgumentError, type DatabaseContext, type OptionSpec, type Reply } from '../../src/modules/api.js';
+import { defineModule, mapAndKeyOnly, ModuleArgumentError, type DatabaseContext, type OptionSpec, type Reply } from '../../src/modules/api.js';
 import { compileReplyTemplate } from '../../src/modules/api.js';
 import { commands } from './commands.js';
 import { MemoryDb } from './db.js';
@@ -81,8 +81,7 @@ function query(db: MemoryDb, map: string, key: string): Reply {
 export default defineModule<MemoryDb>({
   apiVersion: 1,
   capabilities: ['query'],
-  // Answers depend on map and key alone: the cache may share them between clients.
-  answerDependsOn: () => [],
+  answerDependsOn: mapAndKeyOnly,
   multiProcess: false,
   init(args, ctx) {
     checkModuleArgs(args, ctx.parseOptions);

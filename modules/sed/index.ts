@@ -9,6 +9,7 @@
  */
 import {
   defineModule,
+  mapAndKeyOnly,
   ModuleArgumentError,
   type DatabaseContext,
   type ModuleContext,
@@ -120,8 +121,7 @@ function query(db: SedDb, map: string, key: string): Reply {
 export default defineModule<SedDb>({
   apiVersion: 1,
   capabilities: ['query', 'transform'],
-  // Answers depend on map and key alone: the cache may share them between clients.
-  answerDependsOn: () => [],
+  answerDependsOn: mapAndKeyOnly,
   init(args, ctx) {
     checkModuleArgs(args, ctx);
   },

@@ -34,6 +34,9 @@ export type ClientField = 'src' | 'dst' | 'serverId';
 /** All of them: what a module that does not say is taken to depend on. */
 export const ALL_CLIENT_FIELDS: readonly ClientField[] = Object.freeze(['src', 'dst', 'serverId'] as const);
 
+/** `answerDependsOn` for a module whose answers depend on map and key alone: the cache may share them. */
+export const mapAndKeyOnly = (): readonly ClientField[] => [];
+
 /** Who is asking: the client and the server it connected to. */
 export interface ConnInfo {
   /** The `server` id of the listener (for inetd mode: `inetd`). */

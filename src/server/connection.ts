@@ -12,7 +12,7 @@ import * as R from '../protocol/reply.js';
 import type { Reply } from '../protocol/reply.js';
 import { RequestSplitter } from '../protocol/request.js';
 import { ProtocolError, RequestTooLargeError } from '../errors.js';
-import type { ChunkSink } from './shared-read.js';
+import { deliverChunks, type ChunkSink } from './shared-read.js';
 import { countReply, type ServerStats } from './stats.js';
 
 /** What a connection needs from the daemon; `dispatch` is fixed at accept so a reload leaves it on its config. */
@@ -70,8 +70,7 @@ export class Connection {
   ) {
     this.decoder = new NetstringDecoder(ctx.maxRequestSize);
     this.finished = new Promise((resolve) => (this.done = resolve));
-    if (sink !== undefined) sink.handler = this.onChunk;
-    else socket.on('data', (chunk: Buffer) => this.onChunk(chunk, chunk.length));
+    deliverChunks(socket, sink, this.onChunk);
     socket.on('end', () => this.endGracefully());
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') {

@@ -16,6 +16,7 @@
  * to the end (strings out, partial frames copied) before the event loop makes the next read.
  */
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /** Takes the bytes `chunk[0, length)`; they are valid only during the call. */
 export type ChunkHandler = (chunk: Buffer, length: number) => void;
@@ -45,6 +46,15 @@ export const SHARED_READ_BUFFER_SIZE = 64 * 1024;
 let shared: Buffer | undefined;
 
 const nothing: ChunkHandler = () => undefined;
+
+/**
+ * Hand a stream's bytes to `handler`: through `sink` when the stream was moved onto the shared buffer
+ * (`shareReads`), otherwise from its 'data' events (inetd pipes, or a socket that could not be moved).
+ */
+export function deliverChunks(stream: Duplex, sink: ChunkSink | undefined, handler: ChunkHandler): void {
+  if (sink !== undefined) sink.handler = handler;
+  else stream.on('data', (chunk: Buffer) => handler(chunk, chunk.length));
+}
 
 /**
  * Move an accepted socket that has not read yet onto the shared read buffer. Returns the socket to use from
