@@ -1,10 +1,10 @@
 /**
  * s-expressions as GNU tar's --transform writes them: `s/REGEX/REPLACEMENT/FLAGS`, any punctuation as the
  * delimiter, several of them in one word separated by `;`. Each is compiled here, at config time, into a
- * JavaScript RegExp and a parsed replacement, so a bad expression is a config error and never a query error.
+ * pattern for the linear-time engine and a parsed replacement, so a bad expression is a config error and never
+ * a query error, and no key can make a substitution take more than linear time.
  */
-import { ModuleArgumentError } from '../../src/modules/api.js';
-import { convertPosixRegex, PatternError } from '../../src/modules/posix-regex.js';
+import { compilePosixRegex, ModuleArgumentError, PatternError, type LinearRegExp } from '../../src/modules/api.js';
 import { parseReplacement, type Replacement } from './replacement.js';
 
 /** Defaults for the regex flavour; an expression's own `i`, `x`, `b` flags override them. */
@@ -16,8 +16,8 @@ export interface ExpressionDefaults {
 export interface SedExpression {
   /** The expression as written, for messages. */
   readonly text: string;
-  /** Compiled with the `g` flag: matches are found by setting `lastIndex`. */
-  readonly regex: RegExp;
+  /** The compiled regular expression; matches are found with a scanner from a position. */
+  readonly regex: LinearRegExp;
   readonly replacement: Replacement;
   /** Replace every match (from `occurrence` on), not just one. */
   readonly global: boolean;
@@ -107,15 +107,8 @@ function parseOne(word: string, start: number, defaults: ExpressionDefaults): { 
     // In sed an empty regex repeats the last one used; an s-expression here has no last one.
     if (source === '') throw new ModuleArgumentError('empty regular expression');
     // sed reads \n and \t in the regex as newline and tab, and an escaped delimiter as itself.
-    const converted = convertPosixRegex(source, { extended, delimiter: delim, controlEscapes: true });
-    let regex: RegExp;
-    try {
-      regex = new RegExp(converted.source, 'gsu' + (icase ? 'i' : ''));
-    } catch (err) {
-      // The converter should have caught every syntax error; this is the engine's own limit (size, nesting).
-      throw new ModuleArgumentError(`the regular expression cannot be compiled: ${(err as Error).message}`);
-    }
-    const replacement = parseReplacement(word.slice(reEnd + 1, replEnd), delim, converted.groups);
+    const { regex, groups } = compilePosixRegex(source, { extended, delimiter: delim, controlEscapes: true, icase });
+    const replacement = parseReplacement(word.slice(reEnd + 1, replEnd), delim, groups);
     expression = { text, regex, replacement, global, occurrence: occurrence ?? 1 };
   } catch (err) {
     if (err instanceof ModuleArgumentError || err instanceof PatternError) fail(text, err.message);

@@ -106,7 +106,7 @@ function query(db: SedDb, map: string, key: string): Reply {
   try {
     xform = substituteAll(db.expressions, key);
   } catch (err) {
-    // Compiled expressions only fail at run time on engine limits (a huge key against a backtracking regex).
+    // Compiled expressions run in linear time and should not fail; this keeps an engine fault a TEMP answer.
     db.log.warn({ err, map, key }, 'sed: transformation failed');
     if (db.onerror) return db.onerror.render((name) => (name === 'map' ? map : name === 'key' ? key : undefined));
     return db.reply.temp(`sed: transformation failed: ${(err as Error).message}`);

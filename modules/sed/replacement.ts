@@ -3,8 +3,7 @@
  * case conversions `\U \L \E` (until changed) and `\u \l` (next character only). Parsed once into segments;
  * expanding a match is then a walk over them.
  */
-import { ModuleArgumentError } from '../../src/modules/api.js';
-import { charAt } from '../../src/modules/posix-bracket.js';
+import { charAt, ModuleArgumentError, type MatchScanner } from '../../src/modules/api.js';
 
 type CaseOp = 'U' | 'L' | 'E' | 'u' | 'l';
 
@@ -14,8 +13,8 @@ type Segment =
   | { readonly kind: 'case'; readonly op: CaseOp };
 
 export interface Replacement {
-  /** The replacement for one match; `m` is the match of the expression's RegExp. */
-  expand(m: RegExpExecArray): string;
+  /** The replacement for the scanner's current match. */
+  expand(m: MatchScanner): string;
 }
 
 const C_ESCAPES: Readonly<Record<string, string>> = {
@@ -88,11 +87,11 @@ export function parseReplacement(src: string, delimiter: string, groups: number)
   return { expand: hasCase ? (m) => expandWithCase(segments, m) : (m) => expandPlain(segments, m) };
 }
 
-function expandPlain(segments: readonly Segment[], m: RegExpExecArray): string {
+function expandPlain(segments: readonly Segment[], m: MatchScanner): string {
   let out = '';
   for (const s of segments) {
     if (s.kind === 'text') out += s.text;
-    else if (s.kind === 'group') out += m[s.n] ?? '';
+    else if (s.kind === 'group') out += m.group(s.n) ?? '';
   }
   return out;
 }
@@ -106,7 +105,7 @@ function convert(mode: 'U' | 'L' | 'E', text: string): string {
  * the next one of them) and cancel a pending `\u`/`\l`; `\u`/`\l` apply to the first character of the next
  * non-empty piece, which the lasting mode then does not touch. Each match starts with no conversion.
  */
-function expandWithCase(segments: readonly Segment[], m: RegExpExecArray): string {
+function expandWithCase(segments: readonly Segment[], m: MatchScanner): string {
   let out = '';
   let mode: 'U' | 'L' | 'E' = 'E';
   let next: 'u' | 'l' | undefined;
@@ -119,7 +118,7 @@ function expandWithCase(segments: readonly Segment[], m: RegExpExecArray): strin
       }
       continue;
     }
-    const piece = s.kind === 'text' ? s.text : (m[s.n] ?? '');
+    const piece = s.kind === 'text' ? s.text : (m.group(s.n) ?? '');
     if (piece === '') continue;
     if (next !== undefined) {
       const first = charAt(piece, 0);

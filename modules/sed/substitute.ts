@@ -17,7 +17,7 @@ function stepAt(s: string, i: number): number {
 
 /** Apply one expression; returns `input` itself when nothing was replaced. */
 export function substitute(expr: SedExpression, input: string): string {
-  const re = expr.regex;
+  const m = expr.regex.scan(input);
   let out = '';
   let copied = 0;
   let count = 0;
@@ -25,11 +25,9 @@ export function substitute(expr: SedExpression, input: string): string {
   let prevEnd = -1;
   let pos = 0;
   while (pos <= input.length) {
-    re.lastIndex = pos;
-    const m = re.exec(input);
-    if (m === null) break;
-    const start = m.index;
-    const end = start + m[0].length;
+    if (!m.find(pos)) break;
+    const start = m.start();
+    const end = m.end();
     if (start === end && start === prevEnd) {
       pos = start + stepAt(input, start);
       continue;

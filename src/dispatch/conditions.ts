@@ -1,7 +1,7 @@
 /**
  * Compiles one dispatch condition into a predicate over (map, key, conn). Everything that can be decided at
- * config load (pattern syntax, network masks) is decided here, so a predicate call is a compare or one
- * RegExp test and allocates nothing.
+ * config load (pattern syntax, network masks) is decided here, so a predicate call is a compare, or one run
+ * of the linear-time pattern engine (which allocates only a small input wrapper).
  */
 import { ConfigError, PatternError } from '../errors.js';
 import type { Condition } from '../config/types.js';

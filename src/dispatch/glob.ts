@@ -2,16 +2,16 @@
  * `like` / `fnmatch` patterns: fnmatch(3) with flags 0, as GNU Smap calls it. So `*` and `?` match any
  * character (a code point) including `/` and a leading `.`, matching is case-sensitive, and a backslash quotes
  * the next character. Patterns are compiled once; the common shapes (`abc`, `abc*`, `*abc`, `*abc*`, `a*b`) get a
- * plain string test instead of a RegExp, since most mail-map patterns are domain suffixes or prefixes.
+ * plain string test, since most mail-map patterns are domain suffixes or prefixes; any other shape runs on the
+ * linear-time engine (src/posix), because a backtracking one takes time to the power of the number of stars.
  */
 import { PatternError } from '../errors.js';
-import { parseBracket } from '../modules/posix-bracket.js';
-import { buildRegExp, literalChar } from '../modules/posix-regex.js';
+import { LinearRegExp, literalChar, parseBracket } from '../posix/index.js';
 
 export type StringTest = (s: string) => boolean;
 
 const STAR = 0;
-/** A piece of a glob: literal text, a star, or a RegExp fragment for `?` and `[...]`. */
+/** A piece of a glob: literal text, a star, or an engine fragment for `?` and `[...]`. */
 type Piece = string | typeof STAR | { readonly re: string };
 
 function tokenize(pattern: string): Piece[] {
@@ -34,7 +34,7 @@ function tokenize(pattern: string): Piece[] {
       i++;
     } else if (c === '?') {
       flush();
-      pieces.push({ re: '[^]' });
+      pieces.push({ re: '.' });
       i++;
     } else if (c === '[') {
       const bracket = parseBracket(pattern, i, { glob: true });
@@ -56,7 +56,7 @@ function tokenize(pattern: string): Piece[] {
   return pieces;
 }
 
-/** A test for the shapes that need no RegExp, or undefined. */
+/** A test for the shapes that need no regular expression, or undefined. */
 function fastTest(pieces: readonly Piece[]): StringTest | undefined {
   if (pieces.some((p) => typeof p === 'object')) return undefined;
   const shape = pieces.map((p) => (p === STAR ? '*' : 'L')).join('');
@@ -98,13 +98,14 @@ export function compileGlob(pattern: string): StringTest {
   const pieces = tokenize(pattern);
   const fast = fastTest(pieces);
   if (fast) return fast;
+  // `.` matches a newline too: the engine always runs with "dot matches all".
   let source = '^';
   for (const p of pieces) {
-    if (p === STAR) source += '[^]*';
+    if (p === STAR) source += '.*';
     else if (typeof p === 'string') source += Array.from(p, literalChar).join('');
     else source += p.re;
   }
-  const re = buildRegExp(source + '$', 'u', pattern);
+  const re = new LinearRegExp(source + '$', {}, pattern);
   return (s) => re.test(s);
 }
 

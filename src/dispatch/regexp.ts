@@ -1,13 +1,14 @@
 /**
  * `regexp` conditions: `/expr/flags` with any ASCII punctuation as the delimiter, translated from POSIX
- * (GNU regcomp) syntax to a JavaScript RegExp once, at config load. The match is an unanchored search, as
- * regexec(3) does. Flags: `i` ignore case, `x` extended (ERE, the default), `b` basic (BRE).
+ * (GNU regcomp) syntax once, at config load, and run on the linear-time engine (src/posix), so no key can
+ * stall the daemon. The match is an unanchored search, as regexec(3) does. Flags: `i` ignore case, `x`
+ * extended (ERE, the default), `b` basic (BRE).
  *
  * Like GNU Smap, the closing delimiter is the LAST occurrence of the opening one, so `/a/b/` is the
  * expression `a/b` and the delimiter needs no escaping inside.
  */
 import { PatternError } from '../errors.js';
-import { buildRegExp, convertPosixRegex } from '../modules/posix-regex.js';
+import { compilePosixRegex, type LinearRegExp } from '../posix/index.js';
 
 const PUNCT = /^[!-/:-@[-`{-~]$/;
 
@@ -40,11 +41,10 @@ export function splitRegexp(text: string): ParsedRegexp {
 }
 
 /**
- * Compile `/expr/flags` into a RegExp for `test()`: unanchored, `.` matching newlines too (POSIX has no
- * line mode unless asked), by code point, never global or sticky (so `test()` keeps no state between calls).
+ * Compile `/expr/flags` into a pattern for `test()`: unanchored, `.` matching newlines too (POSIX has no
+ * line mode unless asked), by code point, keeping no state between calls.
  */
-export function compileRegexp(text: string): RegExp {
+export function compileRegexp(text: string): LinearRegExp {
   const { body, icase, basic } = splitRegexp(text);
-  const { source } = convertPosixRegex(body, { extended: !basic });
-  return buildRegExp(source, icase ? 'isu' : 'su', text);
+  return compilePosixRegex(body, { extended: !basic, icase }, text).regex;
 }

@@ -18,6 +18,9 @@ export type { Template, TemplateVars } from './template.js';
 export type { ReplyTemplate } from './reply-template.js';
 export { compileReplyTemplate } from './reply-template.js';
 export { ModuleArgumentError, BackendError, BackendTimeoutError } from '../errors.js';
+// The POSIX pattern engine (linear-time): what the sed module uses, for any module that takes patterns.
+export { compilePosixRegex, charAt, PatternError } from '../posix/index.js';
+export type { LinearRegExp, MatchScanner, PosixRegex, PosixRegexOptions } from '../posix/index.js';
 
 /** The current module API version; a module declares the version it was written for. */
 export const MODULE_API_VERSION = 1;

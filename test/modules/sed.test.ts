@@ -206,7 +206,7 @@ describe('sed module: errors', () => {
 
   it('rejects references to groups that do not exist', async () => {
     await rejects(['s/a/\\1/'], /\\1 in replacement, but the regular expression has no groups/);
-    await rejects(['s/(a)\\2/b/'], /invalid back reference \\2/);
+    await rejects(['s/(a)\\1/b/'], /'s\/\(a\)\\1\/b\/': back reference \\1 is not supported/);
   });
 
   it('rejects unknown escapes and template variables', async () => {

@@ -1,8 +1,8 @@
 /**
- * POSIX bracket expressions (`[a-z[:digit:]_]`) turned into JavaScript character classes, for the POSIX
- * regexp converter (posix-regex.ts) and for fnmatch globs. In POSIX a backslash inside brackets is an
- * ordinary character and `]` first in the list is a member, both unlike JavaScript, so every member is
- * re-escaped rather than copied. The classes are for a RegExp with the `u` flag: a member is a code point.
+ * POSIX bracket expressions (`[a-z[:digit:]_]`) turned into RE2 character classes, for the POSIX regexp
+ * converter (regex.ts) and for fnmatch globs. In POSIX a backslash inside brackets is an ordinary character
+ * and `]` first in the list is a member, both unlike RE2, so every member is re-escaped rather than copied.
+ * A member is a code point, as the engine (engine.ts) reads its input.
  */
 import { PatternError } from '../errors.js';
 
@@ -21,15 +21,15 @@ const POSIX_CLASSES: Readonly<Record<string, string>> = {
   punct: '!-\\/:-@\\[-`{-~',
   print: ' -~',
   graph: '!-~',
-  cntrl: '\\0-\\x1f\\x7f',
+  cntrl: '\\x00-\\x1f\\x7f',
   xdigit: '0-9A-Fa-f',
 };
 
 export const POSIX_CLASS_NAMES: readonly string[] = Object.keys(POSIX_CLASSES);
 
-/** One member of a JavaScript character class: alphanumerics as they are, anything else as `\u{...}`. */
+/** One member of an RE2 character class: alphanumerics as they are, anything else as `\x{...}`. */
 export function classChar(ch: string): string {
-  return /^[A-Za-z0-9]$/.test(ch) ? ch : `\\u{${ch.codePointAt(0)!.toString(16)}}`;
+  return /^[A-Za-z0-9]$/.test(ch) ? ch : `\\x{${ch.codePointAt(0)!.toString(16)}}`;
 }
 
 /** The character (a whole code point) at `i`. */
@@ -47,7 +47,7 @@ export interface BracketOptions {
 
 /** A translated bracket expression. */
 export interface Bracket {
-  /** The JavaScript character class, brackets included. */
+  /** The RE2 character class, brackets included. */
   readonly source: string;
   /** Index just after the closing `]`. */
   readonly end: number;

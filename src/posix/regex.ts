@@ -1,17 +1,16 @@
 /**
- * POSIX regular expressions (ERE, or BRE with GNU extensions) converted to JavaScript RegExp source, once, at
- * config time: for dispatch rules (`regexp /expr/flags`) and for modules (the sed module's s-expressions).
- * The two syntaxes disagree on what is special (`+ ? { } ( ) |` are literal in BRE, `]` and `}` are errors
- * in a JavaScript `u` pattern, `a+?` is lazy in JavaScript but "optional a+" in POSIX), so the pattern is
- * re-tokenised and every literal re-escaped instead of being passed through.
+ * POSIX regular expressions (ERE, or BRE with GNU extensions) converted to RE2 syntax, once, at config
+ * time: for dispatch rules (`regexp /expr/flags`) and for modules (the sed module's s-expressions). The two
+ * syntaxes disagree on what is special (`+ ? { } ( ) |` are literal in BRE, `]` and `}` first need no
+ * escape in POSIX, `a+?` is lazy in RE2 but "optional a+" in POSIX), so the pattern is re-tokenised and
+ * every literal re-escaped instead of being passed through.
  *
- * The source is for `new RegExp(source, 'su' + ...)`: `u` because literals and bracket members are whole
- * code points, `s` because POSIX has no line mode unless asked.
+ * The source runs on the linear-time engine (engine.ts). What that engine cannot do is refused here, with a
+ * hint: back references, and counts above 1000.
  */
 import { PatternError } from '../errors.js';
-import { charAt, parseBracket } from './posix-bracket.js';
-
-export { PatternError };
+import { charAt, parseBracket } from './bracket.js';
+import { LinearRegExp } from './engine.js';
 
 /** How to read an expression: its flavour, and what the caller (sed) reads before POSIX does. */
 export interface PosixRegexOptions {
@@ -25,29 +24,25 @@ export interface PosixRegexOptions {
 
 /** A converted expression. */
 export interface ConvertedRegex {
-  /** JavaScript source, for `new RegExp(source, 'su' + ...)`. */
+  /** RE2 source, for the engine (LinearRegExp). */
   readonly source: string;
-  /** Number of capturing groups (JavaScript numbers them the same way). */
+  /** Number of capturing groups (RE2 numbers them the same way). */
   readonly groups: number;
+  /** The source uses lookbehind (for `\<` and `\>`), which the engine runs only when asked. */
+  readonly lookbehind: boolean;
 }
 
-/** glibc's RE_DUP_MAX: the largest count an interval may use. */
-const DUP_MAX = 0x7fff;
+/**
+ * The largest count an interval may use: RE2's limit (glibc allows 32767). A larger count would make the
+ * compiled program as large as the count, which is what the limit is for.
+ */
+export const DUP_MAX = 1000;
 
-const JS_SYNTAX = new Set('^$\\.*+?()[]{}|/'.split(''));
+const RE2_SYNTAX = new Set('^$\\.*+?()[]{}|/'.split(''));
 
 /** One literal character, escaped for use outside a character class. */
 export function literalChar(ch: string): string {
-  return JS_SYNTAX.has(ch) ? '\\' + ch : ch;
-}
-
-/** `new RegExp` with its syntax errors (the engine's own limits: size, nesting) turned into PatternErrors. */
-export function buildRegExp(source: string, flags: string, original: string): RegExp {
-  try {
-    return new RegExp(source, flags);
-  } catch (err) {
-    throw new PatternError(`cannot compile pattern "${original}": ${(err as Error).message}`);
-  }
+  return RE2_SYNTAX.has(ch) ? '\\' + ch : ch;
 }
 
 /** A unit a quantifier may follow (an atom), or one it may not (an anchor). */
@@ -57,28 +52,31 @@ interface Piece {
   quantified: boolean;
 }
 
-/** One open group (or the whole pattern, number 0): finished alternatives and the current one's pieces. */
+/** One open group (or the whole pattern): finished alternatives and the current one's pieces. */
 interface Frame {
-  readonly number: number;
   readonly alternatives: string[];
   pieces: Piece[];
 }
 
 /** GNU escapes that stand for an anchor or a class rather than a character. */
+// Spelled out, so that they mean what GNU says in the C locale: RE2's own \s leaves out the vertical tab.
 const ESCAPE_CLASSES: Readonly<Record<string, string>> = {
-  w: '\\w',
-  W: '\\W',
-  s: '\\s',
-  S: '\\S',
+  w: '[0-9A-Za-z_]',
+  W: '[^0-9A-Za-z_]',
+  s: '[\\t-\\r ]',
+  S: '[^\\t-\\r ]',
 };
+// A word start is a boundary not preceded by a word character, a word end one that is: RE2 has lookbehind
+// but no lookahead, so both are said with lookbehind.
 const ESCAPE_ANCHORS: Readonly<Record<string, string>> = {
   b: '\\b',
   B: '\\B',
-  '<': '\\b(?=\\w)',
-  '>': '\\b(?<=\\w)',
-  '`': '^',
-  "'": '$',
+  '<': '\\b(?<![0-9A-Za-z_])',
+  '>': '\\b(?<=[0-9A-Za-z_])',
+  '`': '\\A',
+  "'": '\\z',
 };
+const LOOKBEHIND_ANCHORS = new Set(['<', '>']);
 const CONTROL_ESCAPES: Readonly<Record<string, string>> = { n: '\n', t: '\t' };
 
 /** Convert a POSIX expression; throws PatternError with the reason when it is malformed. */
@@ -86,10 +84,10 @@ export function convertPosixRegex(src: string, opts: PosixRegexOptions): Convert
   const { extended } = opts;
   const delimiter = opts.delimiter ?? '';
   const controlEscapes = opts.controlEscapes ?? false;
-  const stack: Frame[] = [{ number: 0, alternatives: [], pieces: [] }];
-  // Groups are numbered in order of their `(`, but a back reference may only name one already closed.
+  const stack: Frame[] = [{ alternatives: [], pieces: [] }];
+  // Groups are numbered in order of their `(`, as RE2 numbers them.
   let groups = 0;
-  const closed = new Set<number>();
+  let lookbehind = false;
   let i = 0;
 
   const top = (): Frame => stack[stack.length - 1]!;
@@ -99,17 +97,19 @@ export function convertPosixRegex(src: string, opts: PosixRegexOptions): Convert
   const quantify = (q: string, shown: string): void => {
     const last = top().pieces.at(-1);
     if (!last || !last.repeatable) throw new PatternError(`"${shown}" has nothing to repeat`);
-    // POSIX `a*+` repeats `a*`; in JavaScript `a*+` is an error and `a+?` is lazy, so nest the earlier one.
+    // POSIX `a*+` repeats `a*`; in RE2 `a**` is an error and `a+?` is lazy, so nest the earlier one.
     last.text = (last.quantified ? `(?:${last.text})` : last.text) + q;
     last.quantified = true;
   };
 
-  const openGroup = (): void => void stack.push({ number: ++groups, alternatives: [], pieces: [] });
+  const openGroup = (): void => {
+    groups++;
+    stack.push({ alternatives: [], pieces: [] });
+  };
   const closeGroup = (shown: string): void => {
     if (stack.length === 1) throw new PatternError(`unmatched ${shown}`);
     const frame = stack.pop()!;
     frame.alternatives.push(frame.pieces.map((p) => p.text).join(''));
-    closed.add(frame.number);
     atom(`(${frame.alternatives.join('|')})`);
   };
   const alternate = (): void => {
@@ -131,7 +131,9 @@ export function convertPosixRegex(src: string, opts: PosixRegexOptions): Convert
     const min = m[1] === '' ? 0 : Number(m[1]);
     const max = m[2] === undefined ? min : m[3] === '' ? undefined : Number(m[3]);
     if (min > DUP_MAX || (max !== undefined && max > DUP_MAX)) {
-      throw new PatternError(`interval ${written} is too large: no count may be larger than ${DUP_MAX}`);
+      throw new PatternError(
+        `interval ${written} is too large: no count may be larger than ${DUP_MAX} (the linear-time engine's limit)`,
+      );
     }
     if (max !== undefined && max < min) {
       throw new PatternError(`invalid interval ${written}: max is below min (${max} is less than ${min})`);
@@ -140,11 +142,12 @@ export function convertPosixRegex(src: string, opts: PosixRegexOptions): Convert
     quantify(max === min ? `{${min}}` : max === undefined ? `{${min},}` : `{${min},${max}}`, shown);
   };
 
-  const backref = (d: string): void => {
-    const n = Number(d);
-    if (!closed.has(n)) throw new PatternError(`invalid back reference \\${d}: group ${d} is not complete before it`);
-    // Wrapped so that a following digit is not read as part of the group number.
-    atom(`(?:\\${n})`);
+  // The one POSIX feature no linear-time engine can run: matching it is NP-hard in general.
+  const backref = (d: string): never => {
+    throw new PatternError(
+      `back reference \\${d} is not supported: patterns run on a linear-time engine, which cannot match back ` +
+        `references; spell the alternatives out instead, e.g. (a|b)\\1 as (aa|bb)`,
+    );
   };
 
   // In BRE, `^` and `$` are anchors only at the ends of the pattern, a group, or an alternative.
@@ -171,7 +174,10 @@ export function convertPosixRegex(src: string, opts: PosixRegexOptions): Convert
       else if (!extended && (e === '+' || e === '?')) quantify(e, '\\' + e);
       else if (e >= '1' && e <= '9') backref(e);
       else if (ESCAPE_CLASSES[e] !== undefined) atom(ESCAPE_CLASSES[e]!);
-      else if (ESCAPE_ANCHORS[e] !== undefined) anchor(ESCAPE_ANCHORS[e]!);
+      else if (ESCAPE_ANCHORS[e] !== undefined) {
+        anchor(ESCAPE_ANCHORS[e]!);
+        if (LOOKBEHIND_ANCHORS.has(e)) lookbehind = true;
+      }
       else if (controlEscapes && CONTROL_ESCAPES[e] !== undefined) atom(literalChar(CONTROL_ESCAPES[e]!));
       else if (/^[A-Za-z0-9]$/.test(e)) {
         const hint = e === 'd' ? '; for a digit write [[:digit:]] or [0-9]' : '';
@@ -212,5 +218,18 @@ export function convertPosixRegex(src: string, opts: PosixRegexOptions): Convert
   }
   if (stack.length > 1) throw new PatternError(`unmatched ${extended ? '(' : '\\('}`);
   alternate();
-  return { source: top().alternatives.join('|'), groups };
+  return { source: top().alternatives.join('|'), groups, lookbehind };
+}
+
+/** A compiled POSIX expression: the engine's pattern, and its group count for replacements. */
+export interface PosixRegex {
+  readonly regex: LinearRegExp;
+  readonly groups: number;
+}
+
+/** Convert and compile; `original` is the pattern as written, for messages. Throws PatternError. */
+export function compilePosixRegex(src: string, opts: PosixRegexOptions & { readonly icase?: boolean }, original = src): PosixRegex {
+  const converted = convertPosixRegex(src, opts);
+  const regex = new LinearRegExp(converted.source, { icase: opts.icase ?? false, lookbehind: converted.lookbehind }, original);
+  return { regex, groups: converted.groups };
 }

@@ -1,26 +1,27 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { convertPosixRegex, PatternError, type PosixRegexOptions } from '../../src/modules/posix-regex.js';
+import { compilePosixRegex, convertPosixRegex, PatternError, type PosixRegexOptions } from '../../src/posix/index.js';
 
 // As the sed module calls it: an s-expression's delimiter, and \n and \t as newline and tab.
 const ERE = { extended: true, delimiter: '/', controlEscapes: true };
 const BRE = { extended: false, delimiter: '/', controlEscapes: true };
 
-/** The first match of a POSIX pattern in `input`, or null. */
-function match(pattern: string, input: string, opts: PosixRegexOptions = ERE, flags = ''): string | null {
-  const re = new RegExp(convertPosixRegex(pattern, opts).source, 'su' + flags);
-  return re.exec(input)?.[0] ?? null;
+/** The first match of a POSIX pattern in `input`, on the linear-time engine, or null. */
+function match(pattern: string, input: string, opts: PosixRegexOptions = ERE, icase = false): string | null {
+  const m = compilePosixRegex(pattern, { ...opts, icase }).regex.scan(input);
+  return m.find(0) ? input.slice(m.start(), m.end()) : null;
 }
 
+/** Refused when converted or, for the engine's own limits, when compiled. */
 function bad(pattern: string, message: RegExp, opts: PosixRegexOptions = ERE): void {
-  assert.throws(() => convertPosixRegex(pattern, opts), (err: unknown) => {
+  assert.throws(() => compilePosixRegex(pattern, opts), (err: unknown) => {
     assert.ok(err instanceof PatternError);
     assert.match(err.message, message);
     return true;
   });
 }
 
-describe('POSIX to JavaScript regex: ERE', () => {
+describe('POSIX regex on the linear-time engine: ERE', () => {
   it('keeps ERE operators', () => {
     assert.equal(match('a+b?c*', 'xaaacc'), 'aaacc');
     assert.equal(match('(ab|cd){2}', 'xabcdx'), 'abcd');
@@ -30,7 +31,7 @@ describe('POSIX to JavaScript regex: ERE', () => {
     assert.equal(match('^a.c$', 'xabc'), null);
   });
 
-  it('counts groups as JavaScript does', () => {
+  it('counts groups as POSIX does', () => {
     assert.equal(convertPosixRegex('(a)((b)c)', ERE).groups, 3);
     assert.equal(convertPosixRegex('a', ERE).groups, 0);
   });
@@ -41,20 +42,34 @@ describe('POSIX to JavaScript regex: ERE', () => {
     assert.equal(match('a{1}{2}', 'aaa'), 'aa');
   });
 
-  it('escapes characters that JavaScript treats as special', () => {
+  it('escapes characters that RE2 treats as special', () => {
     assert.equal(match('a]b', 'a]b'), 'a]b');
     assert.equal(match('a}b', 'a}b'), 'a}b');
     assert.equal(match('a\\{b', 'a{b'), 'a{b');
     assert.equal(match('a\\.b', 'axb'), null);
   });
 
-  it('supports back references and GNU escapes', () => {
-    assert.equal(match('(a)\\1', 'xaa'), 'aa');
-    assert.equal(match('(a)\\10', 'aa0'), 'aa0');
+  it('supports the GNU escapes, with their C-locale meaning', () => {
     assert.equal(match('\\w+', '  foo_1 '), 'foo_1');
-    assert.equal(match('\\<b', 'ab b'), 'b');
-    assert.equal(match('o\\>', 'oo foo'), 'o');
+    assert.equal(match('\\W+', 'ab-+cd'), '-+');
+    assert.equal(match('\\s+', 'a \t\v\f\r\nb'), ' \t\v\f\r\n');
+    assert.equal(match('\\S+', ' \u00e9x '), '\u00e9x');
     assert.equal(match('\\bfoo\\b', 'a foo b'), 'foo');
+    assert.equal(match('\\Bo\\B', 'foo'), 'o');
+    assert.equal(match('\\Bf', 'a foo'), null);
+    assert.equal(match('\\`a', 'aa'), 'a');
+    assert.equal(match("a\\'", 'aab'), null);
+  });
+
+  it('reads \\< and \\> as the start and end of a word', () => {
+    assert.equal(match('\\<b', 'ab b'), 'b');
+    assert.equal(match('\\<b.', 'abx bc'), 'bc');
+    assert.equal(match('o\\>', 'oo foo'), 'o');
+    assert.equal(match('o\\>', 'oox'), null);
+    assert.equal(match('o\\> ', 'oo foo'), 'o ');
+    assert.equal(match('\\<', '  '), null);
+    assert.equal(match('x\\>', 'x'), 'x');
+    assert.equal(match('^\\>', 'x'), null);
   });
 
   it('reads an escaped delimiter as the delimiter itself', () => {
@@ -63,7 +78,7 @@ describe('POSIX to JavaScript regex: ERE', () => {
   });
 });
 
-describe('POSIX to JavaScript regex: BRE', () => {
+describe('POSIX regex on the linear-time engine: BRE', () => {
   it('treats + ? { } ( ) | as literals', () => {
     assert.equal(match('a+b', 'a+b', BRE), 'a+b');
     assert.equal(match('(a|b){2}', '(a|b){2}', BRE), '(a|b){2}');
@@ -91,7 +106,7 @@ describe('POSIX to JavaScript regex: BRE', () => {
   });
 });
 
-describe('POSIX to JavaScript regex: bracket expressions', () => {
+describe('POSIX regex on the linear-time engine: bracket expressions', () => {
   it('expands character classes', () => {
     assert.equal(match('[[:alpha:]]+', '12abC3'), 'abC');
     assert.equal(match('[[:digit:][:space:]]+', 'a1 2\tb'), '1 2\t');
@@ -118,7 +133,14 @@ describe('POSIX to JavaScript regex: bracket expressions', () => {
   });
 
   it('keeps a range case-insensitive with the i flag', () => {
-    assert.equal(match('[A-C]+', 'abc', ERE, 'i'), 'abc');
+    assert.equal(match('[A-C]+', 'abc', ERE, true), 'abc');
+    assert.equal(match('[A-C]+', 'abc', ERE, false), null);
+  });
+
+  it('reads [:cntrl:] and [:space:] with their C-locale members', () => {
+    assert.equal(match('[[:cntrl:]]+', 'a\u0000\u001f\u007fb'), '\u0000\u001f\u007f');
+    assert.equal(match('[[:space:]]+', 'a\t\n\v\f\r b'), '\t\n\v\f\r ');
+    assert.equal(match('[[:print:]]+', '\u0001a b~\u007f'), 'a b~');
   });
 
   it('rejects malformed brackets', () => {
@@ -131,7 +153,7 @@ describe('POSIX to JavaScript regex: bracket expressions', () => {
   });
 });
 
-describe('POSIX to JavaScript regex: errors', () => {
+describe('POSIX regex on the linear-time engine: errors', () => {
   it('rejects unbalanced groups', () => {
     bad('(a', /unmatched \(/);
     bad('a)', /unmatched \)/);
@@ -151,12 +173,24 @@ describe('POSIX to JavaScript regex: errors', () => {
     bad('a{x}', /invalid interval/);
     bad('a{3,2}', /2 is less than 3/);
     bad('a{99999}', /too large/);
+    bad('a{1001}', /too large: no count may be larger than 1000 \(the linear-time engine's limit\)/);
     bad('a\\{1', /invalid interval/, BRE);
   });
 
-  it('rejects back references to open or missing groups', () => {
-    bad('(a\\1)', /invalid back reference \\1/);
-    bad('a\\3', /invalid back reference \\3/);
+  it('rejects back references, which no linear-time engine can run, with a hint', () => {
+    bad('(a)\\1', /back reference \\1 is not supported: .*linear-time engine.*e\.g\. \(a\|b\)\\1 as \(aa\|bb\)/);
+    bad('(a\\1)', /back reference \\1 is not supported/);
+    bad('\\(a\\)\\9', /back reference \\9 is not supported/, BRE);
+  });
+
+  it('refuses what the engine cannot compile, with the pattern as written and a hint', () => {
+    assert.equal(match('a{1000}', 'a'.repeat(1000)), 'a'.repeat(1000));
+    assert.throws(
+      () => compilePosixRegex('(a{100}){100}', ERE, 's/(a{100}){100}/x/'),
+      (err: unknown) =>
+        err instanceof PatternError &&
+        /^cannot compile pattern "s\/\(a\{100\}\)\{100\}\/x\/": invalid repeat count.*counts up to 1000/.test(err.message),
+    );
   });
 
   it('rejects unsupported escapes', () => {
@@ -164,7 +198,7 @@ describe('POSIX to JavaScript regex: errors', () => {
   });
 });
 
-describe('POSIX to JavaScript regex: options and code points', () => {
+describe('POSIX regex on the linear-time engine: options and code points', () => {
   it('reads \\n and \\t as newline and tab only with controlEscapes', () => {
     assert.equal(match('a\\tb\\n', 'xa\tb\n'), 'a\tb\n');
     bad('a\\nb', /unsupported escape \\n \(not a POSIX regexp escape\)$/, { extended: true });
@@ -176,7 +210,8 @@ describe('POSIX to JavaScript regex: options and code points', () => {
   });
 
   it('converts an empty expression to an empty one (the sed module rejects it itself)', () => {
-    assert.deepEqual(convertPosixRegex('', { extended: true }), { source: '', groups: 0 });
+    assert.deepEqual(convertPosixRegex('', { extended: true }), { source: '', groups: 0, lookbehind: false });
+    assert.equal(convertPosixRegex('\\<a', { extended: true }).lookbehind, true);
   });
 
   it('reads a character outside the BMP as one character', () => {
