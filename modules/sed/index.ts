@@ -27,6 +27,8 @@ const OPTIONS: OptionSpec = {
   'positive-reply': { type: 'string', default: 'OK ${xform}' },
   'negative-reply': { type: 'string', default: 'NOTFOUND' },
   'onerror-reply': { type: 'string' },
+  // Milliseconds of matching one lookup may use; see substitute(). Keys that mail servers send need microseconds.
+  'time-limit': { type: 'duration', default: 100 },
 };
 
 const OPTION_NAMES = new Set(Object.keys(OPTIONS));
@@ -41,6 +43,7 @@ interface SedDb {
   readonly positive: ReplyTemplate;
   readonly negative: ReplyTemplate;
   readonly onerror: ReplyTemplate | undefined;
+  readonly timeLimitMs: number;
   readonly reply: ReplyFormatter;
   readonly log: DatabaseContext['log'];
 }
@@ -85,17 +88,20 @@ function initDb(args: readonly string[], ctx: DatabaseContext): SedDb {
     if (!looksLikeExpression(word)) {
       throw new ModuleArgumentError(
         `'${word}' is neither an option (icase, extended, their no- forms, positive-reply=, negative-reply=, ` +
-          `onerror-reply=) nor an s-expression (s/REGEX/REPLACEMENT/FLAGS)`,
+          `onerror-reply=, time-limit=) nor an s-expression (s/REGEX/REPLACEMENT/FLAGS)`,
       );
     }
   }
   const expressions = exprWords.flatMap((w) => parseExpressions(w, defaults));
   const onerror = values['onerror-reply'];
+  const timeLimitMs = Number(values['time-limit']);
+  if (!(timeLimitMs >= 1)) throw new ModuleArgumentError(`time-limit must be at least 1ms, not ${timeLimitMs}ms`);
   return {
     expressions,
     positive: compileReplyTemplate(ctx, String(values['positive-reply']), REPLY_VARS, 'positive-reply'),
     negative: compileReplyTemplate(ctx, String(values['negative-reply']), REPLY_VARS, 'negative-reply'),
     onerror: onerror === undefined ? undefined : compileReplyTemplate(ctx, String(onerror), ERROR_VARS, 'onerror-reply'),
+    timeLimitMs,
     reply: ctx.reply,
     log: ctx.log,
   };
@@ -104,9 +110,9 @@ function initDb(args: readonly string[], ctx: DatabaseContext): SedDb {
 function query(db: SedDb, map: string, key: string): Reply {
   let xform: string;
   try {
-    xform = substituteAll(db.expressions, key);
+    xform = substituteAll(db.expressions, key, db.timeLimitMs);
   } catch (err) {
-    // Compiled expressions run in linear time and should not fail; this keeps an engine fault a TEMP answer.
+    // Past the time limit (a huge key with `g`), or an engine fault: TEMP, so the client retries later.
     db.log.warn({ err, map, key }, 'sed: transformation failed');
     if (db.onerror) return db.onerror.render((name) => (name === 'map' ? map : name === 'key' ? key : undefined));
     return db.reply.temp(`sed: transformation failed: ${(err as Error).message}`);
@@ -128,7 +134,7 @@ export default defineModule<SedDb>({
   initDb,
   query,
   transform(db, input) {
-    const out = substituteAll(db.expressions, input);
+    const out = substituteAll(db.expressions, input, db.timeLimitMs);
     return out === input ? null : out;
   },
 });

@@ -3,6 +3,7 @@
  * on from the end of the previous match, an empty match right where the previous match ended does not count,
  * and `^`/`$` keep meaning the ends of the whole input (so `g` after an anchored regex replaces once).
  */
+import { BackendError } from '../../src/modules/api.js';
 import type { SedExpression } from './expr.js';
 
 /** Length in UTF-16 units of the code point at `i`, so an empty match never splits a surrogate pair. */
@@ -15,8 +16,13 @@ function stepAt(s: string, i: number): number {
   return 1;
 }
 
-/** Apply one expression; returns `input` itself when nothing was replaced. */
-export function substitute(expr: SedExpression, input: string): string {
+/**
+ * Apply one expression; returns `input` itself when nothing was replaced. Each search runs in linear time, but
+ * `g` (or a match number) repeats it from every match on, and a search may read ahead to the end of the key
+ * before it settles on a short match (`(a.*c|a)` on `aaa...`): so the whole walk is bounded by `deadline`
+ * (a `performance.now()` time), checked after every search.
+ */
+export function substitute(expr: SedExpression, input: string, deadline: number): string {
   const m = expr.regex.scan(input);
   let out = '';
   let copied = 0;
@@ -26,6 +32,9 @@ export function substitute(expr: SedExpression, input: string): string {
   let pos = 0;
   while (pos <= input.length) {
     if (!m.find(pos)) break;
+    if (performance.now() > deadline) {
+      throw new BackendError(`expression '${expr.text}' ran past the time limit on a ${input.length}-character input`);
+    }
     const start = m.start();
     const end = m.end();
     if (start === end && start === prevEnd) {
@@ -45,9 +54,13 @@ export function substitute(expr: SedExpression, input: string): string {
   return replaced ? out + input.slice(copied) : input;
 }
 
-/** Apply expressions in order, each to the output of the one before (GNU Smap 2.0 used the original input). */
-export function substituteAll(exprs: readonly SedExpression[], input: string): string {
+/**
+ * Apply expressions in order, each to the output of the one before (GNU Smap 2.0 used the original input),
+ * within `limitMs` milliseconds for all of them; past it, throws BackendError.
+ */
+export function substituteAll(exprs: readonly SedExpression[], input: string, limitMs: number): string {
+  const deadline = performance.now() + limitMs;
   let s = input;
-  for (const e of exprs) s = substitute(e, s);
+  for (const e of exprs) s = substitute(e, s, deadline);
   return s;
 }

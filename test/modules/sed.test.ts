@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sed from '../../modules/sed/index.js';
-import { ModuleArgumentError, type ConnInfo } from '../../src/modules/api.js';
+import { BackendError, ModuleArgumentError, type ConnInfo } from '../../src/modules/api.js';
 import { databaseContext, moduleContext } from '../helpers/module-context.js';
 
 const conn: ConnInfo = { serverId: 'test', family: 'inet', src: '127.0.0.1', srcPort: 4000, dst: '127.0.0.1', dstPort: 3145 };
@@ -222,6 +222,43 @@ describe('sed module: errors', () => {
     const withReply = await open(['onerror-reply=NOTFOUND error for ${key} in ${map}', 's/a/b/']);
     const failing2 = { ...withReply, expressions: failing.expressions };
     assert.equal(await sed.query!(failing2, 'm', 'a', conn), 'NOTFOUND error for a in m');
+  });
+});
+
+describe('sed module: the linear-time engine', () => {
+  it('finds matches by code point and word boundary from where the last one ended', async () => {
+    assert.equal(await ask(['s/x*/-/g'], '😀é'), 'OK -😀-é-');
+    assert.equal(await ask(['s/\\<a/X/g'], 'a ba a'), 'OK X ba X');
+    assert.equal(await ask(['s/a\\>/X/g'], 'aa ab a'), 'OK aX ab X');
+    assert.equal(await ask(['s/^a/X/g'], 'aaa'), 'OK Xaa');
+    assert.equal(await ask(['s/(a|aa)+$/X/'], 'a'.repeat(60) + 'b'), 'NOTFOUND ');
+    assert.equal(await ask(['s/(a|aa)+$/X/'], 'b' + 'a'.repeat(60)), 'OK bX');
+  });
+
+  it('matches leftmost-first, as documented: the first alternative that leads to a match wins', async () => {
+    assert.equal(await ask(['s/a|ab/[&]/'], 'ab'), 'OK [a]b');
+    assert.equal(await ask(['s/(a|ab)(c|bcd)/[\\1,\\2]/'], 'abcd'), 'OK [a,bcd]');
+  });
+
+  it('answers TEMP or the onerror reply, and fails a transformation, when a lookup runs past time-limit', async () => {
+    // Every search from a match reads to the end of the key for the `.*c` branch: quadratic with `g`, about
+    // a minute for this key without the limit.
+    const key = 'a'.repeat(20_000);
+    const t0 = performance.now();
+    const reply = await ask(['time-limit=20ms', 's/(a.*c|a)/x/g'], key);
+    assert.match(reply, /^TEMP sed: transformation failed: expression 's\/\(a\.\*c\|a\)\/x\/g' ran past the time limit/);
+    assert.equal(await ask(['time-limit=20ms', 'onerror-reply=TEMP slow ${map}', 's/(a.*c|a)/x/g'], key), 'TEMP slow map');
+    const db = await open(['s/(a.*c|a)/x/g'], ['time-limit=20ms']);
+    // A transform throws; the database handle logs it and the rule changes nothing.
+    assert.throws(() => sed.transform!(db, key, conn), BackendError);
+    assert.ok(performance.now() - t0 < 10_000, `took ${performance.now() - t0} ms`);
+    // The default limit leaves room for ordinary keys with many matches.
+    assert.equal(await ask(['s/a/b/g'], 'a'.repeat(1000)), 'OK ' + 'b'.repeat(1000));
+  });
+
+  it('rejects a time-limit below 1ms', async () => {
+    await rejects(['time-limit=0', 's/a/b/'], /time-limit must be at least 1ms/);
+    await rejects(['time-limit=soon', 's/a/b/'], /time-limit/);
   });
 });
 
