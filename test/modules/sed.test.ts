@@ -240,6 +240,10 @@ describe('sed module: the linear-time engine', () => {
     assert.equal(await ask(['s/(a|ab)(c|bcd)/[\\1,\\2]/'], 'abcd'), 'OK [a,bcd]');
   });
 
+  it('keeps a group of an earlier round of a repeat, as GNU sed does', async () => {
+    assert.equal(await ask(['s/((a)|b)+/[\\2]/'], 'ab'), 'OK [a]');
+  });
+
   it('answers TEMP or the onerror reply, and fails a transformation, when a lookup runs past time-limit', async () => {
     // Every search from a match reads to the end of the key for the `.*c` branch: quadratic with `g`, about
     // a minute for this key without the limit.
