@@ -58,6 +58,15 @@ describe('compileRules: errors', () => {
     assert.match(messages[7]!, /^smapd\.conf:16: from ::1\/200: invalid prefix length/);
   });
 
+  it('refuses what the linear-time engine cannot run, at the condition, with a hint', () => {
+    const messages = errorsOf([
+      database('answer', [cond.key('regexp', '/^(a|b)\\1$/', at(20))], at(20)),
+      database('answer', [cond.map('regexp', '/x{1001}/', at(21))], at(21)),
+    ]);
+    assert.match(messages[0]!, /^smapd\.conf:20: key regexp \/\^\(a\|b\)\\1\$\/: back reference \\1 is not supported: .*\(aa\|bb\)/);
+    assert.match(messages[1]!, /^smapd\.conf:21: map regexp \/x\{1001\}\/: interval \{1001\} is too large: .*1000/);
+  });
+
   it('rejects a default rule with conditions or a transform', () => {
     const withCond: RuleDecl = { ...defaultRule('answer', at(20)), conditions: [cond.map('eq', 'x')] };
     const xform: RuleDecl = { ...transform('key', 'xform', [], at(21)), isDefault: true };

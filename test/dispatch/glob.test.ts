@@ -78,6 +78,19 @@ describe('compileGlob (fnmatch with flags 0)', () => {
     assert.throws(() => compileGlob('[[.ch.]]'), /single characters/);
   });
 
+  it('matches many-star patterns in linear time', () => {
+    // A backtracking engine takes time to the power of the number of stars on such a key.
+    const t0 = performance.now();
+    check('*a*a*a*a*a*a*a*a*b', ['a'.repeat(20) + 'b'], ['a'.repeat(50_000), 'a'.repeat(7) + 'b']);
+    check('?*[[:digit:]]*?*[[:digit:]]*x', ['a1b2x'], ['1'.repeat(50_000)]);
+    assert.ok(performance.now() - t0 < 10_000, `took ${performance.now() - t0} ms`);
+  });
+
+  it('matches a newline and a character outside the BMP as one character', () => {
+    check('a?b*', ['a\nb', 'a😀bc'], ['a😀😀b']);
+    check('*[😀-😂]?', ['x😁y'], ['x😃y']);
+  });
+
   it('accepts [.c.] and [=c=] for a single character', () => {
     check('[[.-.]a]', ['-', 'a'], ['b']);
     check('[[=e=]]', ['e'], ['é']);
