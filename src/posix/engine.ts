@@ -7,7 +7,8 @@
  * Why re2js, measured on Node 20 (docs/dispatch.md, "Regular expression engine"): V8's own linear engine
  * (the `l` flag, behind --enable-experimental-regexp-engine) refuses the `u` and `i` flags, lookbehind
  * and counts above a few hundred, so it cannot run these patterns at all; the native `re2` addon needs a
- * C++ build of RE2 and Abseil on every install, for a gain that a dispatch rule does not need.
+ * C++ build of RE2 and Abseil wherever no prebuilt binary can be fetched, for keys (addresses) on which
+ * this engine already takes microseconds.
  *
  * Matching is leftmost-first, as Perl and JavaScript match (not POSIX leftmost-longest), and by code point:
  * a character outside the BMP is one character, a lone surrogate is one character too.
