@@ -6,7 +6,7 @@
  *
  * Why re2js, measured on Node 20 (docs/dispatch.md, "Regular expression engine"): V8's own linear engine
  * (the `l` flag, behind --enable-experimental-regexp-engine) refuses the `u` and `i` flags, lookbehind
- * and counts above a few hundred, so it cannot run these patterns at all; the native `re2` addon needs a
+ * and large counts (`a{1000}`), so it cannot run these patterns at all; the native `re2` addon needs a
  * C++ build of RE2 and Abseil wherever no prebuilt binary can be fetched, for keys (addresses) on which
  * this engine already takes microseconds.
  *
