@@ -113,7 +113,9 @@ function query(db: SedDb, map: string, key: string): Reply {
     xform = substituteAll(db.expressions, key, db.timeLimitMs);
   } catch (err) {
     // Past the time limit (a huge key with `g`), or an engine fault: TEMP, so the client retries later.
-    db.log.warn({ err, map, key }, 'sed: transformation failed');
+    // A key that ran past the limit may be 100 KB long: log its start and its length, not all of it.
+    const shown = key.length > 256 ? `${key.slice(0, 256)}...` : key;
+    db.log.warn({ err, map, key: shown, keyLength: key.length }, 'sed: transformation failed');
     if (db.onerror) return db.onerror.render((name) => (name === 'map' ? map : name === 'key' ? key : undefined));
     return db.reply.temp(`sed: transformation failed: ${(err as Error).message}`);
   }

@@ -58,16 +58,20 @@ interface Frame {
   pieces: Piece[];
 }
 
-/** GNU escapes that stand for an anchor or a class rather than a character. */
-// Spelled out, so that they mean what GNU says in the C locale: RE2's own \s leaves out the vertical tab.
+/**
+ * GNU escapes that stand for a class rather than a character, spelled out so that they mean what GNU says in
+ * the C locale (RE2's own `\s` leaves out the vertical tab).
+ */
 const ESCAPE_CLASSES: Readonly<Record<string, string>> = {
   w: '[0-9A-Za-z_]',
   W: '[^0-9A-Za-z_]',
   s: '[\\t-\\r ]',
   S: '[^\\t-\\r ]',
 };
-// A word start is a boundary not preceded by a word character, a word end one that is: RE2 has lookbehind
-// but no lookahead, so both are said with lookbehind.
+/**
+ * GNU escapes that stand for an anchor. A word start is a boundary not preceded by a word character, a word
+ * end one that is: RE2 has lookbehind but no lookahead, so both are said with lookbehind.
+ */
 const ESCAPE_ANCHORS: Readonly<Record<string, string>> = {
   b: '\\b',
   B: '\\B',
@@ -177,8 +181,7 @@ export function convertPosixRegex(src: string, opts: PosixRegexOptions): Convert
       else if (ESCAPE_ANCHORS[e] !== undefined) {
         anchor(ESCAPE_ANCHORS[e]!);
         if (LOOKBEHIND_ANCHORS.has(e)) lookbehind = true;
-      }
-      else if (controlEscapes && CONTROL_ESCAPES[e] !== undefined) atom(literalChar(CONTROL_ESCAPES[e]!));
+      } else if (controlEscapes && CONTROL_ESCAPES[e] !== undefined) atom(literalChar(CONTROL_ESCAPES[e]!));
       else if (/^[A-Za-z0-9]$/.test(e)) {
         const hint = e === 'd' ? '; for a digit write [[:digit:]] or [0-9]' : '';
         throw new PatternError(`unsupported escape \\${e} (not a POSIX regexp escape${hint})`);
@@ -228,8 +231,13 @@ export interface PosixRegex {
 }
 
 /** Convert and compile; `original` is the pattern as written, for messages. Throws PatternError. */
-export function compilePosixRegex(src: string, opts: PosixRegexOptions & { readonly icase?: boolean }, original = src): PosixRegex {
+export function compilePosixRegex(
+  src: string,
+  opts: PosixRegexOptions & { readonly icase?: boolean },
+  original = src,
+): PosixRegex {
   const converted = convertPosixRegex(src, opts);
-  const regex = new LinearRegExp(converted.source, { icase: opts.icase ?? false, lookbehind: converted.lookbehind }, original);
+  const engineOpts = { icase: opts.icase ?? false, lookbehind: converted.lookbehind };
+  const regex = new LinearRegExp(converted.source, engineOpts, original);
   return { regex, groups: converted.groups };
 }
