@@ -32,6 +32,7 @@ interface CliOptions {
   logTag?: string;
   logFacility?: string;
   logLevel?: string;
+  logFormat?: string;
   trace?: boolean;
   tracePattern?: string[];
   debug?: string[];
@@ -54,6 +55,7 @@ function program(): Command {
     .option('-L, --log-tag <tag>', 'log tag')
     .option('-F, --log-facility <facility>', 'syslog facility')
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']))
+    .addOption(new Option('--log-format <format>', 'log lines: text (human), json, or auto (text on a terminal or the journal)').choices(['text', 'json', 'auto']))
     .option('-T, --trace', 'log each query and its reply')
     .option('-p, --trace-pattern <prefix>', 'trace only replies starting with prefix (repeatable)', collect)
     .option('-d, --debug <spec>', 'debug spec: LEVEL or CATEGORY[.LEVEL] (repeatable)', collect)
@@ -69,6 +71,7 @@ function overridesOf(o: CliOptions): ConfigOverrides {
   if (o.logTag) log.tag = o.logTag;
   if (o.logFacility) log.facility = parseFacility(o.logFacility, CLI_LOC);
   if (o.logLevel) log.level = o.logLevel as SmapdConfig['log']['level'];
+  if (o.logFormat) log.format = o.logFormat as SmapdConfig['log']['format'];
   if (o.debug) log.debug = parseDebugSpec(o.debug.flatMap((d) => d.split(/\s+/)), CLI_LOC);
   const out: { -readonly [K in keyof ConfigOverrides]: ConfigOverrides[K] } = { log };
   if (o.inetd) out.inetdMode = true;

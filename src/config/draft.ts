@@ -76,6 +76,7 @@ export function newDraft(file: string): Draft {
       file: undefined,
       tag: DEFAULTS.logTag,
       facility: DEFAULTS.logFacility,
+      format: 'auto',
       debug: {},
     },
     trace: false,
