@@ -27,6 +27,7 @@ interface CliOptions {
   lint?: boolean;
   inetd?: boolean;
   foreground?: boolean;
+  singleProcess?: boolean;
   stderr?: boolean;
   syslog?: boolean;
   logTag?: string;
@@ -50,6 +51,7 @@ function program(): Command {
     .option('-t, --lint', 'check the configuration and exit (0 = good, 78 = errors)')
     .option('-i, --inetd', 'inetd mode: serve one connection on stdin/stdout')
     .option('-f, --foreground', 'stay in the foreground (use this under systemd)')
+    .option('-s, --single-process', "GNU Smap's single-process mode: serve every connection in one process (workers 1)")
     .option('-e, --stderr', 'log to stderr')
     .option('-l, --syslog', 'log for syslog (to stderr, for journald)')
     .option('-L, --log-tag <tag>', 'log tag')
@@ -59,9 +61,13 @@ function program(): Command {
     .option('-T, --trace', 'log each query and its reply')
     .option('-p, --trace-pattern <prefix>', 'trace only replies starting with prefix (repeatable)', collect)
     .option('-d, --debug <spec>', 'debug spec: LEVEL or CATEGORY[.LEVEL] (repeatable)', collect)
+    .usage(USAGE)
+    .showHelpAfterError(`usage: smapd ${USAGE}\n(smapd --help shows every option)`)
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(s.replace(/^error: /, 'smapd: ')) });
 }
+
+const USAGE = '[-f] [-t] [-i] [-s] [-c FILE] [-e | -l] [--log-level LEVEL] [--log-format FORMAT] [-T] [-d SPEC]...';
 
 /** Command-line values win over the config file, as in GNU Smap. */
 function overridesOf(o: CliOptions): ConfigOverrides {
@@ -76,6 +82,7 @@ function overridesOf(o: CliOptions): ConfigOverrides {
   const out: { -readonly [K in keyof ConfigOverrides]: ConfigOverrides[K] } = { log };
   if (o.inetd) out.inetdMode = true;
   if (o.foreground) out.foreground = true;
+  if (o.singleProcess) out.workers = 1;
   if (o.trace) out.trace = true;
   if (o.tracePattern) out.tracePatterns = o.tracePattern;
   return out;

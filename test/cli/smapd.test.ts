@@ -90,6 +90,9 @@ describe('smapd -t', () => {
     const r = await run(['-t', '-c', f]);
     assert.equal(r.code, 78);
     assert.match(r.stderr, new RegExp(`${f}:5: database maps: module level cannot share its database between processes; use workers 1`));
+    // GNU Smap's -s (single process) is accepted and means workers 1.
+    const single = await run(['-t', '-s', '-c', f]);
+    assert.equal(single.code, 0, single.stderr);
   });
 
   it('warns about rules after a catch-all, which are never tried', async () => {
@@ -99,9 +102,10 @@ describe('smapd -t', () => {
     assert.match(r.stderr, new RegExp(`${f}:5: warning: this rule is never tried: the rule at ${f}:4 answers every request`));
   });
 
-  it('exits 64 on bad usage', async () => {
+  it('exits 64 on bad usage, printing the usage line', async () => {
     const r = await run(['--no-such-option']);
     assert.equal(r.code, 64);
+    assert.match(r.stderr, /^smapd: unknown option '--no-such-option'\nusage: smapd \[-f\] \[-t\] .*\n\(smapd --help shows every option\)\n$/);
   });
 });
 
