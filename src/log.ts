@@ -1,9 +1,11 @@
 /**
- * The daemon's logger: pino JSON lines (read them with `pino-pretty`) to stderr, stdout or a file.
+ * The daemon's logger: pino, to stderr, stdout or a file, as JSON lines or as one human line per event
+ * (`log-format text`, made by pino-pretty: time, level, message, then the event's fields).
  * GNU Smap's debug spec (`module.5`, `query`, `3`) maps onto pino levels per category: a category's
  * child logger logs at `debug` from level 1 and at `trace` from level 10.
  */
 import { pino, type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
 import type { SmapdConfig } from './config/types.js';
 
 export type LogSettings = SmapdConfig['log'];
@@ -24,7 +26,37 @@ export function createLogger(settings: LogSettings, name = 'smapd'): Logger {
       dest = pino.destination({ dest: 2, sync: true });
   }
   const level = debugLevelFor(settings, 'smap') ?? settings.level;
-  return pino({ name: settings.tag || name, level, base: { pid: process.pid } }, dest);
+  const options = { name: settings.tag || name, level, base: { pid: process.pid } };
+  const log = logFormatOf(settings) === 'text' ? pino(options, textStream(dest)) : pino(options, dest);
+  files.set(log, dest);
+  return log;
+}
+
+/** The file stream under each logger, which the text formatter hides from pino: `reopenLog` needs it. */
+const files = new WeakMap<Logger, pino.DestinationStream>();
+
+/** What `auto` means here: text for a person (a terminal) or for the journal, JSON for files and pipes. */
+export function logFormatOf(settings: LogSettings, env: NodeJS.ProcessEnv = process.env, stderrIsTty = process.stderr.isTTY === true): 'text' | 'json' {
+  if (settings.format !== 'auto') return settings.format;
+  if (settings.destination === 'file') return 'json';
+  const stream = settings.destination === 'stdout' ? process.stdout.isTTY === true : stderrIsTty;
+  return stream || (env.JOURNAL_STREAM !== undefined && env.JOURNAL_STREAM !== '') ? 'text' : 'json';
+}
+
+/**
+ * One line per event: `2026-11-29 07:22:30.123 INFO  listening server=main url=inet://127.0.0.1:3145`.
+ * The pid and the name are left out (the journal and the terminal already know them); the fields follow
+ * the message on the same line, so grep finds the whole event.
+ */
+function textStream(dest: pino.DestinationStream): NodeJS.WritableStream {
+  return pinoPretty({
+    destination: dest,
+    sync: true,
+    colorize: false,
+    singleLine: true,
+    translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
+    ignore: 'pid,hostname,name',
+  });
 }
 
 /** The pino level a debug category asks for, or undefined when the spec does not mention it. */
@@ -46,7 +78,7 @@ export function categoryLogger(root: Logger, settings: LogSettings, category: st
  */
 export function reopenLog(log: Logger, settings: LogSettings): void {
   if (settings.destination !== 'file') return;
-  const stream = (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { reopen?: () => void } | undefined;
+  const stream = (files.get(log) ?? (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym]) as { reopen?: () => void } | undefined;
   try {
     stream?.reopen?.();
   } catch (err) {

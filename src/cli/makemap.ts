@@ -20,10 +20,13 @@ import { EX_DATAERR, EX_IOERR, MakemapError, type MapSink } from '../maps/sink.j
 import { checkTableName, DEFAULT_TABLE, SqliteSink } from '../maps/sqlite-sink.js';
 import { streamTextMap } from '../maps/textmap-reader.js';
 import { formatTextMapLine, TextMapSyntaxError, textMapLineProblem } from '../maps/textmap.js';
+import { VERSION } from '../version.js';
 import { isMainModule } from './is-main.js';
 import { ProgressLine } from './makemap-progress.js';
 
 const PROG = 'smapd-makemap';
+/** Printed after every usage error, as smapd and smapc do. */
+const USAGE_HINT = `usage: ${PROG} [options] INPUT OUTPUT | --map NAME=INPUT... OUTPUT | --dump TYPE PATH\n(${PROG} --help shows every option)\n`;
 type MapType = 'level' | 'sqlite';
 const TYPES: readonly MapType[] = ['level', 'sqlite'];
 
@@ -88,8 +91,14 @@ Use - for standard input. The output is built under a temporary name and renamed
 
 Exit codes: 0 done, 64 usage error, 65 bad input (file:line on stderr), 74 I/O error.`,
     )
+    .version(`${PROG} (smapd) ${VERSION}`, '-V, --version')
+    .showHelpAfterError(USAGE_HINT.trimEnd())
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(s.replace(/^error: /, `${PROG}: `)),
+    });
 }
 
 function checkName(type: MapType, name: string): void {
@@ -301,7 +310,7 @@ export async function makemapMain(argv: string[], io: MakemapIO = process): Prom
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EX_USAGE;
     if (err instanceof UsageError) {
-      io.stderr.write(`${PROG}: ${err.message}\nTry '${PROG} --help' for more information.\n`);
+      io.stderr.write(`${PROG}: ${err.message}\n${USAGE_HINT}`);
       return EX_USAGE;
     }
     throw err;

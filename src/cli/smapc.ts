@@ -209,14 +209,18 @@ export async function smapcMain(
     const err = session.setSource(o.source);
     if (err !== undefined) return usage(err);
   }
-  for (const url of [o.server, args.length === 3 ? args[0] : undefined]) {
+  // As in GNU smapc, a first argument that is a URL names the server: `smapc URL`, `smapc URL MAP` (then
+  // keys from stdin or the shell) and `smapc URL MAP KEY`.
+  const urlArg = args.length === 3 || (args.length > 0 && looksLikeUrl(args[0]!)) ? args[0] : undefined;
+  const rest = urlArg === undefined ? args : args.slice(1);
+  for (const url of [o.server, urlArg]) {
     const err = url === undefined ? undefined : checkUrl(url);
     if (err !== undefined) return usage(err);
   }
-  if (args.length === 3 && o.server !== undefined) {
+  if (urlArg !== undefined && o.server !== undefined) {
     return usage('the server is given twice: use either -S URL or URL as the first argument');
   }
-  const mapArg = args.length === 3 ? args[1]! : args[0];
+  const mapArg = rest[0];
   const mapErr = mapArg === undefined ? undefined : checkMapName(mapArg);
   if (mapErr !== undefined) return usage(mapErr);
 
@@ -225,14 +229,13 @@ export async function smapcMain(
   if (!o.norc) await readRcFile(session, path.join(home, '.smapc'));
   // -Q wins over a `quiet no` in the rc file, as a command-line option should.
   if (o.quiet) session.quiet = true;
-  const url = o.server ?? session.deferredUrl;
+  const url = urlArg ?? o.server ?? session.deferredUrl;
 
-  if (args.length === 3) return singleQuery(session, args[0]!, args[1]!, args[2]!);
-  if (args.length === 2) {
+  if (rest.length === 2) {
     if (url === undefined) return usage('server URL not given (use -S URL, or an open command in ~/.smapc)');
-    return singleQuery(session, url, args[0]!, args[1]!);
+    return singleQuery(session, url, rest[0]!, rest[1]!);
   }
-  if (args.length === 1) session.map = args[0];
+  if (rest.length === 1) session.map = rest[0];
 
   const batchMode = o.batch || !io.stdin.isTTY;
   if (url !== undefined && !(await session.open(url)) && batchMode) return EXIT.UNAVAILABLE;
@@ -242,6 +245,11 @@ export async function smapcMain(
   await runShell(session, interp, { stdin: io.stdin, stdout: io.stdout, historyFile: path.join(home, '.smapc_history') });
   await session.close();
   return EXIT.OK;
+}
+
+/** `inet://…`, `unix:///…`, `/path`: a server, not a map name (map names have neither `://` nor a leading `/`). */
+function looksLikeUrl(arg: string): boolean {
+  return /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(arg) || arg.startsWith('/');
 }
 
 if (isMainModule(import.meta.url)) {

@@ -27,11 +27,13 @@ interface CliOptions {
   lint?: boolean;
   inetd?: boolean;
   foreground?: boolean;
+  singleProcess?: boolean;
   stderr?: boolean;
   syslog?: boolean;
   logTag?: string;
   logFacility?: string;
   logLevel?: string;
+  logFormat?: string;
   trace?: boolean;
   tracePattern?: string[];
   debug?: string[];
@@ -49,17 +51,23 @@ function program(): Command {
     .option('-t, --lint', 'check the configuration and exit (0 = good, 78 = errors)')
     .option('-i, --inetd', 'inetd mode: serve one connection on stdin/stdout')
     .option('-f, --foreground', 'stay in the foreground (use this under systemd)')
+    .option('-s, --single-process', "GNU Smap's single-process mode: serve every connection in one process (workers 1)")
     .option('-e, --stderr', 'log to stderr')
     .option('-l, --syslog', 'log for syslog (to stderr, for journald)')
     .option('-L, --log-tag <tag>', 'log tag')
     .option('-F, --log-facility <facility>', 'syslog facility')
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']))
+    .addOption(new Option('--log-format <format>', 'log lines: text (human), json, or auto (text on a terminal or the journal)').choices(['text', 'json', 'auto']))
     .option('-T, --trace', 'log each query and its reply')
     .option('-p, --trace-pattern <prefix>', 'trace only replies starting with prefix (repeatable)', collect)
     .option('-d, --debug <spec>', 'debug spec: LEVEL or CATEGORY[.LEVEL] (repeatable)', collect)
+    .usage(USAGE)
+    .showHelpAfterError(`usage: smapd ${USAGE}\n(smapd --help shows every option)`)
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(s.replace(/^error: /, 'smapd: ')) });
 }
+
+const USAGE = '[-f] [-t] [-i] [-s] [-c FILE] [-e | -l] [--log-level LEVEL] [--log-format FORMAT] [-T] [-d SPEC]...';
 
 /** Command-line values win over the config file, as in GNU Smap. */
 function overridesOf(o: CliOptions): ConfigOverrides {
@@ -69,10 +77,12 @@ function overridesOf(o: CliOptions): ConfigOverrides {
   if (o.logTag) log.tag = o.logTag;
   if (o.logFacility) log.facility = parseFacility(o.logFacility, CLI_LOC);
   if (o.logLevel) log.level = o.logLevel as SmapdConfig['log']['level'];
+  if (o.logFormat) log.format = o.logFormat as SmapdConfig['log']['format'];
   if (o.debug) log.debug = parseDebugSpec(o.debug.flatMap((d) => d.split(/\s+/)), CLI_LOC);
   const out: { -readonly [K in keyof ConfigOverrides]: ConfigOverrides[K] } = { log };
   if (o.inetd) out.inetdMode = true;
   if (o.foreground) out.foreground = true;
+  if (o.singleProcess) out.workers = 1;
   if (o.trace) out.trace = true;
   if (o.tracePattern) out.tracePatterns = o.tracePattern;
   return out;

@@ -76,6 +76,7 @@ export function newDraft(file: string): Draft {
       file: undefined,
       tag: DEFAULTS.logTag,
       facility: DEFAULTS.logFacility,
+      format: 'auto',
       debug: {},
     },
     trace: false,
@@ -119,8 +120,30 @@ function finishServer(s: ServerDraft, d: Draft): ServerDecl {
   };
 }
 
+/**
+ * Whether two listeners would fight over one address: the same unix path, or the same TCP port on the same
+ * address or on a wildcard that covers it (`0.0.0.0` covers every IPv4 address; `::` every IPv6 address and,
+ * dual-stack as it listens by default, every IPv4 one too). Port 0 means "any free port" and never clashes.
+ */
+export function addressesClash(a: ListenUrl, b: ListenUrl): boolean {
+  if (a.kind === 'unix' || b.kind === 'unix') return a.kind === 'unix' && b.kind === 'unix' && a.path === b.path;
+  if (a.port === 0 || a.port !== b.port) return false;
+  if (a.kind === b.kind) return a.host === b.host || a.host === WILDCARD[a.kind] || b.host === WILDCARD[b.kind];
+  const v6 = a.kind === 'inet6' ? a : b;
+  return v6.host === WILDCARD.inet6;
+}
+
+const WILDCARD = { inet: '0.0.0.0', inet6: '::' } as const;
+
 /** Checks that need the whole configuration, whatever the order of statements. */
 function crossCheck(d: Draft, errors: ConfigError[]): void {
+  // Caught here, so that `smapd -t` says it, rather than the start failing with EADDRINUSE.
+  d.servers.forEach((s, i) => {
+    const first = d.servers.slice(0, i).find((o) => addressesClash(o.url, s.url));
+    if (first !== undefined) {
+      errors.push(new ConfigError(`server '${s.id}': ${s.url.text} is already used by server '${first.id}' (${first.url.text}) at ${where(first.loc)}`, s.loc));
+    }
+  });
   const moduleIds = new Set(d.modules.map((m) => m.id));
   for (const db of d.databases) {
     if (!moduleIds.has(db.moduleId)) {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { Statement } from './lexer.js';
 import { duplicateError, type Draft } from './draft.js';
-import { parseDebugSpec, parseFacility, parseLogLevel } from './logging.js';
+import { parseDebugSpec, parseFacility, parseLogFormat, parseLogLevel } from './logging.js';
 import { splitHostPort } from './url.js';
 import {
   argsOf,
@@ -72,6 +72,10 @@ const handlers: Record<string, GlobalHandler> = {
   'log-level': (s, d) => {
     const w = one(s, 'log-level fatal|error|warn|info|debug|trace');
     d.log.level = parseLogLevel(w.text, wordLoc(s, w));
+  },
+  'log-format': (s, d) => {
+    const w = one(s, 'log-format text|json|auto');
+    d.log.format = parseLogFormat(w.text, wordLoc(s, w));
   },
   // Several debug statements add up, as several -d options do.
   debug: (s, d) => {

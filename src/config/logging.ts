@@ -2,7 +2,7 @@
  * The logging statements' values: syslog facility names, pino log levels, and GNU Smap's debug spec.
  */
 import { ConfigError, type SourceLocation } from '../errors.js';
-import type { SmapdConfig } from './types.js';
+import type { LogFormat, SmapdConfig } from './types.js';
 import { didYouMean } from './suggest.js';
 
 export type LogLevel = SmapdConfig['log']['level'];
@@ -34,6 +34,14 @@ export function parseLogLevel(text: string, loc: SourceLocation): LogLevel {
     throw new ConfigError(`unknown log level '${text}'${didYouMean(text, LOG_LEVELS)}; use one of ${LOG_LEVELS.join(', ')}`, loc);
   }
   return level;
+}
+
+export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json', 'auto'];
+
+export function parseLogFormat(text: string, loc: SourceLocation): LogFormat {
+  const format = LOG_FORMATS.find((f) => f === text.toLowerCase());
+  if (format === undefined) throw new ConfigError(`unknown log format '${text}'${didYouMean(text, LOG_FORMATS)}; use one of ${LOG_FORMATS.join(', ')}`, loc);
+  return format;
 }
 
 /** The category a bare number sets, as in GNU Smap where `-d 5` is the global level. */

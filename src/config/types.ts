@@ -92,6 +92,7 @@ export interface RuleDecl {
 }
 
 export type LogDestination = 'stderr' | 'stdout' | 'syslog' | 'file';
+export type LogFormat = 'text' | 'json' | 'auto';
 
 export interface SmapdConfig {
   /** Absolute path of the main config file. */
@@ -125,6 +126,11 @@ export interface SmapdConfig {
     readonly file: string | undefined;
     readonly tag: string;
     readonly facility: string;
+    /**
+     * `text`: one human line per event; `json`: pino's JSON lines; `auto`: text when stderr is a terminal or
+     * the journal (systemd's JOURNAL_STREAM), JSON otherwise (files, pipes to a log shipper).
+     */
+    readonly format: LogFormat;
     /** `debug` spec as given: category → level. */
     readonly debug: Readonly<Record<string, number>>;
   };

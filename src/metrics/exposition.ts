@@ -7,6 +7,7 @@
  */
 import { VERSION } from '../version.js';
 import type { ControlTarget } from '../control/target.js';
+import type { ProcessMetrics } from './process.js';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -50,7 +51,7 @@ function formatValue(v: number): string {
   return String(v);
 }
 
-export function renderMetrics(target: ControlTarget, now = Date.now()): string {
+export function renderMetrics(target: ControlTarget, now = Date.now(), processMetrics?: ProcessMetrics): string {
   const s = target.stats();
   const e = new Exposition();
   e.family('smapd_build_info', 'gauge', 'smapd version; the value is always 1.', [[{ version: VERSION }, 1]]);
@@ -84,5 +85,6 @@ export function renderMetrics(target: ControlTarget, now = Date.now()): string {
   e.family('smapd_cache_evictions_total', 'counter', 'Cache entries dropped to stay within size or bytes.', cache((c) => c.evictions));
   e.family('smapd_cache_entries', 'gauge', 'Entries in the result cache.', cache((c) => c.entries));
   e.family('smapd_cache_bytes', 'gauge', 'Approximate memory held by the result cache, in bytes.', cache((c) => c.bytes));
+  processMetrics?.render(e);
   return e.text();
 }

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { ControlTarget } from '../control/target.js';
 import { ListenError } from '../errors.js';
 import { CONTENT_TYPE, renderMetrics } from './exposition.js';
+import { ProcessMetrics } from './process.js';
 
 export interface MetricsServer {
   /** The address bound (the real port when the config said 0). */
@@ -24,7 +25,8 @@ export async function startMetricsServer(
   target: ControlTarget,
   log: Logger,
 ): Promise<MetricsServer> {
-  const server = http.createServer((req, res) => respond(req, res, target, log));
+  const processMetrics = new ProcessMetrics();
+  const server = http.createServer((req, res) => respond(req, res, target, log, processMetrics));
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.headersTimeout = REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = 5000;
@@ -44,6 +46,7 @@ export async function startMetricsServer(
     address: { host: a.address, port: a.port },
     close() {
       closing ??= new Promise<void>((resolve) => {
+        processMetrics.close();
         server.close(() => resolve());
         server.closeAllConnections();
       });
@@ -52,7 +55,7 @@ export async function startMetricsServer(
   };
 }
 
-function respond(req: http.IncomingMessage, res: http.ServerResponse, target: ControlTarget, log: Logger): void {
+function respond(req: http.IncomingMessage, res: http.ServerResponse, target: ControlTarget, log: Logger, processMetrics: ProcessMetrics): void {
   const path = (req.url ?? '/').split('?', 1)[0];
   const send = (status: number, body: string, type = 'text/plain; charset=utf-8', extra: http.OutgoingHttpHeaders = {}) => {
     res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...extra });
@@ -73,7 +76,7 @@ function respond(req: http.IncomingMessage, res: http.ServerResponse, target: Co
   }
   let body: string;
   try {
-    body = renderMetrics(target);
+    body = renderMetrics(target, Date.now(), processMetrics);
   } catch (err) {
     log.error({ err: (err as Error).message }, 'metrics: cannot render');
     send(500, 'cannot render metrics\n');

@@ -41,8 +41,18 @@ export function resolveModule(name: string, searchPath: readonly string[], baseD
       }
     }
   }
+  const gnu = Object.hasOwn(GNU_ONLY_MODULES, name) ? GNU_ONLY_MODULES[name] : undefined;
+  if (gnu !== undefined) {
+    throw new ModuleLoadError(`module '${name}' is a GNU Smap module that smapd does not have: ${gnu} (see docs/migrating.md)`);
+  }
   throw new ModuleLoadError(`module '${name}' not found (tried ${tried.join(', ')})`);
 }
+
+/** GNU Smap's modules that have no smapd counterpart, with what to use instead. */
+const GNU_ONLY_MODULES: Readonly<Record<string, string>> = Object.freeze({
+  guile: 'write the module in JavaScript or TypeScript instead (docs/modules.md)',
+  mailutils: 'for mailbox and user lookups use the sqlite, mysql, postgres or ldap module, or a JavaScript module',
+});
 
 const CAPABILITIES: readonly Capability[] = ['query', 'transform'];
 

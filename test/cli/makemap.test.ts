@@ -181,7 +181,11 @@ describe('smapd-makemap: errors', () => {
       const r = await run(args);
       assert.equal(r.code, 64, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, message);
+      assert.match(r.stderr, /^smapd-makemap: .*\nusage: smapd-makemap \[options\] INPUT OUTPUT .*\n\(smapd-makemap --help shows every option\)\n$/, args.join(' '));
     }
+    const version = await run(['--version']);
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^smapd-makemap \(smapd\) \d+\.\d+\.\d+\n$/);
     const help = await run(['--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /Exit codes: 0 done, 64 usage error, 65 bad input/);

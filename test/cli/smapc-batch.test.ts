@@ -36,6 +36,16 @@ describe('smapc batch mode', () => {
     assert.deepEqual(r, { code: 0, stdout: 'OK k1\nOK key with spaces\n', stderr: '' });
   });
 
+  it('takes the server as a first argument, as GNU smapc does: smapc URL MAP, smapc URL', async () => {
+    const withMap = await run([srv.tcpUrl, 'echo'], 'k1\nkey with spaces\n');
+    assert.deepEqual(withMap, { code: 0, stdout: 'OK k1\nOK key with spaces\n', stderr: '' });
+    const bare = await run([srv.tcpUrl], 'echo a\n');
+    assert.deepEqual(bare, { code: 0, stdout: 'OK a\n', stderr: '' });
+    const twice = await run(['-S', srv.tcpUrl, srv.tcpUrl, 'echo'], 'k\n');
+    assert.equal(twice.code, 64);
+    assert.match(twice.stderr, /the server is given twice/);
+  });
+
   it('keeps input order with at most 64 requests in flight', async () => {
     const lines = Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? 'slow 2' : `echo line${i}`));
     const before = srv.maxOutstanding;

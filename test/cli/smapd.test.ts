@@ -77,11 +77,22 @@ describe('smapd -t', () => {
     assert.match(r.stderr, new RegExp(`${f}:6: .*no such database: nodb`));
   });
 
+  it("names the alternative for GNU Smap's guile and mailutils modules", async () => {
+    const f = conf('gnu-only.conf', ['server tcp inet://127.0.0.1:0', 'module g guile init-script=x.scm', 'module m mailutils', ''].join('\n'));
+    const r = await run(['-t', '-c', f]);
+    assert.equal(r.code, 78);
+    assert.match(r.stderr, new RegExp(`${f}:3: .*'guile' is a GNU Smap module that smapd does not have: write the module in JavaScript.*docs/migrating.md`));
+    assert.match(r.stderr, new RegExp(`${f}:4: .*'mailutils' is a GNU Smap module.*ldap module.*docs/migrating.md`));
+  });
+
   it('refuses a module that cannot share its database between worker processes', async () => {
     const f = conf('workers-level.conf', `workers 2\nserver tcp inet://127.0.0.1:0\nmodule level level\ndatabase maps level path=${dir}/maps.ldb\ndispatch default database maps\n`);
     const r = await run(['-t', '-c', f]);
     assert.equal(r.code, 78);
     assert.match(r.stderr, new RegExp(`${f}:5: database maps: module level cannot share its database between processes; use workers 1`));
+    // GNU Smap's -s (single process) is accepted and means workers 1.
+    const single = await run(['-t', '-s', '-c', f]);
+    assert.equal(single.code, 0, single.stderr);
   });
 
   it('warns about rules after a catch-all, which are never tried', async () => {
@@ -91,9 +102,10 @@ describe('smapd -t', () => {
     assert.match(r.stderr, new RegExp(`${f}:5: warning: this rule is never tried: the rule at ${f}:4 answers every request`));
   });
 
-  it('exits 64 on bad usage', async () => {
+  it('exits 64 on bad usage, printing the usage line', async () => {
     const r = await run(['--no-such-option']);
     assert.equal(r.code, 64);
+    assert.match(r.stderr, /^smapd: unknown option '--no-such-option'\nusage: smapd \[-f\] \[-t\] .*\n\(smapd --help shows every option\)\n$/);
   });
 });
 

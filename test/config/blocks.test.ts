@@ -81,6 +81,30 @@ describe('server blocks', () => {
     assert.equal(errorAt('server s begin\nend', 1), "'server' needs 2 arguments: server ID URL [begin]");
   });
 
+  it('refuses two servers on one address, which would fail at start with EADDRINUSE', () => {
+    assert.equal(
+      errorAt(`${UNIX}\nserver t unix:///run/smapd.sock`, 2),
+      "server 't': unix:///run/smapd.sock is already used by server 's' (unix:///run/smapd.sock) at /etc/smapd/smapd.conf:1",
+    );
+    const clash = (a: string, b: string): boolean => {
+      try {
+        parse(`server a ${a}\nserver b ${b}`);
+        return false;
+      } catch {
+        return errorsOf(`server a ${a}\nserver b ${b}`).some((e) => e.includes('is already used by'));
+      }
+    };
+    assert.ok(clash('inet://127.0.0.1:3145', 'inet://127.0.0.1:3145'));
+    assert.ok(clash('inet://0.0.0.0:3145', 'inet://127.0.0.1:3145'), 'the IPv4 wildcard covers loopback');
+    assert.ok(clash('inet6://[::1]:3145', 'inet6://[::]:3145'));
+    assert.ok(clash('inet6://[::]:3145', 'inet://127.0.0.1:3145'), ':: is dual-stack');
+    assert.ok(!clash('inet://127.0.0.1:3145', 'inet://127.0.0.2:3145'));
+    assert.ok(!clash('inet://127.0.0.1:3145', 'inet://127.0.0.1:3146'));
+    assert.ok(!clash('inet://127.0.0.1:0', 'inet://127.0.0.1:0'), 'port 0 picks a free port each time');
+    assert.ok(!clash('inet6://[::1]:3145', 'inet://127.0.0.1:3145'));
+    assert.ok(!clash('unix:///run/a.sock', 'unix:///run/b.sock'));
+  });
+
   it("treats a quoted 'begin' as an ordinary word", () => {
     assert.equal(errorAt(`${UNIX} 'begin'`, 1), "too many arguments to 'server' (unexpected 'begin'): server ID URL [begin]");
   });

@@ -90,6 +90,27 @@ describe('metrics endpoint', () => {
     for (const [name, f] of m) assert.ok(f.help.length > 0, `${name} has help text`);
   });
 
+  it('serves the standard process metrics: CPU, memory, file descriptors, event-loop delay', async () => {
+    // Block the loop for 60 ms between two scrapes: the delay since the first scrape shows it.
+    await request(server.address.port, '/metrics');
+    const until = Date.now() + 60;
+    while (Date.now() < until) {
+      /* busy: the event loop is blocked */
+    }
+    const m = parseExposition((await request(server.address.port, '/metrics')).body);
+    const rss = valueOf(m, 'process_resident_memory_bytes')!;
+    assert.ok(rss > 10e6 && rss < 4e9, `rss ${rss}`);
+    assert.equal(m.get('process_resident_memory_bytes')!.type, 'gauge');
+    assert.equal(m.get('process_cpu_seconds_total')!.type, 'counter');
+    assert.ok(valueOf(m, 'process_cpu_seconds_total')! > 0);
+    const fds = valueOf(m, 'process_open_fds')!;
+    assert.ok(fds >= 3 && fds <= valueOf(m, 'process_max_fds')!, `fds ${fds}`);
+    assert.ok(Math.abs(valueOf(m, 'process_start_time_seconds')! - (Date.now() / 1000 - process.uptime())) < 2);
+    assert.ok(valueOf(m, 'nodejs_heap_size_used_bytes')! > 0);
+    assert.ok(valueOf(m, 'nodejs_eventloop_lag_max_seconds')! >= 0.04, `lag max ${valueOf(m, 'nodejs_eventloop_lag_max_seconds')}`);
+    assert.ok(valueOf(m, 'nodejs_eventloop_lag_p99_seconds')! > 0);
+  });
+
   it('escapes label values', () => {
     assert.equal(escapeLabelValue('a"b\\c\nd'), 'a\\"b\\\\c\\nd');
     const odd = 'we"ird\\name\nx';
