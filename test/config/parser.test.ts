@@ -73,7 +73,7 @@ describe('loadConfig: a realistic smapd config', () => {
     assert.equal(config.maxRequestSize, 10 * 1024);
     assert.equal(config.maxReplySize, 100_000);
     assert.deepEqual(config.metricsListen, { host: '::1', port: 9100 });
-    assert.deepEqual(config.log, { level: 'debug', destination: 'stderr', file: undefined, tag: 'smapd-test', facility: 'mail', debug: { module: 5, query: 100, smap: 2 } });
+    assert.deepEqual(config.log, { level: 'debug', destination: 'stderr', file: undefined, tag: 'smapd-test', facility: 'mail', format: 'auto', debug: { module: 5, query: 100, smap: 2 } });
   });
 
   it('applies server blocks and inherits unset values from the globals', () => {
@@ -109,7 +109,7 @@ describe('defaults', () => {
       [false, false, 600_000, 5_000, 1024, 128, true, 0o600],
     );
     assert.deepEqual([c.maxRequestSize, c.maxReplySize, c.workers], [100_000, 100_000, 1]);
-    assert.deepEqual(c.log, { level: 'info', destination: 'stderr', file: undefined, tag: 'smapd', facility: 'daemon', debug: {} });
+    assert.deepEqual(c.log, { level: 'info', destination: 'stderr', file: undefined, tag: 'smapd', facility: 'daemon', format: 'auto', debug: {} });
     assert.deepEqual([c.servers, c.modules, c.databases, c.rules, c.loadPath, c.groups, c.tracePatterns], [[], [], [], [], [], [], []]);
     assert.deepEqual([c.pidfile, c.user, c.controlSocket, c.metricsListen], [undefined, undefined, undefined, undefined]);
   });
@@ -226,7 +226,7 @@ describe('overrides', () => {
       writeFileSync(file, 'log-tag fromfile\ndebug query.2\ntrace no\n');
       const c = loadConfig(file, { trace: true, foreground: true, log: { destination: 'syslog', debug: { module: 3 } } });
       assert.deepEqual([c.trace, c.foreground], [true, true]);
-      assert.deepEqual(c.log, { level: 'info', destination: 'syslog', file: undefined, tag: 'fromfile', facility: 'daemon', debug: { query: 2, module: 3 } });
+      assert.deepEqual(c.log, { level: 'info', destination: 'syslog', file: undefined, tag: 'fromfile', facility: 'daemon', format: 'auto', debug: { query: 2, module: 3 } });
       assert.ok(Object.isFrozen(c.log.debug));
     } finally {
       rmSync(dir, { recursive: true, force: true });
