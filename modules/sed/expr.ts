@@ -3,8 +3,7 @@
  * delimiter, several of them in one word separated by `;`. Each is compiled here, at config time, into a
  * JavaScript RegExp and a parsed replacement, so a bad expression is a config error and never a query error.
  */
-import { ModuleArgumentError } from '../../src/modules/api.js';
-import { convertPosixRegex, PatternError } from '../../src/modules/posix-regex.js';
+import { convertPosixRegex, ModuleArgumentError, PatternError } from '../../src/modules/api.js';
 import { parseReplacement, type Replacement } from './replacement.js';
 
 /** Defaults for the regex flavour; an expression's own `i`, `x`, `b` flags override them. */

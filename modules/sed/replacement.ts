@@ -4,7 +4,11 @@
  * expanding a match is then a walk over them.
  */
 import { ModuleArgumentError } from '../../src/modules/api.js';
-import { charAt } from '../../src/modules/posix-bracket.js';
+
+/** The character (a whole code point) at `i`. */
+function charAt(src: string, i: number): string {
+  return String.fromCodePoint(src.codePointAt(i)!);
+}
 
 type CaseOp = 'U' | 'L' | 'E' | 'u' | 'l';
 

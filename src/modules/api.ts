@@ -15,9 +15,21 @@ import type { ReplyTemplate } from './reply-template.js';
 export type { Reply, ReplyFormatter, ReplyStatus } from '../protocol/reply.js';
 export type { OptionSpec, OptionValues, ParsedOptions } from './options.js';
 export type { Template, TemplateVars } from './template.js';
-export type { ReplyTemplate } from './reply-template.js';
-export { compileReplyTemplate } from './reply-template.js';
-export { ModuleArgumentError, BackendError, BackendTimeoutError } from '../errors.js';
+
+// The kit: what the built-in modules use besides the context, offered to every module.
+export type { ReplyTemplate, ReplyTemplateOptions, ReplyTemplateTools } from './reply-template.js';
+export { compileReplyTemplate, replyPosition } from './reply-template.js';
+export type { ReplyOptionRule, ReplyOptions, ReplyOptionsSpec, ReplyOptionTemplates } from './reply-options.js';
+export { defineReplyOptions } from './reply-options.js';
+export type { SharedResourceHooks } from './shared-resource.js';
+export { SharedResources } from './shared-resource.js';
+export type { TextMapEntryHandler, TextMapOptions } from '../maps/textmap.js';
+export { parseTextMap, TextMapParser } from '../maps/textmap.js';
+export type { ReadProgress, StreamTextMapOptions } from '../maps/textmap-reader.js';
+export { streamTextMap } from '../maps/textmap-reader.js';
+export { SmapdError, ModuleArgumentError, BackendError, BackendTimeoutError, PatternError, TextMapSyntaxError } from '../errors.js';
+export type { ConvertedRegex, PosixRegexOptions } from './posix-regex.js';
+export { convertPosixRegex } from './posix-regex.js';
 
 /** The current module API version; a module declares the version it was written for. */
 export const MODULE_API_VERSION = 1;
