@@ -14,7 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 // Types only: at run time the module needs nothing from smapd but what arrives in `ctx`.
-import type { DatabaseContext, Reply, SmapModule } from '../../src/modules/api.js';
+import type { DatabaseContext, Reply, SmapModule } from 'smapd/module';
 
 interface JsonMapDb {
   readonly file: string;
