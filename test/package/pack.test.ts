@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -64,7 +64,7 @@ function copyRepository(to: string): void {
   const entries = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE', 'CHANGELOG.md'];
   for (const f of entries) cpSync(path.join(repoRoot, f), path.join(to, f));
   for (const d of ['src', 'modules', 'docs', 'etc', 'test', 'bench', '.ci']) {
-    cpSync(path.join(repoRoot, d), path.join(to, d), { recursive: true });
+    if (existsSync(path.join(repoRoot, d))) cpSync(path.join(repoRoot, d), path.join(to, d), { recursive: true });
   }
   // The dev dependencies `npm ci` would install (tsc for prepack).
   symlinkSync(path.join(repoRoot, 'node_modules'), path.join(to, 'node_modules'), 'dir');
