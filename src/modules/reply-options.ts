@@ -33,7 +33,7 @@ export interface ReplyOptionsSpec {
   readonly positive: ReplyOptionRule & { readonly default: string };
   /** `negative-reply=`: the answer when it is not. Default `NOTFOUND`. */
   readonly negative: ReplyOptionRule;
-  /** Offer `nomore`: a miss answers `NOMORE` (Sendmail's "stop searching"); not together with negative-reply=. */
+  /** Offer `nomore`: a miss answers `NOMORE` (MeTA1's "stop searching"); not together with negative-reply=. */
   readonly nomore?: boolean;
   /** Offer `onerror-reply=`: the answer when the backend fails. Without a default, absent unless given. */
   readonly onerror?: ReplyOptionRule;
