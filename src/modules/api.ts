@@ -83,7 +83,8 @@ export interface ModuleContext {
   /**
    * Reply-template compiler: `OK ${value}` → a template whose status word is fixed when it is compiled, so no
    * value (a key, a column) can choose the status. `allowed` lists the variables (undefined: any); `what` names
-   * the option in error messages. Use this for `positive-reply=` and friends.
+   * the option in error messages. For the usual reply options (`positive-reply=` and friends) use
+   * `defineReplyOptions`, which compiles them all with this.
    */
   readonly compileReply: (text: string, allowed: readonly string[] | undefined, what: string) => ReplyTemplate;
   /** Directory of the config file; resolve relative paths from the config against it. */
