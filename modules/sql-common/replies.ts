@@ -16,6 +16,7 @@ import { SQL_VARIABLES, type RequestValues } from './query.js';
 
 /** Default answers. GNU Smap's positive default was a bare `OK`, which Postfix reads as a config error. */
 export const DEFAULT_POSITIVE_REPLY = 'OK ${1}';
+export const DEFAULT_NEGATIVE_REPLY = 'NOTFOUND';
 export const DEFAULT_ONERROR_REPLY = 'TEMP ${error}';
 export const DEFAULT_TIMEOUT_REPLY = 'TIMEOUT ${error}';
 
@@ -25,7 +26,7 @@ const ERROR_VARIABLES = [...SQL_VARIABLES, 'error'];
 const REPLIES = defineReplyOptions({
   positive: { default: DEFAULT_POSITIVE_REPLY, positional: true },
   // Positions are recognised everywhere so that `${1}` where there is no row is an error, not literal text.
-  negative: { variables: SQL_VARIABLES, positional: true },
+  negative: { default: DEFAULT_NEGATIVE_REPLY, variables: SQL_VARIABLES, positional: true },
   onerror: { default: DEFAULT_ONERROR_REPLY, variables: ERROR_VARIABLES, positional: true },
   timeout: { default: DEFAULT_TIMEOUT_REPLY, variables: ERROR_VARIABLES, positional: true },
 });
