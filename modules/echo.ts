@@ -7,8 +7,7 @@
  * A text without a leading status word is sent as `OK text` (GNU Smap sent it raw, which no client reads
  * as a valid reply). The reply is built once; only a text with variables is rendered per request.
  */
-import { defineModule, mapAndKeyOnly, ModuleArgumentError } from '../src/modules/api.js';
-import { compileReplyTemplate, type ReplyTemplate } from '../src/modules/api.js';
+import { compileReplyTemplate, defineModule, mapAndKeyOnly, ModuleArgumentError, type ReplyTemplate } from '../src/modules/api.js';
 
 const VARS = ['map', 'key'] as const;
 

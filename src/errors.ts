@@ -76,6 +76,18 @@ export class PatternError extends SmapdError {
   readonly code = 'E_PATTERN';
 }
 
+/** A line the text map format cannot accept; the message starts with `file:line: `. */
+export class TextMapSyntaxError extends SmapdError {
+  readonly code = 'E_TEXTMAP_SYNTAX';
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly reason: string,
+  ) {
+    super(`${file}:${line}: ${reason}`);
+  }
+}
+
 /** A backend failed (connection lost, query error); the client gets `TEMP reason`. */
 export class BackendError extends SmapdError {
   readonly code = 'E_BACKEND';

@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { defineModule, mapAndKeyOnly, MODULE_API_VERSION, ModuleArgumentError, BackendError } from '../../src/modules/api.js';
 import type { DatabaseContext, OptionSpec, Reply } from '../../src/modules/api.js';
-import { compileMapReplies, MAP_REPLY_OPTIONS, type MapReplies } from '../../src/maps/map-replies.js';
+import { compileMapReplies, MAP_REPLY_OPTIONS, type MapReplies } from '../map-common/replies.js';
 import { fallbackKeys, type SearchOptions } from './search.js';
 import { FileMapStore } from './store.js';
 
@@ -44,7 +44,7 @@ function initDb(args: readonly string[], ctx: DatabaseContext): FileDb {
   if (typeof fileArg !== 'string' || fileArg === '') {
     throw new ModuleArgumentError('missing file=PATH: the text map to serve');
   }
-  const replies = compileMapReplies(v, ctx);
+  const replies = compileMapReplies(parsed, ctx);
   const foldCase = v['fold-case'] === true;
   const domainFallback = v['domain-fallback'] === true;
   const parentDomains = v['parent-domains'] === true;

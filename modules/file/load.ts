@@ -4,8 +4,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { streamTextMap } from '../../src/maps/textmap-reader.js';
-import type { TextMapOptions } from '../../src/maps/textmap.js';
+import { streamTextMap, type TextMapOptions } from '../../src/modules/api.js';
 
 /** What identifies one version of the file: a rename-replace changes the inode, an in-place write the rest. */
 export interface FileSignature {

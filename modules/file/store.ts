@@ -6,7 +6,7 @@
  */
 import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { BackendError } from '../../src/errors.js';
+import { BackendError } from '../../src/modules/api.js';
 import {
   FileChangedWhileReading,
   loadMapFile,

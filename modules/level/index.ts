@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { defineModule, mapAndKeyOnly, MODULE_API_VERSION, ModuleArgumentError, BackendError } from '../../src/modules/api.js';
 import type { DatabaseContext, OptionSpec, Reply } from '../../src/modules/api.js';
-import { compileMapReplies, MAP_REPLY_OPTIONS, type MapReplies } from '../../src/maps/map-replies.js';
+import { compileMapReplies, MAP_REPLY_OPTIONS, type MapReplies } from '../map-common/replies.js';
 import { acquireLevel, describeLevelError, releaseLevel, type LevelDb } from './shared.js';
 
 type KeyMode = 'plain' | 'sublevel';
@@ -67,7 +67,7 @@ function initDb(args: readonly string[], ctx: DatabaseContext): LevelDbState {
     foldCase: v['fold-case'] === true,
     keys: v['keys'] as KeyMode,
     syncReads: (v['read'] as ReadMode) === 'sync',
-    replies: compileMapReplies(v, ctx),
+    replies: compileMapReplies(parsed, ctx),
     db: null,
   };
 }

@@ -4,17 +4,9 @@
  * counted, and the last one to close closes it.
  */
 import { ClassicLevel } from 'classic-level';
-import { BackendError } from '../../src/errors.js';
+import { BackendError, SharedResources } from '../../src/modules/api.js';
 
 export type LevelDb = ClassicLevel<string, string>;
-
-interface Shared {
-  readonly db: LevelDb;
-  refs: number;
-  readonly ready: Promise<void>;
-}
-
-const byLocation = new Map<string, Shared>();
 
 /** The innermost message of an error chain: classic-level wraps the LevelDB status in `cause`. */
 function describe(err: unknown): string {
@@ -28,41 +20,33 @@ function describe(err: unknown): string {
   return /\block\b/i.test(text) ? `${text} (is another process, such as smapd-makemap or another smapd, using it?)` : text;
 }
 
-/** Open (or share) the database at `location`; it must exist, smapd never creates or writes one. */
-export async function acquireLevel(location: string): Promise<LevelDb> {
-  let entry = byLocation.get(location);
-  if (entry === undefined) {
+const handles = new SharedResources<LevelDb>({
+  async open(location) {
+    // It must exist: smapd never creates or writes a LevelDB.
     const db: LevelDb = new ClassicLevel<string, string>(location, {
       createIfMissing: false,
       errorIfExists: false,
       keyEncoding: 'utf8',
       valueEncoding: 'utf8',
     });
-    const created: Shared = { db, refs: 0, ready: db.open() };
-    entry = created;
-    byLocation.set(location, created);
-    created.ready.catch(() => {
-      if (byLocation.get(location) === created) byLocation.delete(location);
-    });
-  }
-  entry.refs++;
+    await db.open();
+    return db;
+  },
+  close: (db) => db.close(),
+});
+
+/** Open (or share) the database at `location`. */
+export async function acquireLevel(location: string): Promise<LevelDb> {
   try {
-    await entry.ready;
+    return await handles.acquire(location);
   } catch (err) {
-    entry.refs--;
     throw new BackendError(`cannot open LevelDB ${location}: ${describe(err)}`, { cause: err });
   }
-  return entry.db;
 }
 
 /** Give back a handle from `acquireLevel`; the last holder closes the database. */
 export async function releaseLevel(location: string): Promise<void> {
-  const entry = byLocation.get(location);
-  if (entry === undefined) return;
-  entry.refs--;
-  if (entry.refs > 0) return;
-  byLocation.delete(location);
-  await entry.db.close();
+  await handles.release(location);
 }
 
 export { describe as describeLevelError };

@@ -12,22 +12,30 @@
  * is single-process and smapd refuses `workers` above 1 with it.
  */
 import path from 'node:path';
-import { defineModule, mapAndKeyOnly, ModuleArgumentError, type DatabaseContext, type OptionSpec, type Reply } from '../../src/modules/api.js';
-import { compileReplyTemplate } from '../../src/modules/api.js';
+import {
+  defineModule,
+  defineReplyOptions,
+  mapAndKeyOnly,
+  ModuleArgumentError,
+  type DatabaseContext,
+  type OptionSpec,
+  type Reply,
+} from '../../src/modules/api.js';
 import { commands } from './commands.js';
 import { MemoryDb } from './db.js';
+
+const REPLIES = defineReplyOptions({
+  positive: { default: 'OK ${value}', variables: ['map', 'key', 'value'] },
+  negative: { variables: ['map', 'key'] },
+  nomore: true,
+});
 
 const OPTIONS: OptionSpec = {
   capacity: { type: 'number' },
   snapshot: { type: 'string' },
   'fold-case': { type: 'boolean', default: false },
-  'positive-reply': { type: 'string', default: 'OK ${value}' },
-  'negative-reply': { type: 'string' },
-  nomore: { type: 'boolean', default: false },
+  ...REPLIES.options,
 };
-
-const POSITIVE_VARS = ['map', 'key', 'value'] as const;
-const NEGATIVE_VARS = ['map', 'key'] as const;
 
 /** Module-level words are defaults for every database; a snapshot file there would be shared by all of them. */
 function checkModuleArgs(args: readonly string[], parse: DatabaseContext['parseOptions']): void {
@@ -39,7 +47,8 @@ function checkModuleArgs(args: readonly string[], parse: DatabaseContext['parseO
 
 function initDb(args: readonly string[], ctx: DatabaseContext): MemoryDb {
   checkModuleArgs(ctx.moduleArgs, ctx.parseOptions);
-  const { values, given } = ctx.parseOptions([...ctx.moduleArgs, ...args], OPTIONS);
+  const parsed = ctx.parseOptions([...ctx.moduleArgs, ...args], OPTIONS);
+  const { values } = parsed;
 
   const capacity = values['capacity'];
   if (capacity === undefined) {
@@ -54,18 +63,15 @@ function initDb(args: readonly string[], ctx: DatabaseContext): MemoryDb {
   const snapshotText = values['snapshot'];
   if (snapshotText === '') throw new ModuleArgumentError('snapshot= needs a file name');
 
-  if (values['nomore'] === true && given.has('negative-reply')) {
-    throw new ModuleArgumentError('give either nomore or negative-reply=, not both: nomore means negative-reply=NOMORE');
-  }
-  const negativeText = values['nomore'] === true ? 'NOMORE' : String(values['negative-reply'] ?? 'NOTFOUND');
+  const { positive, negative } = REPLIES.compile(parsed, ctx);
 
   return new MemoryDb({
     id: ctx.dbId,
     capacity,
     foldCase: values['fold-case'] === true,
     snapshot: snapshotText === undefined ? undefined : path.resolve(ctx.configDir, String(snapshotText)),
-    positive: compileReplyTemplate(ctx, String(values['positive-reply']), POSITIVE_VARS, 'positive-reply'),
-    negative: compileReplyTemplate(ctx, negativeText, NEGATIVE_VARS, 'negative-reply'),
+    positive,
+    negative,
     log: ctx.log,
   });
 }

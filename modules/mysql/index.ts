@@ -88,7 +88,7 @@ export default defineModule<MysqlDb>({
 
   async openDb(db) {
     if (db.pool !== null) return;
-    const shared = pools.acquire(db.settings, db.ctx.log);
+    const shared = await pools.acquire(db.settings, db.ctx.log);
     try {
       await ping(db, shared);
     } catch (err) {

@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import type { Logger } from 'pino';
+import { SharedResources } from '../../src/modules/api.js';
 import type { ConnectionSettings } from './settings.js';
 import { describeServer } from './settings.js';
 
@@ -25,7 +26,6 @@ export interface SharedPool {
   readonly key: string;
   readonly pool: mysql.Pool;
   readonly server: string;
-  refs: number;
 }
 
 const guarded = new WeakSet<object>();
@@ -40,28 +40,23 @@ export function guardConnection(conn: CoreConnection, log: Logger, server: strin
 }
 
 export class PoolRegistry {
-  private readonly pools = new Map<string, SharedPool>();
+  private readonly pools = new SharedResources<SharedPool, { settings: ConnectionSettings; log: Logger }>({
+    open(key, { settings, log }) {
+      const shared: SharedPool = { key, pool: makePool(settings), server: describeServer(settings) };
+      shared.pool.on('connection', (c) => guardConnection(c as unknown as CoreConnection, log, shared.server));
+      return shared;
+    },
+    close: (shared) => endPool(shared.pool),
+  });
 
   /** Get the pool for these settings, making it if needed (no connection is made until first use). */
-  acquire(settings: ConnectionSettings, log: Logger): SharedPool {
-    const key = JSON.stringify(settings);
-    let shared = this.pools.get(key);
-    if (shared === undefined) {
-      shared = { key, pool: makePool(settings), server: describeServer(settings), refs: 0 };
-      const server = shared.server;
-      shared.pool.on('connection', (c) => guardConnection(c as unknown as CoreConnection, log, server));
-      this.pools.set(key, shared);
-    }
-    shared.refs++;
-    return shared;
+  acquire(settings: ConnectionSettings, log: Logger): Promise<SharedPool> {
+    return this.pools.acquire(JSON.stringify(settings), { settings, log });
   }
 
   /** Let go of a pool; the last holder ends it. */
   async release(shared: SharedPool): Promise<void> {
-    shared.refs--;
-    if (shared.refs > 0 || this.pools.get(shared.key) !== shared) return;
-    this.pools.delete(shared.key);
-    await endPool(shared.pool);
+    await this.pools.release(shared.key);
   }
 
   /** Pools currently open (for tests and stats). */

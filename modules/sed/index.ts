@@ -9,6 +9,7 @@
  */
 import {
   defineModule,
+  defineReplyOptions,
   mapAndKeyOnly,
   ModuleArgumentError,
   type DatabaseContext,
@@ -16,27 +17,30 @@ import {
   type OptionSpec,
   type Reply,
   type ReplyFormatter,
+  type ReplyTemplate,
 } from '../../src/modules/api.js';
 import { parseExpressions, type SedExpression } from './expr.js';
-import { compileReplyTemplate, type ReplyTemplate } from '../../src/modules/api.js';
 import { substituteAll } from './substitute.js';
+
+const REPLY_VARS = ['map', 'key', 'xform'] as const;
+
+const REPLIES = defineReplyOptions({
+  positive: { default: 'OK ${xform}', variables: REPLY_VARS },
+  negative: { variables: REPLY_VARS },
+  // An error leaves no rewritten key to show.
+  onerror: { variables: ['map', 'key'] },
+});
 
 const OPTIONS: OptionSpec = {
   icase: { type: 'boolean', default: false },
   extended: { type: 'boolean', default: true },
-  'positive-reply': { type: 'string', default: 'OK ${xform}' },
-  'negative-reply': { type: 'string', default: 'NOTFOUND' },
-  'onerror-reply': { type: 'string' },
+  ...REPLIES.options,
   // Milliseconds of matching one lookup may use; see substitute(). Keys that mail servers send need microseconds.
   'time-limit': { type: 'duration', default: 100 },
 };
 
 const OPTION_NAMES = new Set(Object.keys(OPTIONS));
 const BOOLEAN_NAMES = new Set(['icase', 'extended']);
-
-const REPLY_VARS = ['map', 'key', 'xform'] as const;
-// An error leaves no rewritten key to show.
-const ERROR_VARS = ['map', 'key'] as const;
 
 interface SedDb {
   readonly expressions: readonly SedExpression[];
@@ -82,7 +86,8 @@ function initDb(args: readonly string[], ctx: DatabaseContext): SedDb {
     throw new ModuleArgumentError(`no s-expression given (for example: database ${ctx.dbId} sed 's/<(.*)>/\\1/')`);
   }
   // Module words first, so the database's own options win.
-  const { values } = ctx.parseOptions([...ctx.moduleArgs, ...optionWords], OPTIONS);
+  const parsed = ctx.parseOptions([...ctx.moduleArgs, ...optionWords], OPTIONS);
+  const { values } = parsed;
   const defaults = { icase: values['icase'] === true, extended: values['extended'] === true };
   for (const word of exprWords) {
     if (!looksLikeExpression(word)) {
@@ -93,14 +98,14 @@ function initDb(args: readonly string[], ctx: DatabaseContext): SedDb {
     }
   }
   const expressions = exprWords.flatMap((w) => parseExpressions(w, defaults));
-  const onerror = values['onerror-reply'];
-  const timeLimitMs = Number(values['time-limit']);
+  const { positive, negative, onerror } = REPLIES.compile(parsed, ctx);
+  const timeLimitMs = Number(parsed.values['time-limit']);
   if (!(timeLimitMs >= 1)) throw new ModuleArgumentError(`time-limit must be at least 1ms, not ${timeLimitMs}ms`);
   return {
     expressions,
-    positive: compileReplyTemplate(ctx, String(values['positive-reply']), REPLY_VARS, 'positive-reply'),
-    negative: compileReplyTemplate(ctx, String(values['negative-reply']), REPLY_VARS, 'negative-reply'),
-    onerror: onerror === undefined ? undefined : compileReplyTemplate(ctx, String(onerror), ERROR_VARS, 'onerror-reply'),
+    positive,
+    negative,
+    onerror,
     timeLimitMs,
     reply: ctx.reply,
     log: ctx.log,

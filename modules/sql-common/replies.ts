@@ -2,8 +2,16 @@
  * The reply side shared by the SQL modules: the `*-reply=` options, their templates (row columns by name or by
  * position `${1}`, request variables, `${error}`), and turning a result row or an error into a reply.
  */
-import type { ClientField, ConnInfo, DatabaseContext, OptionSpec, OptionValues, Reply, ReplyTemplate } from '../../src/modules/api.js';
-import { ModuleArgumentError } from '../../src/modules/api.js';
+import {
+  defineReplyOptions,
+  replyPosition,
+  type ClientField,
+  type ConnInfo,
+  type DatabaseContext,
+  type OptionValues,
+  type Reply,
+  type ReplyTemplate,
+} from '../../src/modules/api.js';
 import { SQL_VARIABLES, type RequestValues } from './query.js';
 
 /** Default answers. GNU Smap's positive default was a bare `OK`, which Postfix reads as a config error. */
@@ -12,13 +20,19 @@ export const DEFAULT_NEGATIVE_REPLY = 'NOTFOUND';
 export const DEFAULT_ONERROR_REPLY = 'TEMP ${error}';
 export const DEFAULT_TIMEOUT_REPLY = 'TIMEOUT ${error}';
 
-/** The reply options both SQL modules take. `timeout-reply` has no fixed default: see compileReplies. */
-export const REPLY_OPTIONS: OptionSpec = {
-  'positive-reply': { type: 'string', default: DEFAULT_POSITIVE_REPLY },
-  'negative-reply': { type: 'string', default: DEFAULT_NEGATIVE_REPLY },
-  'onerror-reply': { type: 'string', default: DEFAULT_ONERROR_REPLY },
-  'timeout-reply': { type: 'string' },
-};
+// Only the positive reply sees a result row (columns by name or by position `${1}`); the others may use the
+// request variables, and the error replies `${error}` too.
+const ERROR_VARIABLES = [...SQL_VARIABLES, 'error'];
+const REPLIES = defineReplyOptions({
+  positive: { default: DEFAULT_POSITIVE_REPLY, positional: true },
+  // Positions are recognised everywhere so that `${1}` where there is no row is an error, not literal text.
+  negative: { default: DEFAULT_NEGATIVE_REPLY, variables: SQL_VARIABLES, positional: true },
+  onerror: { default: DEFAULT_ONERROR_REPLY, variables: ERROR_VARIABLES, positional: true },
+  timeout: { default: DEFAULT_TIMEOUT_REPLY, variables: ERROR_VARIABLES, positional: true },
+});
+
+/** The reply options the SQL modules take. */
+export const REPLY_OPTIONS = REPLIES.options;
 
 export interface SqlReplies {
   readonly positive: ReplyTemplate;
@@ -33,49 +47,14 @@ export interface ResultRow {
   readonly values: readonly unknown[];
 }
 
-// Template variable names must start with a letter or '_', so `${1}` is rewritten to this spelling, which no
-// unquoted SQL column name can take.
-const COLUMN_PREFIX = '_.';
-
-/** Compile one reply template, accepting `${N}` (1-based column of the first row). */
-export function compileReplyTemplate(ctx: DatabaseContext, option: string, source: string): ReplyTemplate {
-  const rewritten = source.replace(/\$\$|\$\{(\d+)\}/g, (all: string, num: string | undefined) => {
-    if (num === undefined) return all;
-    if (Number(num) < 1) throw new ModuleArgumentError(`${option}: column numbers start at 1, not \${${num}}`);
-    return '${' + COLUMN_PREFIX + Number(num) + '}';
-  });
-  // The status word is fixed here, at config time, so no column value can choose it.
-  return ctx.compileReply(rewritten, undefined, option);
-}
-
-/** Compile the reply options; a template that cannot see a row may only use what it can see. */
+/**
+ * Compile the reply options. An explicit onerror-reply= also covers timeouts unless timeout-reply= says
+ * otherwise: one knob for "fail open".
+ */
 export function compileReplies(ctx: DatabaseContext, values: OptionValues, given: ReadonlySet<string>): SqlReplies {
-  const positive = compileReplyTemplate(ctx, 'positive-reply', String(values['positive-reply']));
-  const negative = compileReplyTemplate(ctx, 'negative-reply', String(values['negative-reply']));
-  const onerror = compileReplyTemplate(ctx, 'onerror-reply', String(values['onerror-reply']));
-  // One knob for "fail open": an explicit onerror-reply also covers timeouts unless timeout-reply says otherwise.
-  const timeoutSource =
-    values['timeout-reply'] !== undefined
-      ? String(values['timeout-reply'])
-      : given.has('onerror-reply')
-        ? String(values['onerror-reply'])
-        : DEFAULT_TIMEOUT_REPLY;
-  const timeout = compileReplyTemplate(ctx, 'timeout-reply', timeoutSource);
-  checkRowless('negative-reply', negative, []);
-  checkRowless('onerror-reply', onerror, ['error']);
-  checkRowless('timeout-reply', timeout, ['error']);
-  return { positive, negative, onerror, timeout };
-}
-
-function checkRowless(option: string, t: ReplyTemplate, extra: readonly string[]): void {
-  const allowed = new Set<string>([...SQL_VARIABLES, ...extra]);
-  for (const v of t.variables) {
-    if (allowed.has(v)) continue;
-    const shown = v.startsWith(COLUMN_PREFIX) ? v.slice(COLUMN_PREFIX.length) : v;
-    throw new ModuleArgumentError(
-      `${option}: \${${shown}} is not available here (there is no result row); use ${[...allowed].map((a) => '${' + a + '}').join(', ')}`,
-    );
-  }
+  const { positive, negative, onerror, timeout } = REPLIES.compile({ values, given }, ctx);
+  // Both have defaults, so the kit always compiles them.
+  return { positive, negative, onerror: onerror!, timeout: timeout! };
 }
 
 /** The variables of a request as the query and the templates see them. */
@@ -111,7 +90,8 @@ export function unknownColumns(t: ReplyTemplate, names: readonly string[]): stri
   const lower = new Set(names.map((n) => n.toLowerCase()));
   return t.variables.filter((v) => {
     if ((SQL_VARIABLES as readonly string[]).includes(v)) return false;
-    if (v.startsWith(COLUMN_PREFIX)) return Number(v.slice(COLUMN_PREFIX.length)) > names.length;
+    const position = replyPosition(v);
+    if (position !== undefined) return position > names.length;
     return !lower.has(v.toLowerCase());
   });
 }
@@ -127,7 +107,8 @@ function requestVar(req: RequestValues, name: string): string | undefined {
  */
 export function renderRow(ctx: DatabaseContext, t: ReplyTemplate, row: ResultRow, req: RequestValues): Reply {
   const text = t.render((name) => {
-    if (name.startsWith(COLUMN_PREFIX)) return columnText(row.values[Number(name.slice(COLUMN_PREFIX.length)) - 1]);
+    const position = replyPosition(name);
+    if (position !== undefined) return columnText(row.values[position - 1]);
     let idx = row.names.indexOf(name);
     if (idx < 0) {
       const lower = name.toLowerCase();

@@ -14,15 +14,15 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
 import { EX_SOFTWARE, EX_USAGE, UsageError } from '../errors.js';
-import { levelEntries, sqliteEntries, type DumpEntry } from '../maps/dump.js';
-import { checkSublevelName, LevelSink } from '../maps/level-sink.js';
-import { EX_DATAERR, EX_IOERR, MakemapError, type MapSink } from '../maps/sink.js';
-import { checkTableName, DEFAULT_TABLE, SqliteSink } from '../maps/sqlite-sink.js';
+import { levelEntries, sqliteEntries, type DumpEntry } from './makemap/dump.js';
+import { checkSublevelName, LevelSink } from './makemap/level-sink.js';
+import { EX_DATAERR, EX_IOERR, MakemapError, type MapSink } from './makemap/sink.js';
+import { checkTableName, DEFAULT_TABLE, SqliteSink } from './makemap/sqlite-sink.js';
 import { streamTextMap } from '../maps/textmap-reader.js';
 import { formatTextMapLine, TextMapSyntaxError, textMapLineProblem } from '../maps/textmap.js';
 import { VERSION } from '../version.js';
 import { isMainModule } from './is-main.js';
-import { ProgressLine } from './makemap-progress.js';
+import { ProgressLine } from './makemap/progress.js';
 
 const PROG = 'smapd-makemap';
 /** Printed after every usage error, as smapd and smapc do. */

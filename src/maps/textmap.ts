@@ -12,19 +12,9 @@
  * The parser is incremental (`TextMapParser.line` per physical line) so a file can be parsed from one string
  * in memory or streamed; entries are handed out as each logical line ends.
  */
-import { SmapdError } from '../errors.js';
+import { TextMapSyntaxError } from '../errors.js';
 
-/** A line the text map format cannot accept; the message starts with `file:line: `. */
-export class TextMapSyntaxError extends SmapdError {
-  readonly code = 'E_TEXTMAP_SYNTAX';
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    readonly reason: string,
-  ) {
-    super(`${file}:${line}: ${reason}`);
-  }
-}
+export { TextMapSyntaxError };
 
 export interface TextMapOptions {
   /** Lowercase keys (as lookups with `fold-case` do), so that `Foo` and `foo` are the same entry. */

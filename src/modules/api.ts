@@ -1,6 +1,9 @@
 /**
- * The public module API. A module is an ES module file whose default export is a `SmapModule`; smapd loads
- * it with `import()`. Modules depend on this file (and the helpers it re-exports), never on the core.
+ * The public module API, published as `smapd/module`: the one door into smapd for every module, built-in or
+ * not. A module is an ES module file whose default export is a `SmapModule`; smapd loads it with `import()`
+ * and resolves `smapd/module` to this file for it, wherever the module file is (api-resolution.ts). Modules
+ * depend on this file and what it re-exports (the kit: reply options, shared resources, the text map
+ * reader, the error classes), never on the rest of the core; test/modules/boundary.test.ts keeps it so.
  *
  * Lifecycle, per database: `initDb` (validate arguments, no I/O to backends: `smapd -t` runs it) →
  * `openDb` (lazily, on first use; connect here) → `query` / `transform` → `closeDb` (on stop or reload;
@@ -15,11 +18,21 @@ import type { ReplyTemplate } from './reply-template.js';
 export type { Reply, ReplyFormatter, ReplyStatus } from '../protocol/reply.js';
 export type { OptionSpec, OptionValues, ParsedOptions } from './options.js';
 export type { Template, TemplateVars } from './template.js';
-export type { ReplyTemplate } from './reply-template.js';
-export { compileReplyTemplate } from './reply-template.js';
-export { ModuleArgumentError, BackendError, BackendTimeoutError } from '../errors.js';
+
+// The kit: what the built-in modules use besides the context, offered to every module.
+export type { ReplyTemplate, ReplyTemplateOptions, ReplyTemplateTools } from './reply-template.js';
+export { compileReplyTemplate, replyPosition } from './reply-template.js';
+export type { ReplyOptionRule, ReplyOptions, ReplyOptionsSpec, ReplyOptionTemplates } from './reply-options.js';
+export { defineReplyOptions } from './reply-options.js';
+export type { SharedResourceHooks } from './shared-resource.js';
+export { SharedResources } from './shared-resource.js';
+export type { TextMapEntryHandler, TextMapOptions } from '../maps/textmap.js';
+export { parseTextMap, TextMapParser } from '../maps/textmap.js';
+export type { ReadProgress, StreamTextMapOptions } from '../maps/textmap-reader.js';
+export { streamTextMap } from '../maps/textmap-reader.js';
+export { SmapdError, ModuleArgumentError, BackendError, BackendTimeoutError, PatternError, TextMapSyntaxError } from '../errors.js';
 // The POSIX pattern engine (linear-time): what the sed module uses, for any module that takes patterns.
-export { compilePosixRegex, charAt, PatternError } from '../posix/index.js';
+export { compilePosixRegex, charAt } from '../posix/index.js';
 export type { LinearRegExp, MatchScanner, PosixRegex, PosixRegexOptions } from '../posix/index.js';
 
 /** The current module API version; a module declares the version it was written for. */
@@ -71,7 +84,8 @@ export interface ModuleContext {
   /**
    * Reply-template compiler: `OK ${value}` → a template whose status word is fixed when it is compiled, so no
    * value (a key, a column) can choose the status. `allowed` lists the variables (undefined: any); `what` names
-   * the option in error messages. Use this for `positive-reply=` and friends.
+   * the option in error messages. For the usual reply options (`positive-reply=` and friends) use
+   * `defineReplyOptions`, which compiles them all with this.
    */
   readonly compileReply: (text: string, allowed: readonly string[] | undefined, what: string) => ReplyTemplate;
   /** Directory of the config file; resolve relative paths from the config against it. */

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ModuleLoadError } from '../errors.js';
 import { MODULE_API_VERSION, type Capability, type SmapModule } from './api.js';
+import { registerApiResolution } from './api-resolution.js';
 
 /** Where the compiled built-in modules are: `<outDir>/modules`, beside `<outDir>/src`. */
 export const BUILTIN_MODULE_DIR = path.resolve(import.meta.dirname, '..', '..', 'modules');
@@ -83,6 +84,8 @@ export function validateModule(value: unknown, file: string): SmapModule {
 /** Import a module file and validate its default export (or a named `module` export). */
 export async function importModule(file: string): Promise<SmapModule> {
   let ns: Record<string, unknown>;
+  // So that the module can import `smapd/module` from anywhere, and gets this smapd's API.
+  registerApiResolution();
   try {
     ns = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (err) {

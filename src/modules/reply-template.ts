@@ -1,8 +1,8 @@
 /**
- * Reply templates whose status word is fixed at config time. `parseReply` on the rendered text would take
- * the status from whatever a variable expanded to, so a template like `${xform}` would let a client's key
- * (`PERM x`) choose the status. Here only a literal first word can be a status; everything a variable
- * produces stays inside the reply text.
+ * The one reply-template compiler. Status words are fixed at config time: `parseReply` on the rendered text
+ * would take the status from whatever a variable expanded to, so a template like `${xform}` would let a
+ * client's key (`PERM x`) choose the status. Here only a literal first word can be a status; everything a
+ * variable produces stays inside the reply text.
  */
 import { ModuleArgumentError } from '../errors.js';
 import type { Reply, ReplyFormatter, ReplyStatus } from '../protocol/reply.js';
@@ -14,12 +14,48 @@ export interface ReplyTemplateTools {
   readonly compileTemplate: typeof CompileTemplate;
 }
 
+/** A compiled reply template: render it per request, or use `constant` when it has no variables. */
 export interface ReplyTemplate {
-  /** The variables the template uses, in order of first use. */
+  /**
+   * The variables the template uses, in order of first use. A position `${N}` (only with `positional`) is
+   * listed under a name of its own: `replyPosition(name)` gives its number back.
+   */
   readonly variables: readonly string[];
   /** The reply, when the template has no variables: computed once, returned as-is on every request. */
   readonly constant: Reply | undefined;
   render(vars: (name: string) => string | undefined): Reply;
+}
+
+/** Extra choices for `compileReplyTemplate`. */
+export interface ReplyTemplateOptions {
+  /**
+   * Accept `${1}`, `${2}`, … (1-based positions, e.g. the columns of a result row). Template variable names
+   * start with a letter or `_`, so positions are renamed to `_.N`, a spelling no unquoted SQL column can take.
+   */
+  readonly positional?: boolean;
+}
+
+const POSITION_PREFIX = '_.';
+
+/** The 1-based position a template variable stands for (`${2}` → 2), or undefined for a named variable. */
+export function replyPosition(variable: string): number | undefined {
+  if (!variable.startsWith(POSITION_PREFIX)) return undefined;
+  const n = Number(variable.slice(POSITION_PREFIX.length));
+  return Number.isSafeInteger(n) && n >= 1 ? n : undefined;
+}
+
+/** A variable as the config spells it, for messages: `${2}` rather than the internal name. */
+function shown(variable: string): string {
+  const n = replyPosition(variable);
+  return n === undefined ? `\${${variable}}` : `\${${n}}`;
+}
+
+function renamePositions(text: string, what: string): string {
+  return text.replace(/\$\$|\$\{(\d+)\}/g, (all: string, num: string | undefined) => {
+    if (num === undefined) return all;
+    if (Number(num) < 1) throw new ModuleArgumentError(`${what}: column numbers start at 1, not \${${num}}`);
+    return '${' + POSITION_PREFIX + Number(num) + '}';
+  });
 }
 
 /**
@@ -32,8 +68,10 @@ export function compileReplyTemplate(
   text: string,
   allowed: readonly string[] | undefined,
   what: string,
+  options: ReplyTemplateOptions = {},
 ): ReplyTemplate {
-  const trimmed = text.replace(/^\s+/, '');
+  const source = options.positional === true ? renamePositions(text, what) : text;
+  const trimmed = source.replace(/^\s+/, '');
   if (trimmed === '') throw new ModuleArgumentError(`${what} is empty: a reply needs at least a status word`);
   const sp = trimmed.search(/\s/);
   const first = sp < 0 ? trimmed : trimmed.slice(0, sp);
@@ -43,9 +81,8 @@ export function compileReplyTemplate(
   const body = ctx.compileTemplate(status === undefined ? trimmed : sp < 0 ? '' : trimmed.slice(sp + 1));
   for (const v of body.variables) {
     if (allowed !== undefined && !allowed.includes(v)) {
-      throw new ModuleArgumentError(
-        `${what}: unknown variable \${${v}} (available: ${allowed.map((a) => `\${${a}}`).join(', ')}; write $$ for a literal $)`,
-      );
+      const available = allowed.length === 0 ? 'none' : allowed.map(shown).join(', ');
+      throw new ModuleArgumentError(`${what}: unknown variable ${shown(v)} (available: ${available}; write $$ for a literal $)`);
     }
   }
 

@@ -15,9 +15,12 @@ server tcp inet://127.0.0.1:0
 module json ${EXAMPLE}
 database routes json file=@DIR@/routes.json fold-case
 database broken json file=@DIR@/missing.json
+database relays json file=@DIR@/relays.json positive-reply='OK relay \${value}' nomore
 dispatch map eq bad database broken
+dispatch map eq relay database relays
 dispatch default database routes
 `);
+    writeFileSync(path.join(d.dir, 'relays.json'), JSON.stringify({ relay: { 'example.com': 'smtp:[mx.example.com]' } }));
     writeFileSync(path.join(d.dir, 'routes.json'), JSON.stringify({ aliases: { Postmaster: 'root@example.com' }, transport: { 'example.com': 'smtp:[mx.example.com]' } }));
   });
   after(() => d.stop());
@@ -31,7 +34,13 @@ dispatch default database routes
 
   it('answers TEMP when its file cannot be read', async () => {
     const c = await d.client();
-    assert.match(await c.query('bad', 'x'), /^TEMP database broken unavailable: ENOENT/);
+    assert.match(await c.query('bad', 'x'), /^TEMP database broken unavailable/);
+  });
+
+  it('takes the reply options of the module kit', async () => {
+    const c = await d.client();
+    assert.equal(await c.query('relay', 'example.com'), 'OK relay smtp:[mx.example.com]');
+    assert.equal(await c.query('relay', 'example.org'), 'NOMORE ');
   });
 
   it('offers its count command', async () => {

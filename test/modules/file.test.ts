@@ -76,8 +76,8 @@ describe('file module: arguments', () => {
   });
   it('rejects bad values, unknown template variables, and nomore with negative-reply', () => {
     assert.throws(() => fileModule.initDb(['file=x', 'reload=soon'], ctx), /reload.*duration/);
-    assert.throws(() => fileModule.initDb(['file=x', 'positive-reply=OK ${alias}'], ctx), /positive-reply uses unknown variable '\$\{alias\}'/);
-    assert.throws(() => fileModule.initDb(['file=x', 'negative-reply=NOTFOUND ${value}'], ctx), /negative-reply uses unknown variable/);
+    assert.throws(() => fileModule.initDb(['file=x', 'positive-reply=OK ${alias}'], ctx), /positive-reply: unknown variable \$\{alias\} \(available: \$\{map\}, \$\{key\}, \$\{value\}, \$\{matched\}/);
+    assert.throws(() => fileModule.initDb(['file=x', 'negative-reply=NOTFOUND ${value}'], ctx), /negative-reply: unknown variable \$\{value\}/);
     assert.throws(() => fileModule.initDb(['file=x', 'nomore', 'negative-reply=NOTFOUND'], ctx), /nomore and negative-reply/);
     assert.throws(() => fileModule.initDb(['file=x', 'colour=red'], ctx), /unknown option 'colour'/);
   });

@@ -46,7 +46,7 @@ describe('memory module: declaration', () => {
   });
 
   it('rejects contradictory and unknown options', async () => {
-    await assert.rejects(async () => memory.initDb(['capacity=5', 'nomore', 'negative-reply=NOTFOUND'], databaseContext()), /either nomore or negative-reply=/);
+    await assert.rejects(async () => memory.initDb(['capacity=5', 'nomore', 'negative-reply=NOTFOUND'], databaseContext()), /nomore and negative-reply= cannot be used together/);
     await assert.rejects(async () => memory.initDb(['capacity=5', 'size=3'], databaseContext()), /unknown option 'size'/);
     await assert.rejects(async () => memory.initDb(['capacity=5', 'snapshot='], databaseContext()), /snapshot= needs a file name/);
     await assert.rejects(

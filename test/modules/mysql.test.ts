@@ -194,7 +194,7 @@ describe('mysql module', () => {
       [['config-file=', byKey, 'ssl-ca=/nonexistent/ca.pem'], /ssl-ca file .* is not readable/],
       [['config-file=/nonexistent/my.cnf', byKey], /cannot read option file \/nonexistent\/my\.cnf/],
       [['config-file=', 'config-group=smapd', byKey], /config-group=smapd needs an option file/],
-      [['config-file=', byKey, 'negative-reply=NOTFOUND ${value}'], /negative-reply: \$\{value\} is not available/],
+      [['config-file=', byKey, 'negative-reply=NOTFOUND ${value}'], /negative-reply: unknown variable \$\{value\} \(available: \$\{key\}, \$\{map\}/],
       [['config-file=', byKey, 'hostname=x'], /unknown option 'hostname'/],
     ];
     for (const [args, why] of bad) {

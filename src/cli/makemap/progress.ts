@@ -4,7 +4,7 @@
  * drawing costs nothing next to the build.
  */
 import type { Writable } from 'node:stream';
-import type { ReadProgress } from '../maps/textmap-reader.js';
+import type { ReadProgress } from '../../maps/textmap-reader.js';
 
 const REDRAW_MS = 150;
 const BAR_WIDTH = 30;
