@@ -27,8 +27,10 @@ const IDLE_TIMEOUT_MS = 60_000;
 interface Server {
   readonly endpoint: Endpoint;
   pool: pg.Pool | null;
-  /** sslmode=prefer: try TLS first, and plain text once the server says it has no TLS. */
-  tryTls: boolean;
+  /** Whether the pool's connections ask for TLS. */
+  tls: boolean;
+  /** sslmode=prefer: TLS is asked for, but a server without it is fine (plain text from then on). */
+  readonly plainIfNoTls: boolean;
   downUntil: number;
 }
 
@@ -46,8 +48,16 @@ export class Servers {
     private readonly settings: PostgresSettings,
     private readonly log: Logger,
   ) {
-    const tls = settings.ssl.mode !== 'disable' && settings.ssl.mode !== 'allow';
-    this.servers = settings.endpoints.map((endpoint) => ({ endpoint, pool: null, tryTls: tls && !endpoint.socket, downUntil: 0 }));
+    const mode = settings.ssl.mode;
+    const tls = mode !== 'disable' && mode !== 'allow';
+    this.servers = settings.endpoints.map((endpoint) => ({
+      endpoint,
+      pool: null,
+      // As libpq: never TLS over a unix socket.
+      tls: tls && !endpoint.socket,
+      plainIfNoTls: mode === 'prefer',
+      downUntil: 0,
+    }));
   }
 
   /** Every server, for messages: `127.0.0.1:5432, 10.0.0.2:5432`. */
@@ -83,11 +93,11 @@ export class Servers {
     try {
       return await this.poolOf(s).connect();
     } catch (err) {
-      if (!s.tryTls || !/does not support SSL/i.test(errorText(err))) throw err;
+      if (!s.tls || !s.plainIfNoTls || !/does not support SSL/i.test(errorText(err))) throw err;
       // sslmode=prefer and a server without TLS: go on in plain text, as libpq does.
       this.log.info({ server: s.endpoint.label }, 'postgres server has no TLS; sslmode=prefer goes on without');
       const old = s.pool;
-      s.tryTls = false;
+      s.tls = false;
       s.pool = null;
       if (old !== null) void endPool(old);
       return await this.poolOf(s).connect();
@@ -115,7 +125,7 @@ export class Servers {
       database: st.database,
       options: st.options,
       application_name: 'smapd',
-      ssl: s.tryTls ? tlsOptions(st, e) : false,
+      ssl: s.tls ? tlsOptions(st, e) : false,
       max: st.poolSize,
       idleTimeoutMillis: IDLE_TIMEOUT_MS,
       keepAlive: true,
