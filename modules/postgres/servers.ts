@@ -31,7 +31,11 @@ interface Server {
   tls: boolean;
   /** sslmode=prefer: TLS is asked for, but a server without it is fine (plain text from then on). */
   readonly plainIfNoTls: boolean;
+  /** 0 while the server answers; after a failed connect, when it may be tried again. */
   downUntil: number;
+  /** A lookup is trying this failed server again; the others do not wait on it meanwhile. */
+  probing: boolean;
+  lastError: string;
 }
 
 /** A connection lent to one lookup, and the server it belongs to. */
@@ -57,6 +61,8 @@ export class Servers {
       tls: tls && !endpoint.socket,
       plainIfNoTls: mode === 'prefer',
       downUntil: 0,
+      probing: false,
+      lastError: '',
     }));
   }
 
@@ -66,15 +72,24 @@ export class Servers {
   }
 
   /**
-   * A connection from the first server that gives one. Servers marked down are tried only when every server
-   * is; the error of the last one tried is the reason given.
+   * A connection from the first server that gives one. A server that failed is passed over for DOWN_MS;
+   * then one lookup at a time tries it again (a probe), while the others go on to the next server: a server
+   * that swallows packets would otherwise hold every lookup for connect_timeout at each retry. When every
+   * server has failed, each is tried by one lookup at a time, and the others answer at once with the last
+   * reason.
    */
   async acquire(): Promise<Lease> {
     if (this.closed) throw new BackendError('the database is closed');
     const now = Date.now();
-    const up = this.servers.filter((s) => s.downUntil <= now);
+    let order = this.servers.filter((s) => s.downUntil === 0 || (s.downUntil <= now && !s.probing));
+    if (order.length === 0) order = this.servers.filter((s) => !s.probing);
     let last: unknown;
-    for (const s of up.length > 0 ? up : this.servers) {
+    for (const s of order) {
+      const probe = s.downUntil !== 0;
+      if (probe) {
+        if (s.probing) continue;
+        s.probing = true;
+      }
       try {
         const client = await this.connect(s);
         if (s.downUntil !== 0) this.log.info({ server: s.endpoint.label }, 'postgres server answers again');
@@ -82,11 +97,15 @@ export class Servers {
         return { client, server: s.endpoint };
       } catch (err) {
         last = err;
+        s.lastError = errorText(err);
         s.downUntil = Date.now() + DOWN_MS;
-        if (this.servers.length > 1) this.log.warn({ server: s.endpoint.label, err: errorText(err) }, 'postgres server unreachable; trying the next one');
+        if (this.servers.length > 1) this.log.warn({ server: s.endpoint.label, err: s.lastError }, 'postgres server unreachable; trying the next one');
+      } finally {
+        if (probe) s.probing = false;
       }
     }
-    throw new BackendError(`no connection to PostgreSQL at ${this.label}: ${errorText(last)}`, { cause: last });
+    const why = last !== undefined ? errorText(last) : this.servers.map((s) => s.lastError).filter((e) => e !== '').join('; ') || 'every server is being retried';
+    throw new BackendError(`no connection to PostgreSQL at ${this.label}: ${why}`, { cause: last });
   }
 
   private async connect(s: Server): Promise<pg.PoolClient> {

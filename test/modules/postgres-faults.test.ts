@@ -4,7 +4,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import postgresModule, { type PostgresDb } from '../../modules/postgres/index.js';
+import { DOWN_MS } from '../../modules/postgres/servers.js';
 import type { Reply } from '../../src/modules/api.js';
 import { BackendError } from '../../src/errors.js';
 import { databaseContext } from '../helpers/module-context.js';
@@ -180,5 +183,42 @@ describe('postgres module faults', () => {
       await waitFor(async () => (await ask(db, 'k')) === 'OK value' && primary.accepted > before, 10_000),
       'new connections go to the first host again once it is back',
     );
+  });
+
+  it('a first host that swallows connections holds up one lookup per retry, not all of them', async (t) => {
+    if (!needPg(t, server)) return;
+    // Accepts and never answers, as a host behind a dropping firewall would.
+    const held = new Set<net.Socket>();
+    const silent = net.createServer((s) => {
+      held.add(s);
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const silentPort = (silent.address() as net.AddressInfo).port;
+      const db = await open(
+        ['host=127.0.0.1,127.0.0.1', `port=${silentPort},${PG_PORT}`, ...pgArgs().filter((a) => !/^(host|port)=/.test(a)), byKey(), 'connect_timeout=2', 'timeout=10s'],
+        undefined,
+        'blackhole',
+      );
+      const burst = async (): Promise<number[]> =>
+        Promise.all(
+          Array.from({ length: 8 }, async () => {
+            const t0 = Date.now();
+            assert.equal(await ask(db, 'k'), 'OK value');
+            return Date.now() - t0;
+          }),
+        );
+      const meanwhile = await burst();
+      assert.ok(Math.max(...meanwhile) < 1500, `while the first host is marked down nobody waits on it (${meanwhile.join(', ')} ms)`);
+      // Past the pause the first host is tried again: by one lookup, which waits for connect_timeout.
+      await sleep(DOWN_MS + 200);
+      const retry = (await burst()).sort((a, b) => a - b);
+      assert.ok(retry[6]! < 1500, `only one lookup waited on the silent host (${retry.join(', ')} ms)`);
+      assert.ok(retry[7]! >= 1500, `the probe did try it (${retry.join(', ')} ms)`);
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 });
