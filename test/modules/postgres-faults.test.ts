@@ -1,6 +1,7 @@
 /**
  * The postgres module when things go wrong on the real server: slow queries (cancelled at the timeout),
  * a slow database next to a fast one, an outage and a failed primary played by TCP relays the test controls.
+ * The module logs in as a role made for this file, so terminating "its" connections spares everyone else's.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,8 @@ import { connectPg, needPg, pgArgs, PG_PORT, runningQueries, uniqueName, waitFor
 
 let server: PgServer | undefined;
 const table = uniqueName('smapd_pgf');
+const role = uniqueName('smapd_pgr');
+const args = (port = PG_PORT) => pgArgs(port, undefined, role);
 /** In the text of every slow query, so the test finds its own queries in pg_stat_activity. */
 const marker = uniqueName('smapd_slow');
 const opened: PostgresDb[] = [];
@@ -61,6 +64,8 @@ describe('postgres module faults', () => {
     if (server.admin === null) return;
     await server.admin.query(`CREATE TABLE ${table} (k text PRIMARY KEY, v text)`);
     await server.admin.query(`INSERT INTO ${table} VALUES ('k', 'value')`);
+    await server.admin.query(`CREATE ROLE ${role} LOGIN`);
+    await server.admin.query(`GRANT SELECT ON ${table} TO ${role}`);
   });
 
   after(async () => {
@@ -68,14 +73,16 @@ describe('postgres module faults', () => {
     for (const r of relays) await r.stop();
     if (server?.admin) {
       await server.admin.query('SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND position($1 in query) > 0', [marker]);
+      await server.admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role]);
       await server.admin.query(`DROP TABLE IF EXISTS ${table}`);
+      await server.admin.query(`DROP ROLE IF EXISTS ${role}`);
       await server.admin.end();
     }
   });
 
   it('a query past timeout= answers TIMEOUT, is cancelled on the server, and does not stall other lookups', async (t) => {
     if (!needPg(t, server)) return;
-    const db = await open([...pgArgs(), slowQuery, 'timeout=500ms']);
+    const db = await open([...args(), slowQuery, 'timeout=500ms']);
     const started = Date.now();
     const slow = ask(db, 'slow', '30');
     assert.ok(await waitFor(async () => (await runningQueries(server!.admin!, marker)) === 1, 5000), 'the slow query runs');
@@ -93,7 +100,7 @@ describe('postgres module faults', () => {
 
   it("the database block's timeout cancels the query too, when it is the shorter one", async (t) => {
     if (!needPg(t, server)) return;
-    const db = await open([...pgArgs(), slowQuery, 'timeout=60s', 'onerror-reply=NOTFOUND'], 400);
+    const db = await open([...args(), slowQuery, 'timeout=60s', 'onerror-reply=NOTFOUND'], 400);
     const started = Date.now();
     assert.equal(await ask(db, 'slow', '30'), 'NOTFOUND ', 'an explicit onerror-reply covers timeouts (fail open)');
     assert.ok(Date.now() - started < 3000);
@@ -102,8 +109,8 @@ describe('postgres module faults', () => {
 
   it('a slow database cannot starve a fast one', async (t) => {
     if (!needPg(t, server)) return;
-    const slowDb = await open([...pgArgs(), slowQuery, 'pool-size=4'], 1500, 'slow');
-    const fastDb = await open([...pgArgs(), slowQuery, 'pool-size=4'], 1500, 'fast');
+    const slowDb = await open([...args(), slowQuery, 'pool-size=4'], 1500, 'slow');
+    const fastDb = await open([...args(), slowQuery, 'pool-size=4'], 1500, 'fast');
     let slowDone = false;
     const slow = Promise.all(Array.from({ length: 8 }, () => ask(slowDb, 'slow', '30'))).finally(() => (slowDone = true));
     assert.ok(await waitFor(async () => (await runningQueries(server!.admin!, marker)) === 4, 5000), 'the slow database has every connection busy');
@@ -123,9 +130,9 @@ describe('postgres module faults', () => {
 
   it('lookups survive their pooled connections being terminated while idle', async (t) => {
     if (!needPg(t, server)) return;
-    const db = await open([...pgArgs(), byKey(), 'pool-size=3'], undefined, 'terminated');
+    const db = await open([...args(), byKey(), 'pool-size=3'], undefined, 'terminated');
     assert.deepEqual(await Promise.all([ask(db, 'k'), ask(db, 'k'), ask(db, 'k')]), ['OK value', 'OK value', 'OK value']);
-    const killed = await server.admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'smapd' AND datname = current_database() AND state = 'idle'");
+    const killed = await server.admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND state = 'idle'", [role]);
     assert.ok(killed.rowCount! >= 1, 'the module had idle connections to terminate');
     const right = await Promise.all([ask(db, 'k'), ask(db, 'k'), ask(db, 'k'), ask(db, 'k')]);
     for (const r of right) assert.match(r, /^(OK value|TEMP \S.*)$/);
@@ -136,7 +143,7 @@ describe('postgres module faults', () => {
   it('while the server is unreachable lookups answer TEMP at once, and recover when it is back', async (t) => {
     if (!needPg(t, server)) return;
     const r = await relay();
-    const db = await open([...pgArgs(r.port), byKey()], undefined, 'outage');
+    const db = await open([...args(r.port), byKey()], undefined, 'outage');
     assert.equal(await ask(db, 'k'), 'OK value');
     await r.stop();
     for (let i = 0; i < 3; i++) {
@@ -154,7 +161,7 @@ describe('postgres module faults', () => {
     if (!needPg(t, server)) return;
     const r = await relay();
     await r.stop();
-    const db = (await postgresModule.initDb([...pgArgs(r.port), byKey()], databaseContext('later', [], 'pg'))) as PostgresDb;
+    const db = (await postgresModule.initDb([...args(r.port), byKey()], databaseContext('later', [], 'pg'))) as PostgresDb;
     opened.push(db);
     await assert.rejects(Promise.resolve(postgresModule.openDb!(db)), (e: unknown) => e instanceof BackendError && /ECONNREFUSED/.test(e.message));
     await r.start();
@@ -167,7 +174,7 @@ describe('postgres module faults', () => {
     const primary = await relay();
     const replica = await relay();
     const db = await open(
-      ['host=127.0.0.1,127.0.0.1', `port=${primary.port},${replica.port}`, ...pgArgs().filter((a) => !/^(host|port)=/.test(a)), byKey(), 'pool-size=2'],
+      ['host=127.0.0.1,127.0.0.1', `port=${primary.port},${replica.port}`, ...args().filter((a) => !/^(host|port)=/.test(a)), byKey(), 'pool-size=2'],
       undefined,
       'failover',
     );
@@ -197,7 +204,7 @@ describe('postgres module faults', () => {
     try {
       const silentPort = (silent.address() as net.AddressInfo).port;
       const db = await open(
-        ['host=127.0.0.1,127.0.0.1', `port=${silentPort},${PG_PORT}`, ...pgArgs().filter((a) => !/^(host|port)=/.test(a)), byKey(), 'connect_timeout=2', 'timeout=10s'],
+        ['host=127.0.0.1,127.0.0.1', `port=${silentPort},${PG_PORT}`, ...args().filter((a) => !/^(host|port)=/.test(a)), byKey(), 'connect_timeout=2', 'timeout=10s'],
         undefined,
         'blackhole',
       );

@@ -13,8 +13,8 @@ export const PG_USER = process.env.SMAPD_TEST_PG_USER ?? 'postgres';
 export const PG_DATABASE = process.env.SMAPD_TEST_PG_DATABASE ?? 'test';
 
 /** Options that point a database at the test server over TCP, with TLS off (the test server has none). */
-export function pgArgs(port = PG_PORT, host = PG_HOST): string[] {
-  return [`host=${host}`, `port=${port}`, `user=${PG_USER}`, `dbname=${PG_DATABASE}`, 'sslmode=disable'];
+export function pgArgs(port = PG_PORT, host = PG_HOST, user = PG_USER): string[] {
+  return [`host=${host}`, `port=${port}`, `user=${user}`, `dbname=${PG_DATABASE}`, 'sslmode=disable'];
 }
 
 export function uniqueName(prefix: string): string {
