@@ -116,7 +116,8 @@ export class Killer {
     if (this.conn === null) {
       const made = mysql.createConnection(connectionOptions(this.settings));
       made.then(
-        (c) => c.on('error', () => this.drop()),
+        // Only while it is still the current one: an old connection's late error must not drop a new one.
+        (c) => c.on('error', () => this.conn === made && this.drop()),
         () => undefined,
       );
       this.conn = made;

@@ -5,6 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import postgresModule, { type PostgresDb } from '../../modules/postgres/index.js';
@@ -96,6 +97,14 @@ describe('postgres module faults', () => {
     assert.ok(await waitFor(async () => (await runningQueries(server!.admin!, marker)) === 0, 5000), 'the query no longer runs on the server');
     const again = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((k) => ask(db, k)));
     assert.deepEqual(again, ['OK fast a', 'OK fast b', 'OK fast c', 'OK fast d', 'OK fast e']);
+  });
+
+  it('cancels over the unix socket too', async (t) => {
+    if (!needPg(t, server)) return;
+    if (!existsSync(`/var/run/postgresql/.s.PGSQL.${PG_PORT}`)) return t.skip('no PostgreSQL socket in /var/run/postgresql');
+    const db = await open([...args().filter((a) => !a.startsWith('host=')), slowQuery, 'timeout=300ms'], undefined, 'socket');
+    assert.match(await ask(db, 'slow', '30'), /^TIMEOUT .*\/var\/run\/postgresql/);
+    assert.ok(await waitFor(async () => (await runningQueries(server!.admin!, marker)) === 0, 5000), 'the query no longer runs on the server');
   });
 
   it("the database block's timeout cancels the query too, when it is the shorter one", async (t) => {

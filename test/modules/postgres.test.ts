@@ -1,7 +1,7 @@
 /** The postgres module against the real PostgreSQL server: lookups, bound keys, options, result shapes. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import postgresModule, { type PostgresDb } from '../../modules/postgres/index.js';
@@ -165,6 +165,16 @@ describe('postgres module', () => {
       if (saved === undefined) delete process.env.PGSERVICEFILE;
       else process.env.PGSERVICEFILE = saved;
     }
+  });
+
+  it('sends options= to the server, and reaches it over its unix socket, the default host', async (t) => {
+    if (!needPg(t, server)) return;
+    const db = await open([...pgArgs(), "query=SELECT current_setting('search_path') || ' ' || $key", 'options=-c search_path=smapd_nowhere,public']);
+    assert.equal(await ask(db, 'k'), 'OK smapd_nowhere,public k');
+    if (!existsSync(`/var/run/postgresql/.s.PGSQL.${PG_PORT}`)) return;
+    const local = await open([`user=${PG_USER}`, `dbname=${PG_DATABASE}`, `port=${PG_PORT}`, byKey], [], 'db2');
+    assert.equal(local.settings.endpoints[0]!.label, `/var/run/postgresql/.s.PGSQL.${PG_PORT}`);
+    assert.equal(await ask(local, 'smith'), 'OK dmk');
   });
 
   it('a server that is not there fails the open with the reason', async (t) => {
