@@ -97,7 +97,7 @@ export class Killer {
     return run;
   }
 
-  private async killNow(thread: number): Promise<void> {
+  private async killNow(thread: number, mayRetry = true): Promise<void> {
     if (this.closed) return;
     try {
       const conn = await this.connection();
@@ -107,8 +107,11 @@ export class Killer {
       const code = (err as { code?: unknown }).code;
       // ER_NO_SUCH_THREAD: the query ended on its own meanwhile, which is what the kill wanted.
       if (code === 'ER_NO_SUCH_THREAD') return;
+      const fatal = (err as { fatal?: unknown }).fatal === true || typeof code !== 'string' || !code.startsWith('ER_');
+      if (fatal) this.drop();
+      // The kill connection sat idle and may have died unnoticed (server restart, KILL, wait_timeout).
+      if (fatal && mayRetry) return this.killNow(thread, false);
       this.log.warn({ server: this.server, thread, err: (err as Error).message || code }, 'cannot kill the timed-out query');
-      this.drop();
     }
   }
 
