@@ -120,6 +120,8 @@ describe('postgres module', () => {
     assert.deepEqual(q.order, ['key', 'map']);
     const e = compilePostgresQuery(`SELECT E'it\\'s $key', $$ $key's $$, "col" FROM t WHERE k = $key -- $map`);
     assert.equal(e.compiled.sql, `SELECT (E'it\\'s ' || $1::text), $$ $key's $$, "col" FROM t WHERE k = $1 -- $map`);
+    // `?` is a jsonb operator in PostgreSQL, not a placeholder; `::` is a cast, not `:name`.
+    assert.equal(compilePostgresQuery(`SELECT d ? 'x' FROM t WHERE k::text = :key`).compiled.sql, `SELECT d ? 'x' FROM t WHERE k::text = $1`);
   });
 
   it('renders values as the server writes them; NULL is empty', async (t) => {
@@ -201,6 +203,8 @@ describe('postgres module', () => {
       [[...pgArgs(), byKey, 'krbsrvname=postgres'], /Kerberos/],
       [[...pgArgs(), 'query=SELECT v FROM t WHERE k = $1'], /positional \$N/],
       [[...pgArgs(), 'query=SELECT v FROM t WHERE k = $nokey'], /unknown variable \$nokey/],
+      [[...pgArgs(), 'query=SELECT $$ open FROM t WHERE k = $key'], /unterminated \$\$ string/],
+      [[...pgArgs(), 'query=SELECT v FROM t WHERE k = "$key"'], /inside the quoted identifier/],
       [[...pgArgs(), 'host=a,b,c', 'port=1,2', byKey], /port lists 2 ports for 3 servers/],
       [[...pgArgs(), byKey, 'sslmode=verify-full'], /needs sslrootcert/],
       [[...pgArgs(), byKey, 'sslrootcert=/nonexistent/root.crt', 'sslmode=verify-ca'], /not readable/],
