@@ -9,6 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ClassicLevel } from 'classic-level';
 import mysql from 'mysql2/promise';
+import pg from 'pg';
 
 export const MAP_NAME = 'bench';
 
@@ -106,6 +107,60 @@ export async function dropMysql(): Promise<void> {
   } catch {
     // Nothing was created, or the server went away; either way there is nothing to clean.
   }
+}
+
+export const POSTGRES = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', table: 'smapd_bench' } as const;
+
+/** The lookup both the postgres module and the bare client make. */
+export const POSTGRES_SQL = `SELECT v FROM ${POSTGRES.table} WHERE k = $1`;
+
+function postgresClient(): pg.Client {
+  const c = new pg.Client({ host: POSTGRES.host, port: POSTGRES.port, user: POSTGRES.user, database: POSTGRES.database, connectionTimeoutMillis: 3000 });
+  c.on('error', () => undefined);
+  return c;
+}
+
+/** Create and fill the PostgreSQL table; returns why not when the server cannot be reached or used. */
+export async function fillPostgres(entries: readonly Entry[]): Promise<string | undefined> {
+  const c = postgresClient();
+  try {
+    await c.connect();
+  } catch (err) {
+    return `PostgreSQL unreachable at ${POSTGRES.host}:${POSTGRES.port} (${(err as Error).message})`;
+  }
+  try {
+    await c.query(`DROP TABLE IF EXISTS ${POSTGRES.table}`);
+    await c.query(`CREATE TABLE ${POSTGRES.table} (k text PRIMARY KEY, v text NOT NULL)`);
+    const step = 5000;
+    for (let i = 0; i < entries.length; i += step) {
+      const part = entries.slice(i, i + step);
+      await c.query(`INSERT INTO ${POSTGRES.table} (k, v) SELECT * FROM unnest($1::text[], $2::text[])`, [part.map((e) => e.key), part.map((e) => e.value)]);
+    }
+    await c.query(`ANALYZE ${POSTGRES.table}`);
+    return undefined;
+  } catch (err) {
+    return `cannot fill ${POSTGRES.database}.${POSTGRES.table}: ${(err as Error).message}`;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+export async function dropPostgres(): Promise<void> {
+  const c = postgresClient();
+  try {
+    await c.connect();
+    await c.query(`DROP TABLE IF EXISTS ${POSTGRES.table}`);
+  } catch {
+    // Nothing was created, or the server went away; either way there is nothing to clean.
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/** The `database` arguments of the PostgreSQL runs (the module's default pool-size, 4). */
+export function postgresDatabaseArgs(): string {
+  const p = POSTGRES;
+  return `host=${p.host} port=${p.port} user=${p.user} dbname=${p.database} sslmode=disable query="SELECT v FROM ${p.table} WHERE k = $key"`;
 }
 
 /** Whether the build holds built-in module `name` (another helper may not have written it yet). */

@@ -4,9 +4,14 @@
  * event loop and, where there are enough cores, its own core.
  */
 import { runChurn, type ChurnOptions, type ChurnResult } from './churn.js';
+import { runDirectPg, type DirectPgOptions } from './direct-pg.js';
 import { runLoad, type LoadOptions, type LoadResult } from './loadgen.js';
 
-export type Job = { readonly kind: 'load'; readonly opts: LoadOptions } | { readonly kind: 'churn'; readonly opts: ChurnOptions };
+export type Job =
+  | { readonly kind: 'load'; readonly opts: LoadOptions }
+  | { readonly kind: 'churn'; readonly opts: ChurnOptions }
+  /** Bare `pg` lookups, no smapd: the reference the postgres row is compared with. */
+  | { readonly kind: 'pg-direct'; readonly opts: DirectPgOptions };
 
 export type JobResult =
   | { readonly kind: 'load'; readonly result: LoadResult }
@@ -22,7 +27,9 @@ process.once('message', (job: Job) => {
   const work: Promise<JobResult> =
     job.kind === 'load'
       ? runLoad(job.opts).then((result) => ({ kind: 'load', result }))
-      : runChurn(job.opts).then((result) => ({ kind: 'churn', result }));
+      : job.kind === 'pg-direct'
+        ? runDirectPg(job.opts).then((result) => ({ kind: 'load', result }))
+        : runChurn(job.opts).then((result) => ({ kind: 'churn', result }));
   work
     .catch((err: unknown): JobResult => ({ kind: 'failed', error: err instanceof Error ? (err.stack ?? err.message) : String(err) }))
     .then((msg) => process.send!(msg, () => process.exit(0)));

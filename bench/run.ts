@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import path from 'node:path';
 import * as F from './fixtures.js';
-import { startBaseline, startSmapd, type RunningServer } from './processes.js';
+import { runJob, startBaseline, startSmapd, type RunningServer } from './processes.js';
 import * as Rp from './report.js';
 import { loadName, median, Suite, type Load } from './suite.js';
 
@@ -157,6 +157,23 @@ interface ModuleRow {
   readonly rounds?: number;
 }
 
+/** The postgres module's pool size, and so the concurrency the bare client gets too. */
+const PG_POOL = 4;
+const BARE_PG = `bare pg client, ${AT_16.conns} callers, pool ${PG_POOL}`;
+
+/** The same lookups as the postgres row, straight from `pg` in the load generator's process: no smapd. */
+async function directPg(keysFile: string): Promise<Rp.Outcome> {
+  const p = F.POSTGRES;
+  const r = await runJob(dist, {
+    kind: 'pg-direct',
+    opts: { host: p.host, port: p.port, user: p.user, database: p.database, sql: F.POSTGRES_SQL, callers: AT_16.conns, poolSize: PG_POOL, seconds: SECONDS, warmupSeconds: WARMUP, keysFile },
+  });
+  if (r.kind !== 'load') return { label: BARE_PG, skipped: r.kind === 'failed' ? r.error : 'no figures' };
+  const f = Rp.figuresOf(BARE_PG, r.result.rps, r.result.latency, r.result.errors, r.result.sample, undefined);
+  say(`  ${BARE_PG.padEnd(40)} ${Rp.formatRate(f.rps).padStart(9)} req/s  p50 ${Rp.formatMs(f.p50)}  p99 ${Rp.formatMs(f.p99)}  max ${Rp.formatMs(f.max)} ms  errors ${f.errors}`);
+  return f;
+}
+
 /** Each module at 16 x 1, each right after a baseline run of its own. */
 async function moduleRuns(cx: Context, baseline: RunningServer): Promise<ModuleRow[]> {
   say(`== modules, 16 connections x depth 1, ${QUICK ? 'against one baseline run' : 'each after a baseline run'} ==`);
@@ -218,6 +235,14 @@ async function moduleRuns(cx: Context, baseline: RunningServer): Promise<ModuleR
     await run('mysql + cache, all keys', 'mysql', cached);
     await run(`mysql + cache, ${HOT_KEYS} hot keys`, 'mysql', cached, { keysFile: hot });
   }
+  const pgDown = F.hasModule(dist, 'postgres') ? await F.fillPostgres(cx.entries) : `module 'postgres' is not in this build`;
+  if (pgDown !== undefined) {
+    say(`  postgres: skipped: ${pgDown}`);
+    for (const label of ['postgres', BARE_PG]) rows.push({ label, outcome: { label, skipped: pgDown }, paired: undefined });
+  } else {
+    await run('postgres', 'postgres', F.postgresDatabaseArgs);
+    rows.push({ label: BARE_PG, outcome: await directPg(cx.keysFile), paired: undefined });
+  }
   await run('file, workers 2', 'file', () => `file=${cx.keysFile}`, { workers: 2 });
   say();
   say(
@@ -261,6 +286,8 @@ function summary(main: MainFigures, mods: ModuleRow[], churn: { smapd: Rp.Outcom
   });
   const ratioTarget = (r: number | undefined, min: number) => ({ measured: r === undefined ? undefined : `${r.toFixed(2)}x`, pass: r !== undefined && r >= min });
   const sqlite = mods.find((r) => r.label === 'sqlite, immutable');
+  const postgres = mods.find((r) => r.label === 'postgres');
+  const barePg = mods.find((r) => r.label === BARE_PG);
   const at64 = main.file[2];
   const ch = churn.smapd;
   say('== targets ==');
@@ -269,6 +296,7 @@ function summary(main: MainFigures, mods: ModuleRow[], churn: { smapd: Rp.Outcom
       { what: 'smapd+file >= 0.85x baseline, 16 conn x 1', ...ratioTarget(main.rateRatio[1], 0.85) },
       { what: 'smapd+file >= 0.85x baseline, 64 conn x 1', ...ratioTarget(main.rateRatio[2], 0.85) },
       { what: 'smapd+sqlite (immutable) >= 0.7x baseline, 16 conn x 1', ...vs(sqlite?.outcome, sqlite?.paired, 0.7) },
+      { what: `smapd+postgres >= 0.7x ${BARE_PG}`, ...vs(postgres?.outcome, barePg?.outcome, 0.7) },
       {
         what: 'smapd+file p99 < 2 ms at 64 conn x 1',
         measured: Rp.isFigures(at64) ? `${Rp.formatMs(at64.p99)} ms` : undefined,
@@ -312,6 +340,7 @@ async function main(): Promise<number> {
     }
   } finally {
     await F.dropMysql();
+    await F.dropPostgres();
     F.removeWorkDir(workDir);
   }
   say(`total time ${Math.round((Date.now() - began) / 1000)} s`);

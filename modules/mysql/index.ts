@@ -1,5 +1,5 @@
 /**
- * mysql: answers lookups from MySQL or MariaDB with mysql2, over a shared connection pool, with server-side
+ * mysql: answers lookups from MySQL or MariaDB with mysql2, over a connection pool per database, with server-side
  * prepared statements (keys are bound, never pasted into SQL). Options follow GNU Smap's mysql module.
  *
  *   module mysql mysql config-file=/etc/smapd/my.cnf config-group=smapd
@@ -30,7 +30,7 @@ export interface MysqlDb {
   pool: SharedPool | null;
 }
 
-/** Pools by connection settings, for every database of every `module ... mysql` statement in this process. */
+/** Pools by database and connection settings, for every `module ... mysql` statement in this process. */
 export const pools = new PoolRegistry();
 
 async function ping(db: MysqlDb, shared: SharedPool): Promise<void> {
@@ -72,8 +72,11 @@ export default defineModule<MysqlDb>({
     if (values.query === undefined || String(values.query).trim() === '') {
       throw new ModuleArgumentError(`${where}: query= is required (in the database statement or in module ${ctx.moduleId})`);
     }
-    const timeoutMs = values.timeout as number;
-    if (timeoutMs <= 0) throw new ModuleArgumentError(`${where}: timeout must be more than 0`);
+    const ownTimeoutMs = values.timeout as number;
+    if (ownTimeoutMs <= 0) throw new ModuleArgumentError(`${where}: timeout must be more than 0`);
+    // The database block's timeout answers TIMEOUT whatever the module does; stopping the query then too
+    // frees its connection instead of leaving it to run on the server with nobody waiting.
+    const timeoutMs = Math.min(ownTimeoutMs, ctx.queryTimeoutMs);
     const query = compileQuery(String(values.query), MYSQL_DIALECT);
     for (const w of query.warnings) ctx.log.warn({ db: ctx.dbId }, w);
     return {
@@ -88,7 +91,7 @@ export default defineModule<MysqlDb>({
 
   async openDb(db) {
     if (db.pool !== null) return;
-    const shared = await pools.acquire(db.settings, db.ctx.log);
+    const shared = pools.acquire(db.ctx.dbId, db.settings, db.ctx.log);
     try {
       await ping(db, shared);
     } catch (err) {

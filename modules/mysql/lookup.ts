@@ -116,14 +116,16 @@ export function runLookup(shared: SharedPool, opts: LookupOptions): Promise<Resu
 
 /**
  * Drop a connection whose query outlived the deadline, and stop the query on the server, which would
- * otherwise run to its end (closing the socket does not interrupt it).
+ * otherwise run to its end (closing the socket does not interrupt it). The KILL goes over the pool's own
+ * connection outside the pool: taking a pooled one could wait behind the very lookups that are stuck.
  */
 function abandon(shared: SharedPool, conn: PoolConnection, log: Logger): void {
   const thread = conn.threadId;
+  // Destroying first takes the connection out of the pool at once, so its slot is free for the next lookup.
   conn.destroy();
-  if (typeof thread !== 'number' || !Number.isInteger(thread)) return;
-  shared.pool.query(`KILL ${thread}`).then(
-    () => log.debug({ server: shared.server, thread }, 'killed the timed-out query'),
-    (err: unknown) => log.warn({ server: shared.server, thread, err: errorText(err) }, 'cannot kill the timed-out query'),
-  );
+  if (typeof thread !== 'number' || !Number.isInteger(thread)) {
+    log.warn({ server: shared.server }, 'timed-out mysql connection has no thread id; its query runs on');
+    return;
+  }
+  void shared.killer.kill(thread);
 }

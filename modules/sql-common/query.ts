@@ -15,7 +15,7 @@ export type SqlVariable = (typeof SQL_VARIABLES)[number];
 
 /** How a SQL dialect quotes things and spells parameters. */
 export interface SqlDialect {
-  readonly name: 'sqlite' | 'mysql';
+  readonly name: 'sqlite' | 'mysql' | 'postgres';
   /** Quote characters that open string literals (the rest open identifiers). */
   readonly stringQuotes: string;
   readonly identifierQuotes: Readonly<Record<string, string>>;
@@ -94,8 +94,8 @@ export function compileQuery(source: string, dialect: SqlDialect): CompiledQuery
     const c = source[i]!;
     const prev = i > 0 ? source[i - 1]! : '';
 
-    // MySQL needs whitespace after `--` (so `5--1` is arithmetic); SQLite does not.
-    if (c === '-' && source[i + 1] === '-' && (dialect.name === 'sqlite' || /^(?:\s|$)/.test(source.slice(i + 2, i + 3)))) {
+    // MySQL needs whitespace after `--` (so `5--1` is arithmetic); SQLite and PostgreSQL do not.
+    if (c === '-' && source[i + 1] === '-' && (dialect.name !== 'mysql' || /^(?:\s|$)/.test(source.slice(i + 2, i + 3)))) {
       const end = source.indexOf('\n', i);
       out += source.slice(i, end < 0 ? n : end);
       i = end < 0 ? n : end;
@@ -114,9 +114,21 @@ export function compileQuery(source: string, dialect: SqlDialect): CompiledQuery
       i = end + 2;
       continue;
     }
+    if (dialect.name === 'postgres' && c === '$' && source[i + 1] === '$') {
+      // A dollar-quoted string: its text is taken as written, with no variables and no escapes.
+      const end = source.indexOf('$$', i + 2);
+      if (end < 0) fail('unterminated $$ string');
+      out += source.slice(i, end + 2);
+      i = end + 2;
+      continue;
+    }
     if (dialect.stringQuotes.includes(c)) {
-      const lit = readLiteral(source, i, c, dialect, fail);
-      out += literalToSql(lit.segments, c, dialect, params, warnings);
+      // PostgreSQL's E'...' strings take backslash escapes; its standard strings do not.
+      const ePrefix = dialect.name === 'postgres' && /[Ee]/.test(prev) && !IDENT_CHAR.test(source[i - 2] ?? '');
+      const lit = readLiteral(source, i, c, dialect.backslashEscapes || ePrefix, fail);
+      // The E goes with each text part, should the literal become a concatenation.
+      if (ePrefix) out = out.slice(0, -1);
+      out += literalToSql(lit.segments, c, dialect, params, warnings, ePrefix ? prev : '');
       i = lit.end;
       continue;
     }
@@ -131,6 +143,9 @@ export function compileQuery(source: string, dialect: SqlDialect): CompiledQuery
       out += ident;
       i = end + 1;
       continue;
+    }
+    if (c === '$' && dialect.name === 'postgres' && /[0-9]/.test(source[i + 1] ?? '') && !IDENT_CHAR.test(prev)) {
+      fail('positional $N parameters are not supported; name the value: $key, :key, $map');
     }
     if (c === '$' && !IDENT_CHAR.test(prev)) {
       const v = dollarAt(source, i);
@@ -152,7 +167,8 @@ export function compileQuery(source: string, dialect: SqlDialect): CompiledQuery
         continue;
       }
     }
-    if (c === '?') fail('positional ? placeholders are not supported; name the value: :key, :map, $key');
+    // PostgreSQL has no `?` parameters (`?` is a jsonb operator there).
+    if (c === '?' && dialect.name !== 'postgres') fail('positional ? placeholders are not supported; name the value: :key, :map, $key');
     if (c === '@' && dialect.name === 'sqlite' && NAME_AT.test(source.slice(i + 1))) {
       fail('@name parameters are not supported; use :key, :map, :src, :dst, :server');
     }
@@ -172,7 +188,7 @@ function readLiteral(
   source: string,
   start: number,
   quote: string,
-  dialect: SqlDialect,
+  backslashEscapes: boolean,
   fail: (why: string) => never,
 ): { segments: Segment[]; end: number } {
   const segments: Segment[] = [];
@@ -181,7 +197,7 @@ function readLiteral(
   for (;;) {
     if (i >= source.length) fail(`unterminated ${quote} string`);
     const c = source[i]!;
-    if (c === '\\' && dialect.backslashEscapes) {
+    if (c === '\\' && backslashEscapes) {
       // Raw text is kept as written; the server undoes the escapes, so `\$key` stays the text "$key".
       text += source.slice(i, i + 2);
       i += 2;
@@ -216,6 +232,7 @@ function literalToSql(
   dialect: SqlDialect,
   params: SqlVariable[],
   warnings: string[],
+  prefix = '',
 ): string {
   const parts = segments.map((s) => {
     if ('variable' in s) {
@@ -226,7 +243,7 @@ function literalToSql(
     if (unknown !== null) {
       warnings.push(`'$${unknown[1]}' inside a string literal is not a variable (known: ${KNOWN}); it is kept as text`);
     }
-    return quote + s.text + quote;
+    return prefix + quote + s.text + quote;
   });
   return parts.length === 1 ? parts[0]! : dialect.concat(parts);
 }

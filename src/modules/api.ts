@@ -103,6 +103,12 @@ export interface DatabaseContext extends ModuleContext {
    * for it (`cache` block) are dropped. Cheap; a no-op when the database has no cache.
    */
   readonly dataChanged: () => void;
+  /**
+   * The database's `timeout` (its `begin … end` block, or smapd's default): past it smapd answers `TIMEOUT`
+   * without waiting for the module. A module that can cancel work (a running SQL query) should do so by then,
+   * so the work does not go on holding a connection nobody waits for.
+   */
+  readonly queryTimeoutMs: number;
 }
 
 /**

@@ -87,6 +87,7 @@ export class Registry {
       }
       try {
         let cacheObj: ResultCache | undefined;
+        const timeout = decl.timeout > 0 ? decl.timeout : DEFAULT_QUERY_TIMEOUT_MS;
         const base = moduleContext(m.id, modLog, configDir);
         const ctx: DatabaseContext = {
           ...base,
@@ -94,10 +95,10 @@ export class Registry {
           dbId: decl.id,
           moduleArgs: m.args,
           dataChanged: () => cacheObj?.clear(),
+          queryTimeoutMs: timeout,
         };
         const state = await m.mod.initDb(decl.args, ctx);
         if (decl.cache) cacheObj = new ResultCache(decl.cache, m.mod.answerDependsOn?.(state) ?? ALL_CLIENT_FIELDS);
-        const timeout = decl.timeout > 0 ? decl.timeout : DEFAULT_QUERY_TIMEOUT_MS;
         databases.set(decl.id, new DatabaseHandleImpl(decl.id, m.id, m.mod, state, dbLog, timeout, cacheObj));
       } catch (err) {
         errors.push(new ConfigError(`database ${decl.id}: ${(err as Error).message}`, decl.loc));

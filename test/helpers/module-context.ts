@@ -5,6 +5,7 @@ import { parseOptions } from '../../src/modules/options.js';
 import { compileTemplate } from '../../src/modules/template.js';
 import { compileReplyTemplate } from '../../src/modules/reply-template.js';
 import { replies } from '../../src/protocol/reply.js';
+import { DEFAULT_QUERY_TIMEOUT_MS } from '../../src/modules/handle.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -25,6 +26,7 @@ export function databaseContext(
   moduleArgs: readonly string[] = [],
   moduleId = 'test',
   configDir = process.cwd(),
+  queryTimeoutMs = DEFAULT_QUERY_TIMEOUT_MS,
 ): DatabaseContext {
-  return { ...moduleContext(moduleId, configDir), dbId, moduleArgs, dataChanged: () => undefined };
+  return { ...moduleContext(moduleId, configDir), dbId, moduleArgs, dataChanged: () => undefined, queryTimeoutMs };
 }

@@ -99,6 +99,26 @@ describe('mysql module faults', () => {
     assert.deepEqual(again, ['OK fast a', 'OK fast b', 'OK fast c', 'OK fast d', 'OK fast e']);
   });
 
+  it('kills timed-out queries again after its kill connection was itself killed', async (t) => {
+    if (!needServer(t, server)) return;
+    const db = await open(args([slowQuery, 'timeout=300ms', 'pool-size=2']));
+    const s = server;
+    const sleeping = async () => (await threadsOfUser(s)).filter((th) => /SLEEP/i.test(th.info ?? '')).length;
+    // Within 2 s: MariaDB ends a SLEEP() whose client has gone by itself, but only at its next 5 s slice.
+    const gone = async (): Promise<boolean> => {
+      for (let i = 0; i < 40; i++) {
+        if ((await sleeping()) === 0) return true;
+        await sleep(50);
+      }
+      return false;
+    };
+    assert.match(await ask(db, 'slow', '30'), /^TIMEOUT /);
+    assert.ok(await gone(), 'the first slow query was killed');
+    assert.ok((await killAll(server)) >= 1, 'the kill connection (and the pool) were killed');
+    assert.match(await ask(db, 'slow', '30'), /^TIMEOUT /);
+    assert.ok(await gone(), 'the second slow query was killed too, over a new kill connection');
+  });
+
   it('an explicit onerror-reply also covers timeouts unless timeout-reply is given', async (t) => {
     if (!needServer(t, server)) return;
     const failOpen = await open(args([slowQuery, 'timeout=200ms', 'onerror-reply=NOTFOUND', 'pool-size=2']));

@@ -29,8 +29,8 @@ const table = uniqueName('smapd_t');
 const proc = uniqueName('smapd_p');
 const opened: MysqlDb[] = [];
 
-async function open(args: string[], moduleArgs: string[] = []): Promise<MysqlDb> {
-  const db = (await mysqlModule.initDb(args, databaseContext('db1', moduleArgs, 'mysql', dir))) as MysqlDb;
+async function open(args: string[], moduleArgs: string[] = [], dbId = 'db1'): Promise<MysqlDb> {
+  const db = (await mysqlModule.initDb(args, databaseContext(dbId, moduleArgs, 'mysql', dir))) as MysqlDb;
   await mysqlModule.openDb!(db);
   opened.push(db);
   return db;
@@ -127,9 +127,9 @@ describe('mysql module', () => {
     const moduleArgs = [...tcpArgs, byKey, 'positive-reply=OK module ${value}'];
     const inherit = await open([], moduleArgs);
     assert.equal(await ask(inherit, 'smith'), 'OK module dmk');
-    const own = await open([`query=SELECT note FROM ${table} WHERE k = :key`, 'positive-reply=OK db ${1}'], moduleArgs);
+    const own = await open([`query=SELECT note FROM ${table} WHERE k = :key`, 'positive-reply=OK db ${1}'], moduleArgs, 'db2');
     assert.equal(await ask(own, 'smith'), 'OK db n1');
-    assert.equal(inherit.pool, own.pool, 'equal connection settings share one pool');
+    assert.notEqual(inherit.pool, own.pool, 'each database has a pool of its own, even with equal connection settings');
   });
 
   it('takes connection settings from my.cnf: [client], then config-group, then smapd.conf options', async (t) => {

@@ -1,0 +1,128 @@
+/**
+ * postgres: answers lookups from PostgreSQL with the pure-JS `pg` driver, over a connection pool per
+ * database, with named prepared statements (keys are bound parameters, never SQL text). Options follow GNU
+ * Smap's postgres module: libpq's connection keywords plus `query=` and the reply templates.
+ *
+ *   module pg postgres host=db1.example.org,db2.example.org dbname=mail user=smap
+ *   database aliases pg query="SELECT dest FROM aliases WHERE name = '$key'"
+ */
+import { BackendError, BackendTimeoutError, defineModule, ModuleArgumentError, type DatabaseContext } from '../../src/modules/api.js';
+import type { SqlVariable } from '../sql-common/query.js';
+import {
+  clientFieldsOf,
+  compileReplies,
+  errorText,
+  renderError,
+  renderNotFound,
+  renderRow,
+  requestValues,
+  type SqlReplies,
+} from '../sql-common/replies.js';
+import { runLookup } from './lookup.js';
+import { compilePostgresQuery, type PostgresQuery } from './query.js';
+import { Servers } from './servers.js';
+import { POSTGRES_OPTIONS, resolveSettings, type PostgresSettings } from './settings.js';
+
+export interface PostgresDb {
+  readonly ctx: DatabaseContext;
+  readonly settings: PostgresSettings;
+  readonly query: PostgresQuery;
+  readonly replies: SqlReplies;
+  readonly timeoutMs: number;
+  servers: Servers | null;
+}
+
+/**
+ * PostgreSQL text holds neither NUL nor bytes that are not UTF-8 (the driver talks UTF-8), so a value with
+ * either can equal no stored value: such a lookup is answered "not found" without asking the server, which
+ * would only reject the value. A lone surrogate is how a key's invalid UTF-8 reaches a module.
+ */
+const UNSTORABLE = /[\0\p{Cs}]/u;
+
+async function check(db: PostgresDb, servers: Servers): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = db.settings.connectTimeoutMs * db.settings.endpoints.length + db.timeoutMs;
+  const ping = servers.acquire().then((lease) => lease.client.release());
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BackendTimeoutError(`no answer within ${deadline} ms`)), deadline);
+  });
+  try {
+    await Promise.race([ping, late]);
+  } finally {
+    clearTimeout(timer);
+    ping.catch(() => undefined);
+  }
+}
+
+export default defineModule<PostgresDb>({
+  apiVersion: 1,
+  capabilities: ['query'],
+  multiProcess: true,
+  answerDependsOn: (db) => clientFieldsOf(db.query.compiled.params, db.replies),
+
+  init(args, ctx) {
+    ctx.parseOptions(args, POSTGRES_OPTIONS, { context: `module ${ctx.moduleId}` });
+  },
+
+  initDb(args, ctx) {
+    const where = `database ${ctx.dbId}`;
+    // Module arguments first: a database's own words override the module's, one by one.
+    const { values, given } = ctx.parseOptions([...ctx.moduleArgs, ...args], POSTGRES_OPTIONS, { context: where });
+    if (values.query === undefined || String(values.query).trim() === '') {
+      throw new ModuleArgumentError(`${where}: query= is required (in the database statement or in module ${ctx.moduleId})`);
+    }
+    const ownTimeoutMs = values.timeout as number;
+    if (ownTimeoutMs <= 0) throw new ModuleArgumentError(`${where}: timeout must be more than 0`);
+    const query = compilePostgresQuery(String(values.query));
+    for (const w of query.compiled.warnings) ctx.log.warn({ db: ctx.dbId }, w);
+    return {
+      ctx,
+      settings: resolveSettings(values, ctx.configDir, where),
+      query,
+      replies: compileReplies(ctx, values, given),
+      // The database block's timeout answers TIMEOUT whatever the module does: cancel the query by then.
+      timeoutMs: Math.min(ownTimeoutMs, ctx.queryTimeoutMs),
+      servers: null,
+    };
+  },
+
+  async openDb(db) {
+    if (db.servers !== null) return;
+    const servers = new Servers(db.settings, db.ctx.log);
+    try {
+      await check(db, servers);
+    } catch (err) {
+      await servers.close();
+      throw new BackendError(`cannot connect to PostgreSQL: ${errorText(err)}`, { cause: err });
+    }
+    db.servers = servers;
+  },
+
+  async query(db, map, key, conn) {
+    const req = requestValues(map, key, conn);
+    if (db.servers === null) throw new BackendError(`database ${db.ctx.dbId} is not open`);
+    const values = db.query.order.map((v: SqlVariable) => req[v]);
+    if (values.some((v) => UNSTORABLE.test(v))) return renderNotFound(db.ctx, db.replies.negative, req);
+    try {
+      const row = await runLookup(db.servers, {
+        name: db.query.name,
+        sql: db.query.compiled.sql,
+        values,
+        timeoutMs: db.timeoutMs,
+        log: db.ctx.log,
+      });
+      if (row === null) return renderNotFound(db.ctx, db.replies.negative, req);
+      return renderRow(db.ctx, db.replies.positive, row, req);
+    } catch (err) {
+      const timedOut = err instanceof BackendTimeoutError;
+      db.ctx.log.error({ db: db.ctx.dbId, err: errorText(err) }, timedOut ? 'postgres lookup timed out' : 'postgres lookup failed');
+      return renderError(db.ctx, timedOut ? db.replies.timeout : db.replies.onerror, req, err);
+    }
+  },
+
+  async closeDb(db) {
+    const servers = db.servers;
+    db.servers = null;
+    if (servers !== null) await servers.close();
+  },
+});
