@@ -74,7 +74,9 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
 
   /** Run an administrative command (control socket); opens the database first if needed. */
   async command(name: string, args: readonly string[]): Promise<string> {
-    const cmd = this.mod.commands?.[name];
+    // hasOwn: `constructor` or `toString` must not find a member of Object.prototype.
+    const commands = this.mod.commands;
+    const cmd = commands !== undefined && Object.hasOwn(commands, name) ? commands[name] : undefined;
     if (cmd === undefined) {
       const known = this.commandNames;
       throw new Error(`database ${this.id} has no command '${name}'` + (known.length ? ` (it has: ${known.join(', ')})` : ''));

@@ -4,6 +4,12 @@
  * "not found" in Postfix; a bare `NOTFOUND` is rejected by OpenSMTPD).
  */
 
+/**
+ * The longest reply payload any sockmap client reads: Sendmail's limit (Postfix's is 100000). The ceiling of
+ * smapd's `max-reply-size` and the default limit of smapd's own client; the one place this number is written.
+ */
+export const REPLY_SIZE_CEILING = 1_000_000;
+
 /** The sockmap status words. */
 export type ReplyStatus = 'OK' | 'NOTFOUND' | 'NOMORE' | 'TEMP' | 'TIMEOUT' | 'PERM';
 
