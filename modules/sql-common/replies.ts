@@ -3,7 +3,7 @@
  * position `${1}`, request variables, `${error}`), and turning a result row or an error into a reply.
  */
 import type { ClientField, ConnInfo, DatabaseContext, OptionSpec, OptionValues, Reply, ReplyTemplate } from '../../src/modules/api.js';
-import { ModuleArgumentError } from '../../src/modules/api.js';
+import { clientReason, ModuleArgumentError } from '../../src/modules/api.js';
 import { SQL_VARIABLES, type RequestValues } from './query.js';
 
 /** Default answers. GNU Smap's positive default was a bare `OK`, which Postfix reads as a config error. */
@@ -144,9 +144,12 @@ export function renderNotFound(ctx: DatabaseContext, t: ReplyTemplate, req: Requ
   return t.render((name) => requestVar(req, name));
 }
 
-/** Render an error or timeout reply; `${error}` is never empty, so a client always learns something. */
+/**
+ * Render an error or timeout reply. `${error}` is the short reason (`database error`, `database timeout`):
+ * any client may read it, so the detail (file, host:port, driver text) stays in the log the caller writes.
+ */
 export function renderError(ctx: DatabaseContext, t: ReplyTemplate, req: RequestValues, err: unknown): Reply {
-  const why = errorText(err);
+  const why = clientReason(err);
   return t.render((name) => (name === 'error' ? why : requestVar(req, name)));
 }
 

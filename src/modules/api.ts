@@ -18,6 +18,8 @@ export type { Template, TemplateVars } from './template.js';
 export type { ReplyTemplate } from './reply-template.js';
 export { compileReplyTemplate } from './reply-template.js';
 export { ModuleArgumentError, BackendError, BackendTimeoutError } from '../errors.js';
+/** The short reason a client may see for an error (`${error}` in reply templates); the detail belongs in the log. */
+export { clientReason, CLIENT_REASONS } from '../errors.js';
 
 /** The current module API version; a module declares the version it was written for. */
 export const MODULE_API_VERSION = 1;

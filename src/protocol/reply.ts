@@ -72,6 +72,32 @@ export function reply(status: ReplyStatus, text = ''): Reply {
   return status === 'NOTFOUND' && text === '' ? NOTFOUND : make(status, text);
 }
 
+/**
+ * True when `value` has the shape of a reply this formatter makes: a status word, a space, then one line.
+ * A Reply is a plain string at run time, so this is how the core tells a module's answer from a string it
+ * built by hand (`'alice@example.org'`, `'OK'` without its space) that it must not send. Allocates nothing.
+ */
+export function isReply(value: string): value is Reply {
+  let shaped: boolean;
+  switch (value.charCodeAt(0)) {
+    case 79: // O
+      shaped = value.startsWith('OK ');
+      break;
+    case 78: // N
+      shaped = value.startsWith('NOTFOUND ') || value.startsWith('NOMORE ');
+      break;
+    case 84: // T
+      shaped = value.startsWith('TEMP ') || value.startsWith('TIMEOUT ');
+      break;
+    case 80: // P
+      shaped = value.startsWith('PERM ');
+      break;
+    default:
+      return false;
+  }
+  return shaped && value.indexOf('\n') < 0 && value.indexOf('\r') < 0;
+}
+
 /** The status word of a reply. */
 export function statusOf(r: Reply): ReplyStatus {
   const sp = r.indexOf(' ');

@@ -31,7 +31,7 @@ dispatch default database routes
 
   it('answers TEMP when its file cannot be read', async () => {
     const c = await d.client();
-    assert.match(await c.query('bad', 'x'), /^TEMP database broken unavailable: ENOENT/);
+    assert.equal(await c.query('bad', 'x'), 'TEMP database unavailable');
   });
 
   it('offers its count command', async () => {
