@@ -39,8 +39,6 @@ const mod = defineModule<State>({
         return 'alice@example.org' as Reply;
       case 'bare-ok':
         return 'OK' as Reply;
-      case 'two-lines':
-        return 'OK a\nb' as Reply;
       case 'undefined':
         return undefined as unknown as Reply;
       case 'object':
@@ -81,14 +79,14 @@ describe('isReply', () => {
     for (const r of [R.ok('v'), R.ok(''), R.NOTFOUND, R.notFound('x'), R.noMore(), R.temp('t'), R.timeout('t'), R.perm('p'), R.ok('a\nb')]) {
       assert.ok(R.isReply(r), r);
     }
-    for (const s of ['', 'OK', 'NOTFOUND', 'ok v', 'alice@example.org', 'OKAY v', 'OK a\nb', 'TEMP a\rb', ' OK v', 'PERMX y']) {
+    for (const s of ['', 'O', 'OK', 'NOTFOUND', 'NOMOR x', 'ok v', 'alice@example.org', 'OKAY v', ' OK v', 'PERMX y', 'TIMEOUTx']) {
       assert.ok(!R.isReply(s), JSON.stringify(s));
     }
   });
 });
 
 describe('DatabaseHandle: the contract', () => {
-  for (const key of ['plain', 'bare-ok', 'two-lines', 'undefined', 'object', 'async-plain']) {
+  for (const key of ['plain', 'bare-ok', 'undefined', 'object', 'async-plain']) {
     it(`answers TEMP, never the value, when query answers ${key}, and logs it with module and database`, async () => {
       const { h, lines } = handle(state());
       assert.equal(await h.query('m', key, conn), 'TEMP database error');
