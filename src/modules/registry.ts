@@ -75,12 +75,13 @@ export class Registry {
     for (const decl of config.modules) {
       try {
         const file = resolveModule(decl.name, config.loadPath, configDir);
+        const scope = new ModuleScope(decl.id, undefined, modLog);
         let mod = cache.get(file);
         if (mod === undefined) {
-          mod = await importModule(file);
+          // In the module's scope: a timer its top-level code starts is the module's, not smapd's.
+          mod = await inScope(scope, () => importModule(file));
           cache.set(file, mod);
         }
-        const scope = new ModuleScope(decl.id, undefined, modLog);
         const ctx = moduleContext(decl.id, modLog, configDir);
         const m = mod;
         await callHook(scope, 'init()', limits.initMs, () => m.init?.(decl.args, ctx));
