@@ -90,25 +90,21 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
       if (hit !== undefined) return hit;
     }
     if (!this.opened) {
-      const r = this.openThen(() => this.runQuery(map, key, conn), () => UNAVAILABLE);
-      // The wait for the open counts towards the request's timeout, so a client never waits open + query.
-      return typeof r === 'string' ? r : this.bounded(r).then((v) => (v === TIMED_OUT ? this.timedOut() : v));
+      // The wait for the open (itself bounded by the timeout) counts towards the request's timeout, so a
+      // client never waits open + query.
+      const started = Date.now();
+      return this.openThen(() => this.runQuery(map, key, conn, this.timeoutMs - (Date.now() - started)), () => UNAVAILABLE);
     }
-    return this.runQuery(map, key, conn);
+    return this.runQuery(map, key, conn, this.timeoutMs);
   }
 
   transform(input: string, conn: ConnInfo): string | null | Promise<string | null> {
     this.stats.transforms++;
     if (!this.opened) {
-      const r = this.openThen(() => this.runTransform(input, conn), () => null);
-      if (r === null || typeof r === 'string') return r;
-      return this.bounded(r).then((v) => {
-        if (v !== TIMED_OUT) return v;
-        this.timedOut();
-        return null;
-      });
+      const started = Date.now();
+      return this.openThen(() => this.runTransform(input, conn, this.timeoutMs - (Date.now() - started)), () => null);
     }
-    return this.runTransform(input, conn);
+    return this.runTransform(input, conn, this.timeoutMs);
   }
 
   /** How long a hook of this database may take: its timeout, or no limit when it has none (0, tests only). */
@@ -172,7 +168,8 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     }
   }
 
-  private runQuery(map: string, key: string, conn: ConnInfo): Reply | Promise<Reply> {
+  /** Ask the module; an async answer is waited for at most `ms` (what is left of the request's timeout). */
+  private runQuery(map: string, key: string, conn: ConnInfo, ms: number): Reply | Promise<Reply> {
     let r: Reply | Promise<Reply>;
     const prev = enterScope(this.scope);
     try {
@@ -188,7 +185,7 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
       return r;
     }
     if (!isThenable(r)) return this.badAnswer('query', r);
-    return this.bounded(r).then(
+    return this.bounded(r, ms).then(
       (reply) => {
         if (reply === TIMED_OUT) return this.timedOut();
         if (typeof reply !== 'string' || !R.isReply(reply)) return this.badAnswer('query', reply);
@@ -199,7 +196,7 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     );
   }
 
-  private runTransform(input: string, conn: ConnInfo): string | null | Promise<string | null> {
+  private runTransform(input: string, conn: ConnInfo, ms: number): string | null | Promise<string | null> {
     let r: string | null | Promise<string | null>;
     const prev = enterScope(this.scope);
     try {
@@ -211,7 +208,7 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     leaveScope(prev);
     if (r === null || typeof r === 'string') return r;
     if (!isThenable(r)) return this.transformFailed(new ModuleContractError(`transform answered ${describeValue(r)}; expected a string or null`));
-    return this.bounded(r).then(
+    return this.bounded(r, ms).then(
       (v) => {
         if (v === TIMED_OUT) {
           this.timedOut();
@@ -224,11 +221,11 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     );
   }
 
-  private bounded<T>(p: PromiseLike<T>): Promise<T | typeof TIMED_OUT> {
+  private bounded<T>(p: PromiseLike<T>, ms: number): Promise<T | typeof TIMED_OUT> {
     if (this.timeoutMs <= 0) return Promise.resolve(p);
     let timer: NodeJS.Timeout;
     const t = new Promise<typeof TIMED_OUT>((resolve) => {
-      timer = setTimeout(resolve, this.timeoutMs, TIMED_OUT);
+      timer = setTimeout(resolve, Math.max(ms, 1), TIMED_OUT);
     });
     return Promise.race([p, t]).finally(() => clearTimeout(timer));
   }

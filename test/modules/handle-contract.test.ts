@@ -19,6 +19,8 @@ interface State {
   closes: number;
   hangOpen: boolean;
   hangClose: boolean;
+  /** openDb takes this long (ms). */
+  slowOpen?: number;
   /** The scope a timer started by `query('scope')` ran in. */
   seenScope?: Promise<ModuleScope | undefined>;
 }
@@ -31,6 +33,7 @@ const mod = defineModule<State>({
   initDb: () => state(),
   openDb(db) {
     db.opens++;
+    if (db.slowOpen !== undefined) return sleep(db.slowOpen);
     return db.hangOpen ? new Promise<void>(() => undefined) : undefined;
   },
   query(db, _map, key): Reply | Promise<Reply> {
@@ -51,6 +54,8 @@ const mod = defineModule<State>({
         return Promise.reject(new BackendTimeoutError('no answer from 192.0.2.1:3306'));
       case 'backend':
         throw new BackendError('cannot read /etc/secret/map.db');
+      case 'slow':
+        return sleep(300).then(() => R.ok('late'));
       case 'scope':
         db.seenScope = new Promise((resolve) => setTimeout(() => resolve(currentScope()), 1));
         return R.ok('later');
@@ -138,6 +143,14 @@ describe('DatabaseHandle: hook deadlines', () => {
     await sleep(1100); // the re-open back-off
     assert.equal(await h.query('m', 'k', conn), 'OK k');
     assert.ok(st.opens >= 2);
+  });
+
+  it('the wait for the open counts towards the request timeout: a client never waits open + query', async () => {
+    const { h } = handle(state({ slowOpen: 300 }), 400);
+    // 300 ms of open leave at most 100 ms of the 400 ms timeout for a query that takes 300 ms.
+    assert.equal(await h.query('m', 'slow', conn), 'TIMEOUT database timeout');
+    assert.equal(h.stats.timeouts, 1);
+    assert.equal(await h.query('m', 'slow', conn), 'OK late', 'once open, the query has the whole timeout');
   });
 
   it('a closeDb that never finishes is given up after the budget', async () => {
