@@ -63,6 +63,9 @@ const mod = defineModule<State>({
         return R.ok(key);
     }
   },
+  commands: {
+    opens: { help: 'opens — how often openDb ran', run: (db) => String(db.opens) },
+  },
   transform(_db, input) {
     if (input === 'number') return 42 as unknown as string;
     if (input === 'async-object') return Promise.resolve({} as unknown as string);
@@ -126,6 +129,16 @@ describe('DatabaseHandle: the contract', () => {
     assert.equal(await h.transform('async-object', conn), null);
     assert.equal(await h.transform('abc', conn), 'ABC');
     assert.equal(lines().filter((l) => l.msg === 'transformation failed').length, 2);
+  });
+});
+
+describe('DatabaseHandle: control commands', () => {
+  it('finds own commands only: `constructor` or `toString` is no command', async () => {
+    const { h } = handle(state());
+    assert.equal(await h.command('opens', []), '1');
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      await assert.rejects(h.command(name, []), new RegExp(`has no command '${name}' \\(it has: opens\\)`));
+    }
   });
 });
 
