@@ -87,7 +87,7 @@ export class Registry {
         await callHook(scope, 'init()', limits.initMs, () => m.init?.(decl.args, ctx));
         modules.set(decl.id, { id: decl.id, mod, file, args: decl.args, scope });
       } catch (err) {
-        errors.push(new ConfigError(`module ${decl.id}: ${(err as Error).message}`, decl.loc));
+        errors.push(new ConfigError(`module ${decl.id}: ${errorDetail(err)}`, decl.loc));
       }
     }
 
@@ -131,7 +131,7 @@ export class Registry {
         if (decl.cache) cacheObj = new ResultCache(decl.cache, depends);
         databases.set(decl.id, new DatabaseHandleImpl(decl.id, m.id, m.mod, state, dbLog, timeout, cacheObj, scope));
       } catch (err) {
-        errors.push(new ConfigError(`database ${decl.id}: ${(err as Error).message}`, decl.loc));
+        errors.push(new ConfigError(`database ${decl.id}: ${errorDetail(err)}`, decl.loc));
       }
     }
 
