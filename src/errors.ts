@@ -98,6 +98,69 @@ export class BackendTimeoutError extends SmapdError {
   readonly code = 'E_BACKEND_TIMEOUT';
 }
 
+/**
+ * A module hook did not finish in time: `init`/`initDb` (a config error), `openDb` (the database stays closed
+ * and is retried), `closeDb`/`done` (smapd goes on without waiting).
+ */
+export class HookTimeoutError extends SmapdError {
+  readonly code = 'E_HOOK_TIMEOUT';
+}
+
+/**
+ * A module broke the API contract at run time: `query` answered something that is not a `Reply` made by
+ * `ctx.reply` (a plain string, undefined, an object), or `transform` something that is not a string or null.
+ */
+export class ModuleContractError extends SmapdError {
+  readonly code = 'E_MODULE_CONTRACT';
+}
+
+/**
+ * What a mail client is told when a database fails: short fixed phrases, the same for every module, because
+ * any client may ask and the detail (file paths, host:port, driver messages) is for the operator, in the log.
+ * A module's error replies (`TEMP ${error}` templates) use these too, through `clientReason`.
+ */
+export const CLIENT_REASONS = Object.freeze({
+  /** The database cannot be opened, or is recovering from a module fault. */
+  unavailable: 'database unavailable',
+  /** A lookup failed (a thrown error, a bad answer from the module). */
+  failed: 'database error',
+  /** A lookup took longer than the database's timeout. */
+  timeout: 'database timeout',
+});
+
+/**
+ * True for a BackendTimeoutError. Tested by `code`, not `instanceof`, so that it holds for a module that
+ * imports its own copy of the module API.
+ */
+export function isBackendTimeout(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'E_BACKEND_TIMEOUT';
+}
+
+/** The reason a client may see for `err`: never more than one of CLIENT_REASONS. */
+export function clientReason(err: unknown): string {
+  return isBackendTimeout(err) ? CLIENT_REASONS.timeout : CLIENT_REASONS.failed;
+}
+
+/**
+ * One line that says what went wrong, for the log: the message, or for an error without one (Node's
+ * AggregateError of a failed connect) the inner messages or the error code.
+ */
+export function errorDetail(err: unknown): string {
+  if (err instanceof AggregateError && err.message === '') {
+    const inner = err.errors.map((e) => errorDetail(e)).filter((m) => m !== 'unknown error');
+    if (inner.length > 0) return [...new Set(inner)].join('; ');
+  }
+  if (err instanceof Error) {
+    const msg = err.message.replace(/\s+/g, ' ').trim();
+    if (msg !== '') return msg;
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== '') return code;
+    return err.name || 'unknown error';
+  }
+  const s = String(err).replace(/\s+/g, ' ').trim();
+  return s === '' ? 'unknown error' : s;
+}
+
 /** A listener could not be opened (address in use, permission, bad URL). */
 export class ListenError extends SmapdError {
   readonly code = 'E_LISTEN';

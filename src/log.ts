@@ -61,7 +61,7 @@ function textStream(dest: pino.DestinationStream): NodeJS.WritableStream {
 
 /** The pino level a debug category asks for, or undefined when the spec does not mention it. */
 export function debugLevelFor(settings: LogSettings, category: string): 'debug' | 'trace' | undefined {
-  const n = settings.debug[category];
+  const n = Object.hasOwn(settings.debug, category) ? settings.debug[category] : undefined;
   if (n === undefined || n <= 0) return undefined;
   return n >= 10 ? 'trace' : 'debug';
 }

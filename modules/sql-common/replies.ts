@@ -3,6 +3,7 @@
  * position `${1}`, request variables, `${error}`), and turning a result row or an error into a reply.
  */
 import {
+  clientReason,
   defineReplyOptions,
   replyPosition,
   type ClientField,
@@ -125,9 +126,12 @@ export function renderNotFound(ctx: DatabaseContext, t: ReplyTemplate, req: Requ
   return t.render((name) => requestVar(req, name));
 }
 
-/** Render an error or timeout reply; `${error}` is never empty, so a client always learns something. */
+/**
+ * Render an error or timeout reply. `${error}` is the short reason (`database error`, `database timeout`):
+ * any client may read it, so the detail (file, host:port, driver text) stays in the log the caller writes.
+ */
 export function renderError(ctx: DatabaseContext, t: ReplyTemplate, req: RequestValues, err: unknown): Reply {
-  const why = errorText(err);
+  const why = clientReason(err);
   return t.render((name) => (name === 'error' ? why : requestVar(req, name)));
 }
 

@@ -16,6 +16,7 @@ import { createLogger } from '../log.js';
 import { ruleWarnings } from '../dispatch/lint.js';
 import { Runtime } from '../server/runtime.js';
 import { detach } from '../server/detach.js';
+import { installFaultHandlers } from '../server/fault-handlers.js';
 import { runInetd, runPrimary, runSingle, runWorkerProcess } from '../server/run.js';
 import { VERSION } from '../version.js';
 import { isMainModule } from './is-main.js';
@@ -142,6 +143,7 @@ export async function smapdMain(argv: string[]): Promise<number> {
   }
 
   const log = createLogger(config.log);
+  installFaultHandlers(log);
   const reread = () => readConfig(o);
   if (config.inetdMode) return runInetd(config, log);
   if (config.workers > 1) return cluster.isPrimary ? runPrimary(config, reread, log) : runWorkerProcess(config, reread, log);

@@ -8,6 +8,7 @@ import type { ListenUrl } from '../config/types.js';
 import { parseListenUrl } from '../config/url.js';
 import { ProtocolError, RequestTooLargeError } from '../errors.js';
 import { encodeNetstring, encodeNetstringBuffer, NetstringDecoder } from '../protocol/netstring.js';
+import { REPLY_SIZE_CEILING } from '../protocol/reply.js';
 import {
   ConnectError,
   ConnectionClosedError,
@@ -21,14 +22,14 @@ import {
 /** Postfix's read timeout, so a client never gives up before the MTAs would. */
 export const DEFAULT_TIMEOUT_MS = 100_000;
 /** Sendmail's reply limit, the largest of the real clients. */
-export const DEFAULT_MAX_REPLY_SIZE = 1_000_000;
+export const DEFAULT_MAX_REPLY_SIZE = REPLY_SIZE_CEILING;
 
 export interface SmapClientOptions {
   /** `inet://HOST:PORT`, `inet://[V6]:PORT`, `inet6://[V6]:PORT`, `unix:///PATH`, `local:///PATH` or `/PATH`. */
   url: string;
   /** Connect timeout and per-request reply timeout in ms; default 100000. */
   timeoutMs?: number;
-  /** Longest reply payload accepted, in bytes; default 1000000. */
+  /** Longest reply payload accepted, in bytes; default REPLY_SIZE_CEILING (1000000). */
   maxReplySize?: number;
   /** Local IP address to connect from (inet URLs only). */
   sourceAddress?: string;

@@ -4,6 +4,7 @@
  */
 import { ConfigError } from '../errors.js';
 import type { Statement } from './lexer.js';
+import { keywordEntry } from './keywords.js';
 import { didYouMean } from './suggest.js';
 
 /** Applies one block statement to what the block declares; throws ConfigError for a bad statement. */
@@ -20,8 +21,7 @@ export function applyBlock<T>(
   const keywords = Object.keys(handlers);
   for (const s of body ?? []) {
     const keyword = s.words[0]!.text;
-    // hasOwn: a keyword such as `constructor` must not find a method of Object.prototype.
-    const handler = Object.hasOwn(handlers, keyword) ? handlers[keyword] : undefined;
+    const handler = keywordEntry(handlers, keyword);
     try {
       if (!handler) {
         throw new ConfigError(

@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js';
 import type { Statement, Word } from './lexer.js';
 import type { Draft } from './draft.js';
 import type { Condition, MatchOp, RuleAction } from './types.js';
+import { keywordEntry } from './keywords.js';
 import { didYouMean } from './suggest.js';
 import { wordLoc } from './values.js';
 
@@ -64,7 +65,7 @@ class RuleReader {
       case 'map':
       case 'key': {
         const first = this.argument(w, `a ${w.text} name or pattern`);
-        const op = OPS[first.text];
+        const op = keywordEntry(OPS, first.text);
         if (op === undefined) return { kind: w.text, op: 'eq', pattern: first.text, loc };
         const pattern = this.argument(first, op === 'regexp' ? 'a /regexp/flags' : 'a pattern');
         return { kind: w.text, op, pattern: pattern.text, loc };

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { REPLY_SIZE_CEILING } from '../protocol/reply.js';
 import type { Statement } from './lexer.js';
 import { duplicateError, type Draft } from './draft.js';
 import { parseDebugSpec, parseFacility, parseLogFormat, parseLogLevel } from './logging.js';
@@ -24,8 +25,8 @@ import {
 
 export type GlobalHandler = (stmt: Statement, d: Draft) => void;
 
-/** Sendmail's limit; Postfix's is 100000. Nothing any client reads can be longer. */
-export const MAX_REPLY_SIZE_LIMIT = 1_000_000;
+/** Nothing any client reads can be longer (REPLY_SIZE_CEILING). */
+export const MAX_REPLY_SIZE_LIMIT = REPLY_SIZE_CEILING;
 /** Room for the `PERM` reply that replaces an over-long answer. */
 export const MIN_REPLY_SIZE = 64;
 /** Each connection may buffer this much; more is a memory hazard, not a lookup key. */
@@ -114,7 +115,7 @@ const handlers: Record<string, GlobalHandler> = {
     if (n > MAX_REPLY_SIZE_LIMIT) {
       throw new ConfigError(
         `max-reply-size ${w.text} is above ${MAX_REPLY_SIZE_LIMIT}, the most any sockmap client reads ` +
-          `(Sendmail 1000000, Postfix 100000); longer replies would break the client's connection`,
+          `(Sendmail ${REPLY_SIZE_CEILING}, Postfix 100000); longer replies would break the client's connection`,
         wordLoc(s, w),
       );
     }

@@ -3,6 +3,7 @@
  */
 import { ConfigError, type SourceLocation } from '../errors.js';
 import type { LogFormat, SmapdConfig } from './types.js';
+import { keywordEntry } from './keywords.js';
 import { didYouMean } from './suggest.js';
 
 export type LogLevel = SmapdConfig['log']['level'];
@@ -29,7 +30,7 @@ const LEVEL_ALIASES: Readonly<Record<string, LogLevel>> = { warning: 'warn' };
 
 export function parseLogLevel(text: string, loc: SourceLocation): LogLevel {
   const name = text.toLowerCase();
-  const level = LEVEL_ALIASES[name] ?? LOG_LEVELS.find((l) => l === name);
+  const level = keywordEntry(LEVEL_ALIASES, name) ?? LOG_LEVELS.find((l) => l === name);
   if (level === undefined) {
     throw new ConfigError(`unknown log level '${text}'${didYouMean(text, LOG_LEVELS)}; use one of ${LOG_LEVELS.join(', ')}`, loc);
   }
@@ -57,7 +58,8 @@ const MAX_DEBUG_LEVEL = 1000;
  * category → level. Categories are not checked against a list: modules add their own.
  */
 export function parseDebugSpec(words: readonly string[], loc: SourceLocation): Record<string, number> {
-  const out: Record<string, number> = {};
+  // No prototype: `debug __proto__` or `debug constructor` must be plain category names.
+  const out: Record<string, number> = Object.create(null) as Record<string, number>;
   for (const word of words) {
     for (const part of word.split(',')) {
       if (part === '') continue;

@@ -24,7 +24,6 @@ export type ConfigOverrides = Partial<Omit<SmapdConfig, 'log' | 'file'>> & {
 const BLOCK_KEYWORDS = new Set(['server', 'database']);
 /** Statements that cannot be inside a block: meeting one means the block's `end` is missing. */
 const BLOCK_BREAKERS = new Set(['server', 'database', 'module', 'dispatch', 'include']);
-const ALL_KEYWORDS = [...Object.keys(GLOBAL_HANDLERS), 'server', 'database', 'dispatch', 'include'];
 
 interface ParseState {
   readonly draft: Draft;
@@ -65,9 +64,22 @@ function include(stmt: Statement, st: ParseState): void {
   parseFile(text, file, real, st);
 }
 
+/** Runs one top-level statement; `body` is the block of a `server` or `database` statement. */
+type StatementRunner = (stmt: Statement, body: Statement[] | undefined, st: ParseState) => void;
+
+/** Every top-level statement, in one table; a Map, so no word can reach Object.prototype. */
+const STATEMENTS: ReadonlyMap<string, StatementRunner> = new Map<string, StatementRunner>([
+  ...Object.entries(GLOBAL_HANDLERS).map(([k, h]): [string, StatementRunner] => [k, (stmt, _body, st) => h(stmt, st.draft)]),
+  ['server', (stmt, body, st) => parseServer(stmt, body, st.draft, st.errors)],
+  ['database', (stmt, body, st) => parseDatabase(stmt, body, st.draft, st.errors)],
+  ['dispatch', (stmt, _body, st) => parseDispatch(stmt, st.draft)],
+  ['include', (stmt, _body, st) => include(stmt, st)],
+]);
+const ALL_KEYWORDS = [...STATEMENTS.keys()];
+
 function unknownStatement(stmt: Statement): ConfigError {
   const keyword = stmt.words[0]!.text;
-  if (SERVER_KEYWORDS.includes(keyword) && !(keyword in GLOBAL_HANDLERS)) {
+  if (SERVER_KEYWORDS.includes(keyword)) {
     return new ConfigError(`'${keyword}' is allowed only inside a server block (server ID URL begin ... end)`, stmt.loc);
   }
   if (DATABASE_KEYWORDS.includes(keyword)) {
@@ -81,14 +93,9 @@ function unknownStatement(stmt: Statement): ConfigError {
 }
 
 function runStatement(stmt: Statement, body: Statement[] | undefined, st: ParseState): void {
-  const keyword = stmt.words[0]!.text;
-  const handler = GLOBAL_HANDLERS[keyword];
-  if (keyword === 'server') parseServer(stmt, body, st.draft, st.errors);
-  else if (keyword === 'database') parseDatabase(stmt, body, st.draft, st.errors);
-  else if (keyword === 'dispatch') parseDispatch(stmt, st.draft);
-  else if (keyword === 'include') include(stmt, st);
-  else if (handler) handler(stmt, st.draft);
-  else throw unknownStatement(stmt);
+  const run = STATEMENTS.get(stmt.words[0]!.text);
+  if (run === undefined) throw unknownStatement(stmt);
+  run(stmt, body, st);
 }
 
 /** Run the statements of one file; a block is its header plus the statements up to its `end`. */

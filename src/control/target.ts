@@ -75,7 +75,8 @@ export interface StatusReport {
 
 export function collectStatus(target: ControlTarget, now = Date.now()): StatusReport {
   const s = target.stats();
-  const databases: Record<string, DatabaseStatus> = {};
+  // No prototype: a database may be called `__proto__`.
+  const databases: Record<string, DatabaseStatus> = Object.create(null) as Record<string, DatabaseStatus>;
   for (const [name, db] of target.databases()) {
     databases[name] = {
       module: db.moduleId,

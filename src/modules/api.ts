@@ -34,6 +34,8 @@ export { SmapdError, ModuleArgumentError, BackendError, BackendTimeoutError, Pat
 // The POSIX pattern engine (linear-time): what the sed module uses, for any module that takes patterns.
 export { compilePosixRegex, charAt } from '../posix/index.js';
 export type { LinearRegExp, MatchScanner, PosixRegex, PosixRegexOptions } from '../posix/index.js';
+/** The short reason a client may see for an error (`${error}` in reply templates); the detail belongs in the log. */
+export { clientReason, CLIENT_REASONS } from '../errors.js';
 
 /** The current module API version; a module declares the version it was written for. */
 export const MODULE_API_VERSION = 1;

@@ -1,19 +1,40 @@
 /**
  * A configured database as the core uses it: lazy open (shared by every connection of the process), a
- * failure turned into `TEMP reason`, a per-query timeout turned into `TIMEOUT reason`, and an optional
- * result cache. The sync path stays sync: a module that answers at once costs no promise.
+ * failure turned into `TEMP`, a per-query timeout turned into `TIMEOUT`, and an optional result cache. The
+ * sync path stays sync: a module that answers at once costs no promise.
+ *
+ * What a client sees is decided here and in src/errors.ts (CLIENT_REASONS): short fixed phrases. The detail
+ * (file paths, host:port, driver messages) goes to the log, with the module and database id.
+ *
+ * Every call into the module runs in the database's ModuleScope, so an error that escapes it later (a timer,
+ * a forgotten promise) is blamed on this database: it answers `TEMP database unavailable`, is closed and
+ * opened again after a back-off, and the rest of the daemon goes on.
  */
 import type { Logger } from 'pino';
 import * as R from '../protocol/reply.js';
 import type { Reply } from '../protocol/reply.js';
+import {
+  CLIENT_REASONS,
+  errorDetail,
+  HookTimeoutError,
+  isBackendTimeout,
+  ModuleContractError,
+} from '../errors.js';
 import type { ConnInfo, SmapModule } from './api.js';
 import type { DatabaseHandle } from './database.js';
 import type { ResultCache } from './cache.js';
+import { callHook, isThenable, withDeadline } from './hooks.js';
+import { enterScope, leaveScope, ModuleScope } from './scope.js';
 
 /** After a failed open, answer TEMP at once for this long before trying again, so a dead backend is not hammered. */
 const REOPEN_BACKOFF_MS = 1000;
 /** Async answers that take longer than this get `TIMEOUT` when the database sets no timeout: Postfix waits 100 s. */
 export const DEFAULT_QUERY_TIMEOUT_MS = 90_000;
+
+// Made once: the failure paths allocate no reply text.
+const UNAVAILABLE = R.temp(CLIENT_REASONS.unavailable);
+const FAILED = R.temp(CLIENT_REASONS.failed);
+const TIMED_OUT_REPLY = R.timeout(CLIENT_REASONS.timeout);
 
 export interface HandleStats {
   queries: number;
@@ -22,9 +43,11 @@ export interface HandleStats {
   timeouts: number;
 }
 
-function errorText(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return msg === '' ? 'unknown error' : msg;
+/** A short, safe description of a value a module returned, for the log (never the whole value). */
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return `a string that is not a reply: ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
+  if (v === null || v === undefined) return String(v);
+  return typeof v === 'object' ? `an object (${Object.prototype.toString.call(v)})` : `a ${typeof v}`;
 }
 
 export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
@@ -33,9 +56,14 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
   readonly stats: HandleStats = { queries: 0, transforms: 0, errors: 0, timeouts: 0 };
   private opened: boolean;
   private opening: Promise<void> | null = null;
+  /** Bumped by a fault or a close, so that an open still running from before cannot mark the database open. */
+  private generation = 0;
+  /** closeDb after a fault, until it has finished; the database answers TEMP meanwhile. */
+  private resetting: Promise<void> | null = null;
   private retryAt = 0;
   private lastOpenError = '';
   private closed = false;
+  readonly scope: ModuleScope;
 
   constructor(
     readonly id: string,
@@ -43,12 +71,16 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     private readonly mod: SmapModule<Db>,
     private readonly db: Db,
     private readonly log: Logger,
-    private readonly timeoutMs: number,
+    /** The database's `timeout`: each query, the open, and a close outside a stop. */
+    readonly timeoutMs: number,
     readonly cache: ResultCache | undefined,
+    scope?: ModuleScope,
   ) {
     this.canQuery = mod.capabilities.includes('query');
     this.canTransform = mod.capabilities.includes('transform');
     this.opened = mod.openDb === undefined;
+    this.scope = scope ?? new ModuleScope(moduleId, id, log);
+    this.scope.onFault = (err) => this.faulted(err);
   }
 
   query(map: string, key: string, conn: ConnInfo): Reply | Promise<Reply> {
@@ -57,14 +89,27 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
       const hit = this.cache.get(map, key, conn);
       if (hit !== undefined) return hit;
     }
-    if (!this.opened) return this.openThen(() => this.runQuery(map, key, conn), (why) => R.temp(why));
-    return this.runQuery(map, key, conn);
+    if (!this.opened) {
+      // The wait for the open (itself bounded by the timeout) counts towards the request's timeout, so a
+      // client never waits open + query.
+      const started = Date.now();
+      return this.openThen(() => this.runQuery(map, key, conn, this.timeoutMs - (Date.now() - started)), () => UNAVAILABLE);
+    }
+    return this.runQuery(map, key, conn, this.timeoutMs);
   }
 
   transform(input: string, conn: ConnInfo): string | null | Promise<string | null> {
     this.stats.transforms++;
-    if (!this.opened) return this.openThen(() => this.runTransform(input, conn), () => null);
-    return this.runTransform(input, conn);
+    if (!this.opened) {
+      const started = Date.now();
+      return this.openThen(() => this.runTransform(input, conn, this.timeoutMs - (Date.now() - started)), () => null);
+    }
+    return this.runTransform(input, conn, this.timeoutMs);
+  }
+
+  /** How long a hook of this database may take: its timeout, or no limit when it has none (0, tests only). */
+  private get hookMs(): number {
+    return this.timeoutMs > 0 ? this.timeoutMs : Infinity;
   }
 
   /** The module's administrative command names. */
@@ -74,7 +119,9 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
 
   /** Run an administrative command (control socket); opens the database first if needed. */
   async command(name: string, args: readonly string[]): Promise<string> {
-    const cmd = this.mod.commands?.[name];
+    // hasOwn: `constructor` or `toString` must not find a member of Object.prototype.
+    const commands = this.mod.commands;
+    const cmd = commands !== undefined && Object.hasOwn(commands, name) ? commands[name] : undefined;
     if (cmd === undefined) {
       const known = this.commandNames;
       throw new Error(`database ${this.id} has no command '${name}'` + (known.length ? ` (it has: ${known.join(', ')})` : ''));
@@ -83,7 +130,7 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
       await this.open();
       if (!this.opened) throw new Error(`database ${this.id} unavailable: ${this.lastOpenError}`);
     }
-    return cmd.run(this.db, args);
+    return callHook(this.scope, `command ${name}`, this.hookMs, () => cmd.run(this.db, args));
   }
 
   /** Open now (used at start to report a backend that is down, without failing the start). */
@@ -96,36 +143,52 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     return this.opened;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Call closeDb, once, waiting for it at most `budgetMs` (default: the database's timeout). A hook that
+   * does not finish is logged and left behind: a hung closeDb never stops a reload or the daemon's exit.
+   */
+  async close(budgetMs = this.hookMs): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.opening) await this.opening.catch(() => undefined);
-    try {
-      await this.mod.closeDb?.(this.db);
-    } catch (err) {
-      this.log.warn({ db: this.id, err: errorText(err) }, 'error closing database');
-    }
+    this.generation++;
+    const deadline = Date.now() + budgetMs;
+    // Let an open or a reset that is under way finish first, so that closeDb sees what it made.
+    const pending = this.opening ?? this.resetting;
+    if (pending !== null) await withDeadline(pending, budgetMs, 'open').catch(() => undefined);
+    await this.callClose(deadline - Date.now());
     this.opened = this.mod.openDb === undefined;
   }
 
-  private runQuery(map: string, key: string, conn: ConnInfo): Reply | Promise<Reply> {
+  private async callClose(ms: number): Promise<void> {
+    try {
+      await callHook(this.scope, 'closeDb', ms, () => this.mod.closeDb?.(this.db));
+    } catch (err) {
+      const hung = err instanceof HookTimeoutError;
+      this.log.warn({ module: this.moduleId, db: this.id, err: errorDetail(err) }, hung ? 'closeDb did not finish; going on without it' : 'error closing database');
+    }
+  }
+
+  /** Ask the module; an async answer is waited for at most `ms` (what is left of the request's timeout). */
+  private runQuery(map: string, key: string, conn: ConnInfo, ms: number): Reply | Promise<Reply> {
     let r: Reply | Promise<Reply>;
+    const prev = enterScope(this.scope);
     try {
       r = this.mod.query!(this.db, map, key, conn);
     } catch (err) {
+      leaveScope(prev);
       return this.queryFailed(err);
     }
+    leaveScope(prev);
     if (typeof r === 'string') {
+      if (!R.isReply(r)) return this.badAnswer('query', r);
       if (this.cache !== undefined) this.cache.set(map, key, conn, r);
       return r;
     }
-    if (r === null || typeof r !== 'object' || typeof (r as Promise<Reply>).then !== 'function') {
-      return this.queryFailed(new Error('module returned no reply'));
-    }
-    return this.withTimeout(r).then(
+    if (!isThenable(r)) return this.badAnswer('query', r);
+    return this.bounded(r, ms).then(
       (reply) => {
         if (reply === TIMED_OUT) return this.timedOut();
-        if (typeof reply !== 'string') return this.queryFailed(new Error('module returned no reply'));
+        if (typeof reply !== 'string' || !R.isReply(reply)) return this.badAnswer('query', reply);
         if (this.cache !== undefined) this.cache.set(map, key, conn, reply);
         return reply;
       },
@@ -133,71 +196,94 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     );
   }
 
-  private runTransform(input: string, conn: ConnInfo): string | null | Promise<string | null> {
+  private runTransform(input: string, conn: ConnInfo, ms: number): string | null | Promise<string | null> {
     let r: string | null | Promise<string | null>;
+    const prev = enterScope(this.scope);
     try {
       r = this.mod.transform!(this.db, input, conn);
     } catch (err) {
+      leaveScope(prev);
       return this.transformFailed(err);
     }
+    leaveScope(prev);
     if (r === null || typeof r === 'string') return r;
-    return this.withTimeout(r).then(
-      (v) => (v === TIMED_OUT ? (this.timedOut(), null) : typeof v === 'string' ? v : null),
+    if (!isThenable(r)) return this.transformFailed(new ModuleContractError(`transform answered ${describeValue(r)}; expected a string or null`));
+    return this.bounded(r, ms).then(
+      (v) => {
+        if (v === TIMED_OUT) {
+          this.timedOut();
+          return null;
+        }
+        if (v === null || typeof v === 'string') return v;
+        return this.transformFailed(new ModuleContractError(`transform answered ${describeValue(v)}; expected a string or null`));
+      },
       (err) => this.transformFailed(err),
     );
   }
 
-  private withTimeout<T>(p: Promise<T>): Promise<T | typeof TIMED_OUT> {
-    if (this.timeoutMs <= 0) return p;
+  private bounded<T>(p: PromiseLike<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+    if (this.timeoutMs <= 0) return Promise.resolve(p);
     let timer: NodeJS.Timeout;
     const t = new Promise<typeof TIMED_OUT>((resolve) => {
-      timer = setTimeout(resolve, this.timeoutMs, TIMED_OUT);
+      timer = setTimeout(resolve, Math.max(ms, 1), TIMED_OUT);
     });
     return Promise.race([p, t]).finally(() => clearTimeout(timer));
   }
 
   private timedOut(): Reply {
     this.stats.timeouts++;
-    this.log.warn({ db: this.id, timeoutMs: this.timeoutMs }, 'database query timed out');
-    return R.timeout(`database ${this.id} did not answer within ${this.timeoutMs} ms`);
+    this.log.warn({ module: this.moduleId, db: this.id, timeoutMs: this.timeoutMs }, 'database query timed out');
+    return TIMED_OUT_REPLY;
+  }
+
+  /** `query` answered something that is not a Reply: never sent, answered TEMP. */
+  private badAnswer(what: string, value: unknown): Reply {
+    return this.queryFailed(new ModuleContractError(`${what} answered ${describeValue(value)}; a module must answer with a reply made by ctx.reply`));
   }
 
   private queryFailed(err: unknown): Reply {
+    if (isBackendTimeout(err)) {
+      this.stats.timeouts++;
+      this.log.warn({ module: this.moduleId, db: this.id, err: errorDetail(err) }, 'database query timed out');
+      return TIMED_OUT_REPLY;
+    }
     this.stats.errors++;
-    const why = errorText(err);
-    this.log.error({ db: this.id, err: why }, 'database query failed');
-    return R.temp(`database ${this.id}: ${why}`);
+    this.log.error({ module: this.moduleId, db: this.id, err: errorDetail(err) }, 'database query failed');
+    return FAILED;
   }
 
   private transformFailed(err: unknown): null {
     this.stats.errors++;
-    this.log.error({ db: this.id, err: errorText(err) }, 'transformation failed');
+    this.log.error({ module: this.moduleId, db: this.id, err: errorDetail(err) }, 'transformation failed');
     return null;
   }
 
-  /** Open (once, shared by concurrent callers), then run `next`; on failure answer with `onFail(reason)`. */
-  private openThen<T>(next: () => T | Promise<T>, onFail: (why: string) => T): T | Promise<T> {
-    if (this.closed) return onFail(`database ${this.id} is closed`);
-    const now = Date.now();
-    if (this.opening === null && now < this.retryAt) {
-      return onFail(`database ${this.id} unavailable: ${this.lastOpenError}`);
-    }
+  /** Open (once, shared by concurrent callers), then run `next`; while the database cannot be opened, `onFail()`. */
+  private openThen<T>(next: () => T | Promise<T>, onFail: () => T): T | Promise<T> {
+    if (this.closed) return onFail();
     if (this.opening === null) {
-      let result: void | Promise<void>;
+      if (this.resetting !== null || Date.now() < this.retryAt) return onFail();
+      const gen = ++this.generation;
+      let result: unknown;
       try {
-        result = this.mod.openDb!(this.db);
+        // openDb, in scope and bounded by the database's timeout; a module without openDb opens at once.
+        result = callHook(this.scope, 'openDb', this.hookMs, () => this.mod.openDb?.(this.db));
       } catch (err) {
         this.openFailed(err);
-        return onFail(`database ${this.id} unavailable: ${this.lastOpenError}`);
+        return onFail();
       }
-      if (result === undefined || typeof (result as Promise<void>)?.then !== 'function') {
+      if (!isThenable(result)) {
         this.openSucceeded();
         return next();
       }
-      this.opening = (result as Promise<void>).then(
-        () => this.openSucceeded(),
-        (err) => {
-          this.openFailed(err);
+      this.opening = Promise.resolve(result).then(
+        () => {
+          // A fault or a close since the open began: this open no longer counts.
+          if (gen !== this.generation) throw new Error('superseded');
+          this.openSucceeded();
+        },
+        (err: unknown) => {
+          if (gen === this.generation) this.openFailed(err);
           throw err;
         },
       );
@@ -205,23 +291,41 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     }
     return this.opening.then(
       () => next(),
-      () => onFail(`database ${this.id} unavailable: ${this.lastOpenError}`),
+      () => onFail(),
     );
   }
 
   private openSucceeded(): void {
     this.opening = null;
     this.opened = true;
-    if (this.lastOpenError !== '') this.log.info({ db: this.id }, 'database opened after earlier failure');
+    if (this.lastOpenError !== '') this.log.info({ module: this.moduleId, db: this.id }, 'database opened after earlier failure');
     this.lastOpenError = '';
   }
 
   private openFailed(err: unknown): void {
     this.opening = null;
     this.stats.errors++;
-    this.lastOpenError = errorText(err);
+    this.lastOpenError = errorDetail(err);
     this.retryAt = Date.now() + REOPEN_BACKOFF_MS;
-    this.log.error({ db: this.id, err: this.lastOpenError }, 'cannot open database');
+    this.log.error({ module: this.moduleId, db: this.id, err: this.lastOpenError }, 'cannot open database');
+  }
+
+  /**
+   * An error escaped the module (ModuleScope has logged it). Its state may be broken: answer TEMP, close the
+   * database (a module with openDb) and open it again on a request after the back-off.
+   */
+  private faulted(err: unknown): void {
+    if (this.closed) return;
+    this.stats.errors++;
+    this.generation++;
+    this.opening = null;
+    this.opened = false;
+    this.lastOpenError = `module error: ${errorDetail(err)}`;
+    this.retryAt = Date.now() + REOPEN_BACKOFF_MS;
+    if (this.mod.openDb === undefined || this.resetting !== null) return;
+    this.resetting = this.callClose(this.hookMs).finally(() => {
+      this.resetting = null;
+    });
   }
 }
 

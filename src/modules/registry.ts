@@ -6,13 +6,15 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { SmapdConfig } from '../config/types.js';
-import { ConfigError, ConfigErrors } from '../errors.js';
+import { ConfigError, ConfigErrors, errorDetail } from '../errors.js';
 import { replies } from '../protocol/reply.js';
 import { categoryLogger } from '../log.js';
 import { ALL_CLIENT_FIELDS, type DatabaseContext, type ModuleContext, type SmapModule } from './api.js';
 import { ResultCache } from './cache.js';
 import { DEFAULT_QUERY_TIMEOUT_MS, DatabaseHandleImpl } from './handle.js';
+import { callHook, INIT_TIMEOUT_MS, MIN_CLOSE_BUDGET_MS } from './hooks.js';
 import { importModule, resolveModule } from './loader.js';
+import { inScope, ModuleScope } from './scope.js';
 import { parseOptions } from './options.js';
 import { compileTemplate } from './template.js';
 import { compileReplyTemplate } from './reply-template.js';
@@ -22,13 +24,25 @@ interface LoadedModule {
   readonly mod: SmapModule;
   readonly file: string;
   readonly args: readonly string[];
+  /** Scope of the module's own hooks (init, done): a fault there is logged, and the module goes on. */
+  readonly scope: ModuleScope;
 }
+
+/** Deadlines of the module hooks; tests shorten them. */
+export interface HookLimits {
+  /** `init` and `initDb`. */
+  readonly initMs: number;
+}
+
+const DEFAULT_LIMITS: HookLimits = { initMs: INIT_TIMEOUT_MS };
 
 export class Registry {
   private constructor(
     readonly modules: ReadonlyMap<string, LoadedModule>,
     readonly databases: ReadonlyMap<string, DatabaseHandleImpl>,
     private readonly log: Logger,
+    /** How long closing every database and module may take in all (from `shutdown-timeout`). */
+    private readonly closeBudgetMs: number,
   ) {}
 
   /** Load and initialise everything in `config`; throws ConfigErrors listing every problem. */
@@ -45,7 +59,11 @@ export class Registry {
    * Load what can be loaded and return the problems alongside, so that a config check can go on to the
    * dispatch rules and report their errors too.
    */
-  static async load(config: SmapdConfig, log: Logger): Promise<{ registry: Registry; errors: ConfigError[] }> {
+  static async load(
+    config: SmapdConfig,
+    log: Logger,
+    limits: HookLimits = DEFAULT_LIMITS,
+  ): Promise<{ registry: Registry; errors: ConfigError[] }> {
     const errors: ConfigError[] = [];
     const configDir = path.dirname(config.file);
     const modLog = categoryLogger(log, config.log, 'module');
@@ -57,15 +75,19 @@ export class Registry {
     for (const decl of config.modules) {
       try {
         const file = resolveModule(decl.name, config.loadPath, configDir);
+        const scope = new ModuleScope(decl.id, undefined, modLog);
         let mod = cache.get(file);
         if (mod === undefined) {
-          mod = await importModule(file);
+          // In the module's scope: a timer its top-level code starts is the module's, not smapd's.
+          mod = await inScope(scope, () => importModule(file));
           cache.set(file, mod);
         }
-        await mod.init?.(decl.args, moduleContext(decl.id, modLog, configDir));
-        modules.set(decl.id, { id: decl.id, mod, file, args: decl.args });
+        const ctx = moduleContext(decl.id, modLog, configDir);
+        const m = mod;
+        await callHook(scope, 'init()', limits.initMs, () => m.init?.(decl.args, ctx));
+        modules.set(decl.id, { id: decl.id, mod, file, args: decl.args, scope });
       } catch (err) {
-        errors.push(new ConfigError(`module ${decl.id}: ${(err as Error).message}`, decl.loc));
+        errors.push(new ConfigError(`module ${decl.id}: ${errorDetail(err)}`, decl.loc));
       }
     }
 
@@ -97,28 +119,42 @@ export class Registry {
           dataChanged: () => cacheObj?.clear(),
           queryTimeoutMs: timeout,
         };
-        const state = await m.mod.initDb(decl.args, ctx);
-        if (decl.cache) cacheObj = new ResultCache(decl.cache, m.mod.answerDependsOn?.(state) ?? ALL_CLIENT_FIELDS);
-        databases.set(decl.id, new DatabaseHandleImpl(decl.id, m.id, m.mod, state, dbLog, timeout, cacheObj));
+        const scope = new ModuleScope(m.id, decl.id, dbLog);
+        // A state that initDb returns after its deadline is closed, so it holds nothing open for ever.
+        const late = (st: unknown) => {
+          dbLog.warn({ module: m.id, db: decl.id }, 'initDb finished after its deadline; closing what it made');
+          void Promise.resolve(inScope(scope, () => m.mod.closeDb?.(st))).catch((err: unknown) =>
+            dbLog.warn({ module: m.id, db: decl.id, err: errorDetail(err) }, 'error closing database'),
+          );
+        };
+        const state = await callHook(scope, 'initDb()', limits.initMs, () => m.mod.initDb(decl.args, ctx), late);
+        const depends = inScope(scope, () => m.mod.answerDependsOn?.(state)) ?? ALL_CLIENT_FIELDS;
+        if (decl.cache) cacheObj = new ResultCache(decl.cache, depends);
+        databases.set(decl.id, new DatabaseHandleImpl(decl.id, m.id, m.mod, state, dbLog, timeout, cacheObj, scope));
       } catch (err) {
-        errors.push(new ConfigError(`database ${decl.id}: ${(err as Error).message}`, decl.loc));
+        errors.push(new ConfigError(`database ${decl.id}: ${errorDetail(err)}`, decl.loc));
       }
     }
 
-    return { registry: new Registry(modules, databases, log), errors };
+    const closeBudget = Math.max(config.shutdownTimeout, MIN_CLOSE_BUDGET_MS);
+    return { registry: new Registry(modules, databases, log, closeBudget), errors };
   }
 
-  /** Close every database (reverse order of declaration), then every module. */
+  /**
+   * Close every database (reverse order of declaration), then every module. All of it together waits at
+   * most the close budget: a hook still running when it is spent is logged and left behind.
+   */
   async close(): Promise<void> {
-    for (const h of [...this.databases.values()].reverse()) await h.close();
+    const deadline = Date.now() + this.closeBudgetMs;
+    for (const h of [...this.databases.values()].reverse()) await h.close(Math.min(deadline - Date.now(), h.timeoutMs > 0 ? h.timeoutMs : Infinity));
     const done = new Set<SmapModule>();
     for (const m of [...this.modules.values()].reverse()) {
       if (done.has(m.mod)) continue;
       done.add(m.mod);
       try {
-        await m.mod.done?.();
+        await callHook(m.scope, 'done()', deadline - Date.now(), () => m.mod.done?.());
       } catch (err) {
-        this.log.warn({ module: m.id, err: (err as Error).message }, 'error in module done()');
+        this.log.warn({ module: m.id, err: errorDetail(err) }, 'error in module done(); going on without it');
       }
     }
   }

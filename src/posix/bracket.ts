@@ -107,7 +107,8 @@ export function parseBracket(src: string, start: number, opts: BracketOptions = 
       const close = src.indexOf(':]', i + 2);
       if (close < 0) throw new PatternError('unterminated character class [: in bracket expression');
       const name = src.slice(i + 2, close);
-      const js = POSIX_CLASSES[name];
+      // hasOwn: `[:constructor:]` must not find a member of Object.prototype.
+      const js = Object.hasOwn(POSIX_CLASSES, name) ? POSIX_CLASSES[name] : undefined;
       if (js === undefined) {
         throw new PatternError(`unknown character class [:${name}:] (known: ${POSIX_CLASS_NAMES.join(', ')})`);
       }

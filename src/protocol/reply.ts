@@ -4,6 +4,12 @@
  * "not found" in Postfix; a bare `NOTFOUND` is rejected by OpenSMTPD).
  */
 
+/**
+ * The longest reply payload any sockmap client reads: Sendmail's limit (Postfix's is 100000). The ceiling of
+ * smapd's `max-reply-size` and the default limit of smapd's own client; the one place this number is written.
+ */
+export const REPLY_SIZE_CEILING = 1_000_000;
+
 /** The sockmap status words. */
 export type ReplyStatus = 'OK' | 'NOTFOUND' | 'NOMORE' | 'TEMP' | 'TIMEOUT' | 'PERM';
 
@@ -64,6 +70,36 @@ export function perm(reason: string): Reply {
 /** Any status word with text; for modules that take the status from a template or a table. */
 export function reply(status: ReplyStatus, text = ''): Reply {
   return status === 'NOTFOUND' && text === '' ? NOTFOUND : make(status, text);
+}
+
+/** True when `v` starts with `word` and a space (the first character is already known to match). */
+function startsWithStatus(v: string, word: string): boolean {
+  const n = word.length;
+  if (v.charCodeAt(n) !== 32) return false;
+  for (let i = 1; i < n; i++) if (v.charCodeAt(i) !== word.charCodeAt(i)) return false;
+  return true;
+}
+
+/**
+ * True when `value` has the shape of a reply this formatter makes: a status word and a space. A Reply is a
+ * plain string at run time, so this is how the core tells a module's answer from a string it built by hand
+ * (`'alice@example.org'`, `'OK'` without its space), which must not be sent. It looks at the first few
+ * characters only (it runs on every answer of a module; a scan for line breaks would cost more than the rest
+ * of the lookup), so a hand-made `OK a\nb` passes: modules make replies with `ctx.reply`, which folds them.
+ */
+export function isReply(value: string): value is Reply {
+  switch (value.charCodeAt(0)) {
+    case 79: // OK
+      return value.charCodeAt(1) === 75 && value.charCodeAt(2) === 32;
+    case 78: // NOTFOUND, NOMORE
+      return startsWithStatus(value, 'NOTFOUND') || startsWithStatus(value, 'NOMORE');
+    case 84: // TEMP, TIMEOUT
+      return startsWithStatus(value, 'TEMP') || startsWithStatus(value, 'TIMEOUT');
+    case 80: // PERM
+      return startsWithStatus(value, 'PERM');
+    default:
+      return false;
+  }
 }
 
 /** The status word of a reply. */

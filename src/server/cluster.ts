@@ -220,7 +220,8 @@ export function runWorker(daemon: Smapd, reload: () => Promise<void>, log: Logge
           void reload();
           break;
         case 'stats': {
-          const databases: Record<string, WorkerDatabaseStats> = {};
+          // No prototype: a database may be called `__proto__`.
+          const databases: Record<string, WorkerDatabaseStats> = Object.create(null) as Record<string, WorkerDatabaseStats>;
           for (const [id, h] of daemon.currentRuntime.registry.databases) {
             databases[id] = { ...h.stats, moduleId: h.moduleId, open: h.isOpen, cache: h.cache?.stats() };
           }

@@ -100,7 +100,7 @@ dispatch default database nf
     const r = await query(pfconf, `${inet}:test`, 'throw');
     // postmap exits 1 for both; what tells them apart is the error it reports.
     assert.notEqual(r.code, 0);
-    assert.match(r.err, /socketmap server temporary error: database test: fixture failure/);
+    assert.match(r.err, /socketmap server temporary error: database error/);
     assert.match(r.err, /query error/);
   });
 

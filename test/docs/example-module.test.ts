@@ -34,7 +34,7 @@ dispatch default database routes
 
   it('answers TEMP when its file cannot be read', async () => {
     const c = await d.client();
-    assert.match(await c.query('bad', 'x'), /^TEMP database broken unavailable/);
+    assert.equal(await c.query('bad', 'x'), 'TEMP database unavailable');
   });
 
   it('takes the reply options of the module kit', async () => {

@@ -58,7 +58,7 @@ describe('DatabaseHandle', () => {
     const st: State = { opens: 0, failOpen: true, calls: 0 };
     const h = handle(st);
     const r1 = await h.query('m', 'a', conn);
-    assert.match(r1, /^TEMP database db1 unavailable: connection refused$/);
+    assert.equal(r1, 'TEMP database unavailable');
     // Within the back-off the open is not retried.
     const r2 = await h.query('m', 'a', conn);
     assert.match(r2, /^TEMP /);
@@ -69,9 +69,9 @@ describe('DatabaseHandle', () => {
     assert.equal(st.opens, 2);
   });
 
-  it('turns a throwing query into TEMP with the reason', async () => {
+  it('turns a throwing query into TEMP with a short reason', async () => {
     const h = handle({ opens: 0, failOpen: false, calls: 0 });
-    assert.equal(await h.query('m', 'throw', conn), 'TEMP database db1: boom');
+    assert.equal(await h.query('m', 'throw', conn), 'TEMP database error');
     assert.equal(h.stats.errors, 1);
   });
 
@@ -79,7 +79,7 @@ describe('DatabaseHandle', () => {
     const h = handle({ opens: 0, failOpen: false, calls: 0 }, 50);
     await h.open();
     const [slow, fast] = await Promise.all([h.query('m', 'slow', conn), h.query('m', 'async', conn)]);
-    assert.match(slow, /^TIMEOUT database db1 did not answer within 50 ms$/);
+    assert.equal(slow, 'TIMEOUT database timeout');
     assert.equal(fast, 'OK m:async');
     assert.equal(h.stats.timeouts, 1);
   });
@@ -100,8 +100,8 @@ describe('DatabaseHandle', () => {
     assert.equal(h.query('m', 'a', conn), 'OK m:a');
     assert.equal(h.query('m', 'missing', conn), 'NOTFOUND ');
     assert.equal(h.query('m', 'missing', conn), 'NOTFOUND ');
-    assert.equal(await h.query('m', 'throw', conn), 'TEMP database db1: boom');
-    assert.equal(await h.query('m', 'throw', conn), 'TEMP database db1: boom');
+    assert.equal(await h.query('m', 'throw', conn), 'TEMP database error');
+    assert.equal(await h.query('m', 'throw', conn), 'TEMP database error');
     assert.equal(st.calls, 4);
     assert.deepEqual({ hits: cache.stats().hits, entries: cache.stats().entries }, { hits: 2, entries: 2 });
   });

@@ -90,7 +90,7 @@ describe('mysql module faults', () => {
     assert.ok(Date.now() - fastStarted < 400, 'the second lookup did not wait for the slow one');
     const r = await slow;
     const took = Date.now() - started;
-    assert.match(r, /^TIMEOUT \S.*within 500 ms/);
+    assert.equal(r, 'TIMEOUT database timeout');
     assert.ok(took >= 450 && took < 1500, `timed out after ${took} ms`);
     await sleep(300);
     const sleeping = (await threadsOfUser(server)).filter((th) => /SLEEP/i.test(th.info ?? ''));
@@ -124,7 +124,7 @@ describe('mysql module faults', () => {
     const failOpen = await open(args([slowQuery, 'timeout=200ms', 'onerror-reply=NOTFOUND', 'pool-size=2']));
     assert.equal(await ask(failOpen, 'slow', '1'), 'NOTFOUND ');
     const own = await open(args([slowQuery, 'timeout=200ms', 'onerror-reply=NOTFOUND', 'timeout-reply=TEMP slow: ${error}', 'pool-size=2']));
-    assert.match(await ask(own, 'slow', '1'), /^TEMP slow: no answer/);
+    assert.equal(await ask(own, 'slow', '1'), 'TEMP slow: database timeout');
   });
 
   it('lookups survive their pooled connections being killed while idle', async (t) => {
@@ -169,7 +169,7 @@ describe('mysql module faults', () => {
       for (let i = 0; i < 3; i++) {
         const started = Date.now();
         const r = await ask(db, 'k');
-        assert.match(r, /^TEMP \S.*ECONNREFUSED/, r);
+        assert.equal(r, 'TEMP database error', 'the client sees no host:port');
         assert.ok(Date.now() - started < 1000, 'a dead server is reported at once, not after the timeout');
       }
       await relay.start();

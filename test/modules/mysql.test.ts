@@ -163,12 +163,12 @@ describe('mysql module', () => {
     assert.equal(clientOnly.settings.database, 'no_such_database', '[client] alone when no group is named');
   });
 
-  it('answers the onerror reply, with the reason, on an SQL error', async (t) => {
+  it('answers the onerror reply, with the short reason (detail in the log only), on an SQL error', async (t) => {
     if (!needServer(t, server)) return;
     const db = await open([...tcpArgs, `query=SELECT nosuchcolumn FROM ${table} WHERE k = $key`, 'onerror-reply=TEMP [${key}] ${error}']);
-    assert.match(await ask(db, 'smith'), /^TEMP \[smith\] Unknown column 'nosuchcolumn'/);
+    assert.equal(await ask(db, 'smith'), 'TEMP [smith] database error');
     const plain = await open([...tcpArgs, `query=SELECT nosuchcolumn FROM ${table} WHERE k = $key`]);
-    assert.match(await ask(plain, 'smith'), /^TEMP Unknown column/);
+    assert.equal(await ask(plain, 'smith'), 'TEMP database error');
   });
 
   it('fails the open with a non-empty reason when nothing listens on the port', async (t) => {
