@@ -6,7 +6,7 @@
  *   database aliases mysql query="SELECT dest FROM aliases WHERE name = '$key'"
  */
 import { BackendError, BackendTimeoutError, defineModule, ModuleArgumentError, type DatabaseContext } from '../../src/modules/api.js';
-import { compileQuery, MYSQL_DIALECT, type CompiledQuery } from '../sql-common/query.js';
+import { boundValue, compileQuery, MYSQL_DIALECT, type CompiledQuery } from '../sql-common/query.js';
 import {
   clientFieldsOf,
   compileReplies,
@@ -104,7 +104,7 @@ export default defineModule<MysqlDb>({
     try {
       const row = await runLookup(db.pool, {
         sql: db.query.sql,
-        values: db.query.params.map((p) => req[p]),
+        values: db.query.params.map((p) => boundValue(req[p])),
         timeoutMs: db.timeoutMs,
         log: db.ctx.log,
       });

@@ -19,6 +19,7 @@ import { checkSublevelName, LevelSink } from '../maps/level-sink.js';
 import { EX_DATAERR, EX_IOERR, MakemapError, type MapSink } from '../maps/sink.js';
 import { checkTableName, DEFAULT_TABLE, SqliteSink } from '../maps/sqlite-sink.js';
 import { streamTextMap } from '../maps/textmap-reader.js';
+import { textBytes } from '../protocol/bytes.js';
 import { formatTextMapLine, TextMapSyntaxError, textMapLineProblem } from '../maps/textmap.js';
 import { isMainModule } from './is-main.js';
 import { ProgressLine } from './makemap-progress.js';
@@ -233,7 +234,8 @@ class OutputWriter {
 
   async write(text: string): Promise<void> {
     if (this.failure !== null) throw this.failure;
-    if (this.out.write(text)) return;
+    // A dump of 8-bit keys or values must give back their bytes (src/protocol/bytes.ts), not U+FFFD.
+    if (this.out.write(textBytes(text))) return;
     await new Promise<void>((resolve, reject) => {
       const done = (): void => {
         this.out.off('error', fail);
