@@ -73,7 +73,7 @@ function program(io: MakemapIO): Command {
     .argument('[paths...]')
     .addOption(new Option('-t, --type <type>', 'what to build').choices(TYPES).default('level'))
     .addOption(new Option('-d, --dump <type>', 'print the map at PATH as text instead of building').choices(TYPES))
-    .option('-f, --fold-case', 'lowercase keys (for databases with fold-case)', false)
+    .option('-f, --fold-case', 'case-fold keys as Postfix does (for databases with fold-case)', false)
     .option('--allow-empty', 'accept keys without a value', false)
     .option('--sublevel <name>', 'level: write INPUT to (or dump) this sublevel, for keys=sublevel')
     .option('--table <name>', `sqlite: write INPUT to (or dump) this table (default: ${DEFAULT_TABLE})`)
