@@ -179,5 +179,9 @@ describe('byte-exact keys through smapd-makemap and the map modules', () => {
   it('sed rewrites around 8-bit bytes and gives them back', async () => {
     const db = await sed.initDb(['s/^/x-/'], databaseContext('sed', [], 'sed', dir));
     assert.deepEqual(keyBytes(sed.query!(db, 'm', key('caf', [0xe9]), conn) as string), Buffer.from([0x4f, 0x4b, 0x20, 0x78, 0x2d, 0x63, 0x61, 0x66, 0xe9]));
+    // Each 8-bit byte is one character to the expression.
+    const dot = await sed.initDb(['s/^caf.$/hit/'], databaseContext('sed', [], 'sed', dir));
+    assert.equal(sed.query!(dot, 'm', key('caf', [0xe9]), conn), 'OK hit');
+    assert.equal(sed.query!(dot, 'm', key('caf', [0xc3]), conn), 'OK hit');
   });
 });
