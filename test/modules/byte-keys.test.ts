@@ -17,6 +17,8 @@ import memory from '../../modules/memory/index.js';
 import type { MemoryDb } from '../../modules/memory/db.js';
 import sed from '../../modules/sed/index.js';
 import { makemapMain } from '../../src/cli/makemap.js';
+import { streamTextMap } from '../../src/maps/textmap-reader.js';
+import { Readable } from 'node:stream';
 import { bytesToText, keyBytes, type ConnInfo } from '../../src/modules/api.js';
 import { databaseContext } from '../helpers/module-context.js';
 
@@ -183,5 +185,30 @@ describe('byte-exact keys through smapd-makemap and the map modules', () => {
     const dot = await sed.initDb(['s/^caf.$/hit/'], databaseContext('sed', [], 'sed', dir));
     assert.equal(sed.query!(dot, 'm', key('caf', [0xe9]), conn), 'OK hit');
     assert.equal(sed.query!(dot, 'm', key('caf', [0xc3]), conn), 'OK hit');
+  });
+
+  it('reads a text map the same however its bytes are split into chunks', async () => {
+    const whole: Array<[string, string]> = [];
+    await streamTextMap(Readable.from([SOURCE]), 'whole', (k, v) => whole.push([k, v]));
+    const bytewise: Array<[string, string]> = [];
+    const oneByteChunks = Array.from(SOURCE, (b) => Buffer.from([b]));
+    await streamTextMap(Readable.from(oneByteChunks), 'bytewise', (k, v) => bytewise.push([k, v]));
+    assert.deepEqual(bytewise, whole);
+    assert.deepEqual(whole[0], [key('caf', [0xe9]), 'latin1-hit']);
+    assert.deepEqual(whole[1], ['café', 'utf8-hit']);
+  });
+
+  it('level keys=sublevel finds 8-bit keys in the sublevel of the map name', async () => {
+    const out = path.join(dir, 'sub.ldb');
+    const built = await makemap(['--type', 'level', '--map', `latin=${path.join(dir, 'map.txt')}`, out]);
+    assert.equal(built.code, 0, built.stderr);
+    const s = levelModule.initDb([`path=${out}`, 'keys=sublevel'], databaseContext('l', [], 'level', dir)) as LevelDbState;
+    closers.push(() => levelModule.closeDb!(s));
+    await levelModule.openDb!(s);
+    const q = async (map: string, k: string): Promise<string> => (await levelModule.query!(s, map, k, conn)) as string;
+    assert.equal(await q('latin', key('caf', [0xe9])), 'OK latin1-hit');
+    assert.equal(await q('latin', key([0xfe])), 'OK fe-hit');
+    assert.equal(await q('latin', key([0xff])), 'OK ff-hit');
+    assert.equal(await q('other', key([0xff])), 'NOTFOUND ');
   });
 });

@@ -152,4 +152,12 @@ dispatch default database both
     assert.deepEqual(await lookup(bytes('cached', [0], 'x'), bytes('y')), bytes('OK cached', [0], 'x|y'));
     assert.deepEqual(await lookup(map, bytes('x', [0], 'y')), bytes('OK cached|x', [0], 'y'));
   });
+
+  it('the client library sends and reads 8-bit keys and replies byte-exact too', async () => {
+    const c = await d.client();
+    const k = 'caf\udce9';
+    assert.equal(await c.query('echo', k), 'OK caf\udce9');
+    assert.equal(await c.query('latin', k), 'OK latin1-hit');
+    assert.deepEqual(await c.pipeline([['latin', '\udcfe'], ['latin', '\udcff'], ['echo', 'plain']]), ['OK fe-hit', 'OK ff-hit', 'OK plain']);
+  });
 });
