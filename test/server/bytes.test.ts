@@ -9,6 +9,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { connectRaw } from '../helpers/raw.js';
+import { Readable, Writable } from 'node:stream';
+import { smapcMain } from '../../src/cli/smapc.js';
 
 const bytes = (...parts: Array<string | number[]>): Buffer =>
   Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p))));
@@ -159,5 +161,20 @@ dispatch default database both
     assert.equal(await c.query('echo', k), 'OK caf\udce9');
     assert.equal(await c.query('latin', k), 'OK latin1-hit');
     assert.deepEqual(await c.pipeline([['latin', '\udcfe'], ['latin', '\udcff'], ['echo', 'plain']]), ['OK fe-hit', 'OK ff-hit', 'OK plain']);
+  });
+
+  it('smapc sends the bytes of a batch file and prints the reply bytes', async () => {
+    const out: Buffer[] = [];
+    const stdout = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        out.push(Buffer.from(chunk));
+        done();
+      },
+    });
+    const stderr = new Writable({ write: (_c, _e, done) => done() });
+    const stdin = Readable.from([bytes('echo caf', [0xe9], '\nlatin caf', [0xe9], '\r\nlatin ', [0xfe])]);
+    const code = await smapcMain(['-S', d.url()], { stdin, stdout, stderr, env: { HOME: d.dir } });
+    assert.equal(code, 0);
+    assert.deepEqual(Buffer.concat(out), bytes('OK caf', [0xe9], '\nOK latin1-hit\nOK fe-hit\n'));
   });
 });
