@@ -156,6 +156,20 @@ describe('byte-exact keys through smapd-makemap and the map modules', () => {
     assert.equal(await sqliteModule.query!(s, 'm', key([0xfc]), conn), 'NOTFOUND ');
   });
 
+  it('sqlite: a hand-made table holding Latin-1 bytes as TEXT answers with CAST(:key AS TEXT), as documented', async () => {
+    const file = path.join(dir, 'latin-text.db');
+    const db = new Database(file);
+    db.exec('CREATE TABLE users (name TEXT PRIMARY KEY, mailbox TEXT)');
+    db.exec("INSERT INTO users VALUES (CAST(x'6afc7267' AS TEXT), 'juergen'), ('jürg', 'utf8-juergen')");
+    db.close();
+    const s = sqliteModule.initDb([`file=${file}`, 'query=SELECT mailbox FROM users WHERE name = CAST(:key AS TEXT)'], databaseContext('t', [], 'sqlite', dir)) as SqliteDb;
+    closers.push(() => sqliteModule.closeDb!(s));
+    await sqliteModule.openDb!(s);
+    assert.equal(await sqliteModule.query!(s, 'm', key('j', [0xfc], 'rg'), conn), 'OK juergen');
+    assert.equal(await sqliteModule.query!(s, 'm', 'jürg', conn), 'OK utf8-juergen');
+    assert.equal(await sqliteModule.query!(s, 'm', key([0xfc]), conn), 'NOTFOUND ');
+  });
+
   it('memory: 8-bit keys bound apart, folded like Postfix, and kept exactly through a snapshot', async () => {
     const open = async (): Promise<MemoryDb> => {
       const db = await memory.initDb(['capacity=10', 'snapshot=bytes.snap', 'fold-case'], databaseContext('mem', [], 'memory', dir));
