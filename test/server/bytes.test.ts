@@ -3,7 +3,8 @@
  * byte for byte, and two different keys are never one lookup (file map, cache).
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -176,5 +177,29 @@ dispatch default database both
     const code = await smapcMain(['-S', d.url()], { stdin, stdout, stderr, env: { HOME: d.dir } });
     assert.equal(code, 0);
     assert.deepEqual(Buffer.concat(out), bytes('OK caf', [0xe9], '\nOK latin1-hit\nOK fe-hit\n'));
+  });
+
+  it('a config file in Latin-1 matches the same bytes in a rule and answers them in a reply', async () => {
+    const confDir = mkdtempSync(path.join(tmpdir(), 'smapd-latin-conf-'));
+    const rules = path.join(confDir, 'rules.conf');
+    writeFileSync(rules, bytes('database cafe echo OK caf', [0xe9], '\ndispatch key eq caf', [0xe9], ' database cafe\ndispatch default database rest\n'));
+    const d2 = await startDaemon(`
+server tcp inet://127.0.0.1:0
+module echo echo
+database rest echo NOTFOUND
+include ${rules}
+`);
+    try {
+      const s2 = await connectRaw(d2.url());
+      const r2 = new RawReplies(s2);
+      s2.write(frame(bytes('m caf', [0xe9])));
+      assert.deepEqual(await r2.next(), bytes('OK caf', [0xe9]));
+      s2.write(frame(bytes('m café')));
+      assert.deepEqual(await r2.next(), bytes('NOTFOUND '));
+      s2.destroy();
+    } finally {
+      await d2.stop();
+      rmSync(confDir, { recursive: true, force: true });
+    }
   });
 });
