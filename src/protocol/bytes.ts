@@ -34,25 +34,13 @@ function sequenceAt(buf: Uint8Array, i: number, end: number): number {
   const b = buf[i]!;
   if (b < 0x80) return 1;
   if (b >= 0xc2 && b <= 0xdf) return inRange(buf, i + 1, end) ? 2 : 0;
-  let lo = 0x80;
-  let hi = 0xbf;
-  let length = 3;
-  if (b === 0xe0) lo = 0xa0;
-  // ED A0..BF would be a UTF-16 surrogate: not a character, so not valid UTF-8.
-  else if (b === 0xed) hi = 0x9f;
-  else if (b >= 0xe1 && b <= 0xef) length = 3;
-  else if (b === 0xf0) {
-    lo = 0x90;
-    length = 4;
-  }
-  else if (b >= 0xf1 && b <= 0xf3) length = 4;
-  else if (b === 0xf4) {
-    hi = 0x8f;
-    length = 4;
-  }
-  else return 0;
-  const second = inRange(buf, i + 1, end, lo, hi);
-  if (!second) return 0;
+  if (b < 0xe0 || b > 0xf4) return 0;
+  const length = b < 0xf0 ? 3 : 4;
+  // The second byte's range excludes overlong forms (E0, F0), UTF-16 surrogates (ED A0..BF) and code points
+  // past U+10FFFF (F4 90..).
+  const lo = b === 0xe0 ? 0xa0 : b === 0xf0 ? 0x90 : 0x80;
+  const hi = b === 0xed ? 0x9f : b === 0xf4 ? 0x8f : 0xbf;
+  if (!inRange(buf, i + 1, end, lo, hi)) return 0;
   for (let k = 2; k < length; k++) if (!inRange(buf, i + k, end)) return 0;
   return length;
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { isUtf8 } from 'node:buffer';
 import { describe, it } from 'node:test';
 import { decodeBytes, hasRawBytes, netstringOfBytes, textByteLength, textBytes } from '../../src/protocol/bytes.js';
 import { RequestSplitter } from '../../src/protocol/request.js';
@@ -53,10 +54,12 @@ describe('lossless byte decoding', () => {
 
   it('round-trips any bytes, and different bytes never decode alike', () => {
     const seen = new Map<string, string>();
-    for (const buf of randomBuffers(20000)) {
+    for (const buf of randomBuffers(50000)) {
       const text = decodeBytes(buf);
       assert.deepEqual(textBytes(text), buf, `round trip of ${buf.toString('hex')}`);
       assert.equal(textByteLength(text), buf.length);
+      // Escapes appear exactly when Node's own validator rejects the bytes.
+      assert.equal(hasRawBytes(text), !isUtf8(buf), `validity of ${buf.toString('hex')}`);
       const hex = buf.toString('hex');
       const other = seen.get(text);
       assert.ok(other === undefined || other === hex, `${hex} and ${other} decode alike`);
