@@ -7,7 +7,7 @@
  *   database access  file file=access domain-fallback parent-domains nomore
  */
 import path from 'node:path';
-import { defineModule, mapAndKeyOnly, MODULE_API_VERSION, ModuleArgumentError, BackendError } from '../../src/modules/api.js';
+import { defineModule, foldCase, mapAndKeyOnly, MODULE_API_VERSION, ModuleArgumentError, BackendError } from '../../src/modules/api.js';
 import type { DatabaseContext, OptionSpec, Reply } from '../../src/modules/api.js';
 import { compileMapReplies, MAP_REPLY_OPTIONS, type MapReplies } from '../map-common/replies.js';
 import { fallbackKeys, type SearchOptions } from './search.js';
@@ -67,7 +67,7 @@ function initDb(args: readonly string[], ctx: DatabaseContext): FileDb {
 function query(db: FileDb, map: string, key: string): Reply {
   const entries = db.store.entries;
   if (entries === null) throw new BackendError(`map ${db.store.file} is not loaded`);
-  const wanted = db.foldCase ? key.toLowerCase() : key;
+  const wanted = db.foldCase ? foldCase(key) : key;
   let stored = entries.get(wanted);
   let matched = wanted;
   if (stored === undefined && db.search !== null) {

@@ -8,7 +8,8 @@
  *   database hot     level path=/var/lib/smapd/hot.ldb read=sync        # reads on the event loop
  */
 import path from 'node:path';
-import { defineModule, mapAndKeyOnly, MODULE_API_VERSION, ModuleArgumentError, BackendError } from '../../src/modules/api.js';
+import { defineModule, foldCase, mapAndKeyOnly, MODULE_API_VERSION, ModuleArgumentError, BackendError } from '../../src/modules/api.js';
+import { bytesToText, hasRawBytes, keyBytes } from '../../src/modules/api.js';
 import type { DatabaseContext, OptionSpec, Reply } from '../../src/modules/api.js';
 import { compileMapReplies, MAP_REPLY_OPTIONS, type MapReplies } from '../map-common/replies.js';
 import { acquireLevel, describeLevelError, releaseLevel, type LevelDb } from './shared.js';
@@ -87,6 +88,35 @@ function storedKey(state: LevelDbState, map: string, key: string): string | null
   return isSublevelName(map) ? `!${map}!${key}` : null;
 }
 
+/**
+ * Keys and values that are not UTF-8 are stored as their bytes (smapd-makemap does so; see bytes.ts in
+ * src/protocol): such a key is looked up by its bytes, and a value that does not read as UTF-8 (it then shows
+ * U+FFFD) is read again as bytes, so it comes back exact. Plain UTF-8 keys and values cost nothing more.
+ */
+const BYTE_KEY = { keyEncoding: 'buffer' } as const;
+const BYTE_VALUE = { valueEncoding: 'buffer' } as const;
+const BYTE_KEY_VALUE = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const;
+
+type StoredKey = string | Buffer;
+
+function lookupKey(stored: string): StoredKey {
+  return hasRawBytes(stored) ? keyBytes(stored) : stored;
+}
+
+function getSync(db: LevelDb, k: StoredKey): string | undefined {
+  const value = typeof k === 'string' ? db.getSync(k) : db.getSync<Buffer, string>(k, BYTE_KEY);
+  if (value === undefined || value.indexOf('\ufffd') < 0) return value;
+  const bytes = typeof k === 'string' ? db.getSync<string, Buffer>(k, BYTE_VALUE) : db.getSync<Buffer, Buffer>(k, BYTE_KEY_VALUE);
+  return bytes === undefined ? undefined : bytesToText(bytes);
+}
+
+async function get(db: LevelDb, k: StoredKey): Promise<string | undefined> {
+  const value = typeof k === 'string' ? await db.get(k) : await db.get<Buffer, string>(k, BYTE_KEY);
+  if (value === undefined || value.indexOf('\ufffd') < 0) return value;
+  const bytes = typeof k === 'string' ? await db.get<string, Buffer>(k, BYTE_VALUE) : await db.get<Buffer, Buffer>(k, BYTE_KEY_VALUE);
+  return bytes === undefined ? undefined : bytesToText(bytes);
+}
+
 function readFailed(state: LevelDbState, err: unknown): BackendError {
   return new BackendError(`LevelDB ${state.location}: ${describeLevelError(err)}`, { cause: err });
 }
@@ -100,19 +130,20 @@ function answer(state: LevelDbState, map: string, key: string, wanted: string, v
 function query(state: LevelDbState, map: string, key: string): Reply | Promise<Reply> {
   const db = state.db;
   if (db === null) throw new BackendError(`LevelDB ${state.location} is not open`);
-  const wanted = state.foldCase ? key.toLowerCase() : key;
-  const stored = storedKey(state, map, wanted);
-  if (stored === null) return state.replies.negative(map, key);
+  const wanted = state.foldCase ? foldCase(key) : key;
+  const name = storedKey(state, map, wanted);
+  if (name === null) return state.replies.negative(map, key);
+  const stored = lookupKey(name);
   if (state.syncReads) {
     let value: string | undefined;
     try {
-      value = db.getSync(stored);
+      value = getSync(db, stored);
     } catch (err) {
       throw readFailed(state, err);
     }
     return answer(state, map, key, wanted, value);
   }
-  return db.get(stored).then(
+  return get(db, stored).then(
     (value) => answer(state, map, key, wanted, value),
     (err: unknown) => {
       throw readFailed(state, err);

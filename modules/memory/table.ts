@@ -10,6 +10,8 @@ export type BindOutcome =
   | { readonly kind: 'kept'; readonly existing: string }
   | { readonly kind: 'same' };
 
+import { foldCase } from '../../src/modules/api.js';
+
 /** Keys and values end up in one-line replies and in a line-based snapshot; a line break would corrupt both. */
 const LINE_BREAK = /[\r\n]/;
 
@@ -21,9 +23,9 @@ export class BindingTable {
     readonly foldCase: boolean,
   ) {}
 
-  /** The key as stored and looked up: lower-cased with `fold-case`, as Sendmail folds its own keys. */
+  /** The key as stored and looked up: case-folded with `fold-case` (`foldCase`, as Postfix folds keys). */
   normalize(key: string): string {
-    return this.foldCase ? key.toLowerCase() : key;
+    return this.foldCase ? foldCase(key) : key;
   }
 
   get size(): number {

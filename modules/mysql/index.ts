@@ -6,7 +6,7 @@
  *   database aliases mysql query="SELECT dest FROM aliases WHERE name = '$key'"
  */
 import { BackendError, BackendTimeoutError, defineModule, ModuleArgumentError, type DatabaseContext } from '../../src/modules/api.js';
-import { compileQuery, MYSQL_DIALECT, type CompiledQuery } from '../sql-common/query.js';
+import { boundValue, compileQuery, MYSQL_DIALECT, type CompiledQuery } from '../sql-common/query.js';
 import {
   clientFieldsOf,
   compileReplies,
@@ -53,6 +53,15 @@ async function ping(db: MysqlDb, shared: SharedPool): Promise<void> {
     clearTimeout(timer);
     check.catch(() => undefined);
   }
+}
+
+/**
+ * ER_INVALID_CHARACTER_STRING: the server could not convert a value to a column's character set. With a key
+ * bound as bytes (not UTF-8) and compared with a utf8mb4 column, that key has no spelling in the column, so
+ * it cannot be there: NOTFOUND, not a failure that would make the client retry forever.
+ */
+function isUnspellable(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { errno?: unknown }).errno === 1300;
 }
 
 export default defineModule<MysqlDb>({
@@ -104,16 +113,21 @@ export default defineModule<MysqlDb>({
   async query(db, map, key, conn) {
     const req = requestValues(map, key, conn);
     if (db.pool === null) throw new BackendError(`database ${db.ctx.dbId} is not open`);
+    let values: Array<string | Buffer> = [];
     try {
+      values = db.query.params.map((p) => boundValue(req[p]));
       const row = await runLookup(db.pool, {
         sql: db.query.sql,
-        values: db.query.params.map((p) => req[p]),
+        values,
         timeoutMs: db.timeoutMs,
         log: db.ctx.log,
       });
       if (row === null) return renderNotFound(db.ctx, db.replies.negative, req);
       return renderRow(db.ctx, db.replies.positive, row, req);
     } catch (err) {
+      if (isUnspellable(err) && values.some((v) => typeof v !== 'string')) {
+        return renderNotFound(db.ctx, db.replies.negative, req);
+      }
       const timedOut = err instanceof BackendTimeoutError;
       db.ctx.log.error({ db: db.ctx.dbId, err: errorText(err) }, timedOut ? 'mysql lookup timed out' : 'mysql lookup failed');
       return renderError(db.ctx, timedOut ? db.replies.timeout : db.replies.onerror, req, err);

@@ -42,7 +42,7 @@ function isFatal(err: unknown): boolean {
 
 export interface LookupOptions {
   readonly sql: string;
-  readonly values: readonly string[];
+  readonly values: readonly (string | Buffer)[];
   readonly timeoutMs: number;
   readonly log: Logger;
 }
@@ -84,7 +84,7 @@ export function runLookup(shared: SharedPool, opts: LookupOptions): Promise<Resu
       const reused = usedBefore.has(core);
       inFlight = conn;
       try {
-        const [results, fields] = await conn.execute({ sql: opts.sql, values: opts.values as string[], rowsAsArray: true });
+        const [results, fields] = await conn.execute({ sql: opts.sql, values: opts.values as (string | Buffer)[], rowsAsArray: true });
         if (inFlight !== conn) return; // timed out meanwhile: the connection was already abandoned
         inFlight = null;
         usedBefore.add(core);

@@ -7,7 +7,7 @@
  * parameter; a literal that mixes text and variables (`'%$key'`) becomes a concatenation of literal parts and
  * parameters, so GNU queries keep their meaning.
  */
-import { ModuleArgumentError } from '../../src/modules/api.js';
+import { hasRawBytes, keyBytes, ModuleArgumentError } from '../../src/modules/api.js';
 
 /** The request values a query or a reply template can use. */
 export const SQL_VARIABLES = ['key', 'map', 'src', 'dst', 'server'] as const;
@@ -246,6 +246,16 @@ function literalToSql(
     return prefix + quote + s.text + quote;
   });
   return parts.length === 1 ? parts[0]! : dialect.concat(parts);
+}
+
+/**
+ * A request value as a statement parameter. Text that is not UTF-8 (a Latin-1 key from Sendmail; see
+ * src/protocol/bytes.ts) is bound as its bytes, a BLOB / binary string: as text it would become U+FFFD, and
+ * `\xfe` and `\xff` would be one key. A binary parameter compares byte for byte: in SQLite it equals only a
+ * BLOB holding those bytes (smapd-makemap stores such keys so); in MySQL it compares with the column's bytes.
+ */
+export function boundValue(text: string): string | Buffer {
+  return hasRawBytes(text) ? keyBytes(text) : text;
 }
 
 /** The value of each query variable for one request. */

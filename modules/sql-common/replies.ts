@@ -3,6 +3,7 @@
  * position `${1}`, request variables, `${error}`), and turning a result row or an error into a reply.
  */
 import {
+  bytesToText,
   clientReason,
   defineReplyOptions,
   replyPosition,
@@ -81,7 +82,8 @@ export function columnText(v: unknown): string {
   if (v === null || v === undefined) return '';
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
-  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
+  // A BLOB or binary column: its bytes decoded losslessly, so 8-bit values come back in the reply byte for byte.
+  if (v instanceof Uint8Array) return bytesToText(Buffer.from(v.buffer, v.byteOffset, v.byteLength));
   if (v instanceof Date) return Number.isNaN(v.getTime()) ? '' : v.toISOString();
   return JSON.stringify(v);
 }

@@ -10,7 +10,7 @@ import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { BackendError, defineModule, type DatabaseContext, type OptionSpec } from '../../src/modules/api.js';
 import { ModuleArgumentError } from '../../src/modules/api.js';
-import { compileQuery, SQLITE_DIALECT, type CompiledQuery, type SqlVariable } from '../sql-common/query.js';
+import { boundValue, compileQuery, SQLITE_DIALECT, type CompiledQuery, type SqlVariable } from '../sql-common/query.js';
 import {
   clientFieldsOf,
   compileReplies,
@@ -176,8 +176,8 @@ export default defineModule<SqliteDb>({
       if (db.bound.length === 0) {
         row = db.open.stmt.get() as unknown[] | undefined;
       } else {
-        const params: Record<string, string> = {};
-        for (const v of db.bound) params[v] = req[v];
+        const params: Record<string, string | Buffer> = {};
+        for (const v of db.bound) params[v] = boundValue(req[v]);
         row = db.open.stmt.get(params) as unknown[] | undefined;
       }
       if (row === undefined) return renderNotFound(db.ctx, db.replies.negative, req);

@@ -19,6 +19,7 @@ import { checkSublevelName, LevelSink } from './makemap/level-sink.js';
 import { EX_DATAERR, EX_IOERR, MakemapError, type MapSink } from './makemap/sink.js';
 import { checkTableName, DEFAULT_TABLE, SqliteSink } from './makemap/sqlite-sink.js';
 import { streamTextMap } from '../maps/textmap-reader.js';
+import { textBytes } from '../protocol/bytes.js';
 import { formatTextMapLine, TextMapSyntaxError, textMapLineProblem } from '../maps/textmap.js';
 import { VERSION } from '../version.js';
 import { isMainModule } from './is-main.js';
@@ -75,7 +76,7 @@ function program(io: MakemapIO): Command {
     .argument('[paths...]')
     .addOption(new Option('-t, --type <type>', 'what to build').choices(TYPES).default('level'))
     .addOption(new Option('-d, --dump <type>', 'print the map at PATH as text instead of building').choices(TYPES))
-    .option('-f, --fold-case', 'lowercase keys (for databases with fold-case)', false)
+    .option('-f, --fold-case', 'case-fold keys as Postfix does (for databases with fold-case)', false)
     .option('--allow-empty', 'accept keys without a value', false)
     .option('--sublevel <name>', 'level: write INPUT to (or dump) this sublevel, for keys=sublevel')
     .option('--table <name>', `sqlite: write INPUT to (or dump) this table (default: ${DEFAULT_TABLE})`)
@@ -242,7 +243,8 @@ class OutputWriter {
 
   async write(text: string): Promise<void> {
     if (this.failure !== null) throw this.failure;
-    if (this.out.write(text)) return;
+    // A dump of 8-bit keys or values must give back their bytes (src/protocol/bytes.ts), not U+FFFD.
+    if (this.out.write(textBytes(text))) return;
     await new Promise<void>((resolve, reject) => {
       const done = (): void => {
         this.out.off('error', fail);

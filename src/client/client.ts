@@ -9,6 +9,7 @@ import { parseListenUrl } from '../config/url.js';
 import { ProtocolError, RequestTooLargeError } from '../errors.js';
 import { encodeNetstring, encodeNetstringBuffer, NetstringDecoder } from '../protocol/netstring.js';
 import { REPLY_SIZE_CEILING } from '../protocol/reply.js';
+import { decodeBytes, hasRawBytes, netstringOfBytes } from '../protocol/bytes.js';
 import {
   ConnectError,
   ConnectionClosedError,
@@ -20,6 +21,12 @@ import {
 } from './errors.js';
 
 /** Postfix's read timeout, so a client never gives up before the MTAs would. */
+
+/** A request as a netstring; text holding 8-bit bytes (bytes.ts) is sent as those bytes. */
+function requestFrame(payload: string): string | Buffer {
+  return hasRawBytes(payload) ? netstringOfBytes(payload) : encodeNetstring(payload);
+}
+
 export const DEFAULT_TIMEOUT_MS = 100_000;
 /** Sendmail's reply limit, the largest of the real clients. */
 export const DEFAULT_MAX_REPLY_SIZE = REPLY_SIZE_CEILING;
@@ -213,7 +220,7 @@ export class SmapClient {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.request(encodeNetstring(map + ' ' + key));
+    return this.request(requestFrame(map + ' ' + key));
   }
 
   /** Send one netstring with exactly this payload (for requests a well-behaved caller would not make). */
@@ -248,10 +255,9 @@ export class SmapClient {
     } catch (err) {
       return Promise.reject(err);
     }
-    let wire = '';
-    for (const [map, key] of reqs) wire += encodeNetstring(map + ' ' + key);
+    const frames = reqs.map(([map, key]) => requestFrame(map + ' ' + key));
     const replies = reqs.map(() => this.enqueue());
-    this.write(wire);
+    this.write(frames.every((f) => typeof f === 'string') ? frames.join('') : Buffer.concat(frames.map((f) => Buffer.from(f))));
     return Promise.all(replies);
   }
 
@@ -339,7 +345,8 @@ export class SmapClient {
           const text = buf.toString('utf8', start, Math.min(end, start + 80));
           throw new MalformedReplyError(`unsolicited reply from ${this.url}: ${JSON.stringify(text)}`);
         }
-        p.resolve(buf.toString('utf8', start, end));
+        // Decoded as smapd decodes requests (bytes.ts): 8-bit bytes in a reply stay exact, as lone surrogates.
+        p.resolve(decodeBytes(buf, start, end));
       });
     } catch (err) {
       this.fail(this.replyError(err));

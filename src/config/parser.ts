@@ -4,6 +4,7 @@
  * `smapd -t` shows the whole list at once.
  */
 import { readFileSync, realpathSync } from 'node:fs';
+import { decodeBytes } from '../protocol/bytes.js';
 import path from 'node:path';
 import { ConfigError, ConfigErrors } from '../errors.js';
 import { parseDatabase, DATABASE_KEYWORDS } from './database-block.js';
@@ -35,7 +36,8 @@ interface ParseState {
 
 function readText(file: string): string {
   try {
-    return readFileSync(file, 'utf8');
+    // Decoded as requests are (bytes.ts): a Latin-1 `key eq caf\xe9` rule matches the key a client sends.
+    return decodeBytes(readFileSync(file));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new ConfigError(`cannot read config file ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);

@@ -4,6 +4,7 @@
 import net from 'node:net';
 import { ControlUnavailableError } from '../errors.js';
 import { encodeNetstring, NetstringDecoder } from '../protocol/netstring.js';
+import { decodeBytes, hasRawBytes, netstringOfBytes } from '../protocol/bytes.js';
 
 export { ControlUnavailableError };
 
@@ -27,10 +28,10 @@ export function controlCommand(path: string, line: string, timeoutMs = DEFAULT_C
     socket.setTimeout(timeoutMs, () =>
       finish(new ControlUnavailableError(`control socket ${path}: no reply within ${Math.round(timeoutMs / 1000)} s`)),
     );
-    socket.once('connect', () => socket.write(encodeNetstring(line)));
+    socket.once('connect', () => socket.write(hasRawBytes(line) ? netstringOfBytes(line) : encodeNetstring(line)));
     socket.on('data', (chunk: Buffer) => {
       try {
-        decoder.push(chunk, (buf, start, end) => finish(null, buf.toString('utf8', start, end)));
+        decoder.push(chunk, (buf, start, end) => finish(null, decodeBytes(buf, start, end)));
       } catch (err) {
         finish(new ControlUnavailableError(`control socket ${path}: malformed reply: ${(err as Error).message}`));
       }

@@ -11,6 +11,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { ListenError, ProtocolError, RequestTooLargeError } from '../errors.js';
 import { encodeNetstring, NetstringDecoder } from '../protocol/netstring.js';
+import { decodeBytes, hasRawBytes, netstringOfBytes } from '../protocol/bytes.js';
 import { clearStaleSocket } from '../server/unix-socket.js';
 import { executeControl } from './commands.js';
 import type { ControlTarget } from './target.js';
@@ -98,14 +99,16 @@ function serve(socket: net.Socket, target: ControlTarget, log: Logger, maxReques
   socket.on('error', () => undefined);
 
   const send = (payload: string) => {
-    if (!socket.destroyed) socket.write(encodeNetstring(payload));
+    // A reply naming an 8-bit key (bytes.ts) gives back its bytes.
+    if (!socket.destroyed) socket.write(hasRawBytes(payload) ? netstringOfBytes(payload) : encodeNetstring(payload));
   };
 
   socket.on('data', (chunk: Buffer) => {
     if (broken) return;
     try {
       decoder.push(chunk, (buf, start, end) => {
-        const line = buf.toString('utf8', start, end);
+        // Decoded as sockmap requests are, so `bind` can take an 8-bit key that a client will look up.
+        const line = decodeBytes(buf, start, end);
         queue = queue.then(async () => {
           const r = await executeControl(target, line, log, opts.commandTimeoutMs);
           send((r.ok ? 'OK ' : 'ERR ') + r.text);

@@ -7,17 +7,19 @@
  *     trimmed and joined with one space. Comment and blank lines between them do not end the entry.
  *   - A key with no value (after continuations) is an error unless `allowEmptyValues` is set, because an
  *     `OK ` reply with an empty value is a configuration error in Postfix.
- *   - The file is UTF-8; a leading byte-order mark and CR of CRLF line ends are dropped.
+ *   - The file is UTF-8; a leading byte-order mark and CR of CRLF line ends are dropped. Bytes that are not
+ *     UTF-8 (a Latin-1 `caf\xe9`) are kept exactly, as sockmap requests keep them (src/protocol/bytes.ts).
  *
  * The parser is incremental (`TextMapParser.line` per physical line) so a file can be parsed from one string
  * in memory or streamed; entries are handed out as each logical line ends.
  */
 import { TextMapSyntaxError } from '../errors.js';
+import { foldCase } from '../modules/casefold.js';
 
 export { TextMapSyntaxError };
 
 export interface TextMapOptions {
-  /** Lowercase keys (as lookups with `fold-case` do), so that `Foo` and `foo` are the same entry. */
+  /** Case-fold keys (as lookups with `fold-case` do: `foldCase`), so that `Foo` and `foo` are the same entry. */
   readonly foldCase?: boolean;
   /** Accept a key without a value; it gets the value ''. */
   readonly allowEmptyValues?: boolean;
@@ -86,7 +88,7 @@ export class TextMapParser {
     let i = start + 1;
     while (i < end && !isBlank(text.charCodeAt(i))) i++;
     const key = text.slice(start, i);
-    this.pendingKey = this.foldCase ? key.toLowerCase() : key;
+    this.pendingKey = this.foldCase ? foldCase(key) : key;
     this.pendingValue = i < end ? text.slice(i, end).trim() : '';
     this.pendingLine = this.lineNo;
   }

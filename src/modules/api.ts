@@ -171,3 +171,10 @@ export interface ControlCommand<Db> {
 export function defineModule<Db>(module: SmapModule<Db>): SmapModule<Db> {
   return module;
 }
+
+// Keys are bytes (src/protocol/bytes.ts): a key that is not valid UTF-8 reaches `query` with each invalid byte
+// as a lone surrogate U+DC80..U+DCFF. A backend that stores keys as bytes looks up `keyBytes(key)` (a Buffer)
+// when `hasRawBytes(key)`; `bytesToText` decodes stored bytes the same way, so they come back byte for byte.
+export { textBytes as keyBytes, decodeBytes as bytesToText, hasRawBytes } from '../protocol/bytes.js';
+/** `fold-case`: full Unicode case folding as Postfix does it; use it wherever keys are folded. */
+export { foldCase, CASE_FOLDING_UNICODE_VERSION } from './casefold.js';

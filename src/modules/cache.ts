@@ -33,7 +33,13 @@ export class ResultCache {
   private misses = 0;
   private evictions = 0;
 
-  /** The entry key of a lookup: `map NUL key`, then NUL and each connection fact the answers depend on. */
+  /**
+   * The entry key of a lookup: the length of the map name, `:`, the map name, then each connection fact the
+   * answers depend on and a NUL after it, then the key. Map names and keys may hold any byte, NUL included
+   * (src/protocol/bytes.ts), so a plain separator would let two different lookups share an entry (map `a\0b`
+   * key `c`, map `a` key `b\0c`); the length fixes where the map name ends, and the facts (addresses, socket
+   * paths, server ids) never hold a NUL.
+   */
   private readonly keyOf: (mapName: string, key: string, conn: ConnInfo) => string;
 
   constructor(
@@ -43,11 +49,11 @@ export class ResultCache {
     const fields = [...new Set(dependsOn)];
     this.keyOf =
       fields.length === 0
-        ? (mapName, key) => mapName + '\0' + key
+        ? (mapName, key) => mapName.length + ':' + mapName + key
         : (mapName, key, conn) => {
-            let k = mapName + '\0' + key;
-            for (const f of fields) k += '\0' + conn[f];
-            return k;
+            let k = mapName.length + ':' + mapName;
+            for (const f of fields) k += conn[f] + '\0';
+            return k + key;
           };
   }
 

@@ -1,7 +1,10 @@
 /**
  * A sockmap request is `MAP KEY`, split at the first space; the key may itself contain spaces and may be
- * empty (`"map "`). Bytes are read as UTF-8 (SMTPUTF8 addresses).
+ * empty (`"map "`). Both are decoded with `decodeBytes` (bytes.ts): valid UTF-8 as usual (SMTPUTF8 addresses),
+ * any other byte losslessly, so that a key reaches modules and comes back in replies byte for byte.
  */
+import { decodeBytes } from './bytes.js';
+
 const SPACE = 0x20;
 
 /** Map names up to this many bytes are remembered for reuse; longer ones are decoded every time. */
@@ -26,7 +29,7 @@ export class RequestSplitter {
     if (sp === end || sp === start) return false;
     const n = sp - start;
     if (n !== this.mapLength || !this.sameMap(buf, start, n)) {
-      this.map = buf.toString('utf8', start, sp);
+      this.map = decodeBytes(buf, start, sp);
       if (n <= REMEMBERED_MAP_BYTES) {
         buf.copy(this.mapBytes, 0, start, sp);
         this.mapLength = n;
@@ -34,7 +37,7 @@ export class RequestSplitter {
         this.mapLength = -1;
       }
     }
-    this.key = buf.toString('utf8', sp + 1, end);
+    this.key = decodeBytes(buf, sp + 1, end);
     return true;
   }
 

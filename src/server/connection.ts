@@ -11,6 +11,7 @@ import { NetstringDecoder } from '../protocol/netstring.js';
 import * as R from '../protocol/reply.js';
 import type { Reply } from '../protocol/reply.js';
 import { RequestSplitter } from '../protocol/request.js';
+import { hasRawBytes, netstringOfBytes, textByteLength } from '../protocol/bytes.js';
 import { ProtocolError, RequestTooLargeError } from '../errors.js';
 import { deliverChunks, type ChunkSink } from './shared-read.js';
 import { countReply, type ServerStats } from './stats.js';
@@ -201,10 +202,10 @@ export class Connection {
 
   /** Enforce the reply size cap, count and trace. */
   private finish(reply: Reply, map: string, key: string): Reply {
-    if (reply.length * 3 > this.ctx.maxReplySize && Buffer.byteLength(reply, 'utf8') > this.ctx.maxReplySize) {
+    if (reply.length * 3 > this.ctx.maxReplySize && textByteLength(reply) > this.ctx.maxReplySize) {
       this.ctx.stats.oversizeReplies++;
       this.ctx.log.error(
-        { map, key, bytes: Buffer.byteLength(reply, 'utf8'), limit: this.ctx.maxReplySize },
+        { map, key, bytes: textByteLength(reply), limit: this.ctx.maxReplySize },
         'reply too long; sent PERM instead',
       );
       reply = R.perm(`reply too long (limit ${this.ctx.maxReplySize} bytes)`);
@@ -216,7 +217,17 @@ export class Connection {
   }
 
   private emit(reply: Reply): void {
+    // A reply holding a key's raw bytes (bytes.ts) cannot travel as UTF-8 text: it goes as bytes, in order.
+    if (hasRawBytes(reply)) return this.emitBytes(reply);
     this.out += Buffer.byteLength(reply, 'utf8') + ':' + reply + ',';
+  }
+
+  private emitBytes(reply: Reply): void {
+    this.flush();
+    if (this.socket.writable && !this.socket.write(netstringOfBytes(reply)) && !this.readPaused) {
+      this.readPaused = true;
+      this.socket.pause();
+    }
   }
 
   private flush(): void {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import Database from 'better-sqlite3';
 import { EX_DATAERR, EX_IOERR, MakemapError } from './sink.js';
+import { decodeBytes } from '../../protocol/bytes.js';
 
 /** An entry, or a row that has no text value (SQLite tables made by hand may hold NULLs or blobs). */
 export type DumpEntry = { readonly key: string; readonly value: string } | { readonly key: string; readonly problem: string };
@@ -24,15 +25,16 @@ export async function* levelEntries(dir: string, sublevel: string | undefined): 
   if (!existsSync(path.join(dir, 'CURRENT'))) {
     throw new MakemapError(`${dir} is not a LevelDB directory (no CURRENT file)`, EX_IOERR);
   }
-  const db = new ClassicLevel<string, string>(dir, { createIfMissing: false });
+  // Read as bytes: a key or value that is not UTF-8 (level-sink.ts stores those as bytes) must come back exact.
+  const db = new ClassicLevel<Buffer, Buffer>(dir, { createIfMissing: false, keyEncoding: 'buffer', valueEncoding: 'buffer' });
   try {
     await db.open();
   } catch (err) {
     throw new MakemapError(`cannot open ${dir}: ${errText(err)}`, EX_IOERR, { cause: err });
   }
   try {
-    const table = sublevel === undefined ? db : db.sublevel<string, string>(sublevel, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
-    for await (const [key, value] of table.iterator()) yield { key, value };
+    const table = sublevel === undefined ? db : db.sublevel<Buffer, Buffer>(sublevel, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    for await (const [key, value] of table.iterator()) yield { key: decodeBytes(key), value: decodeBytes(value) };
   } finally {
     await db.close();
   }
@@ -40,6 +42,8 @@ export async function* levelEntries(dir: string, sublevel: string | undefined): 
 
 function textOf(v: unknown): string | null {
   if (typeof v === 'string') return v;
+  // sqlite-sink.ts stores keys and values that are not UTF-8 as blobs of their bytes.
+  if (Buffer.isBuffer(v)) return decodeBytes(v);
   if (typeof v === 'number' || typeof v === 'bigint') return String(v);
   return null;
 }

@@ -8,12 +8,33 @@ import { rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { EX_IOERR, ioMessage, MakemapError, temporaryPath, type MapSink, type MapStats } from './sink.js';
+import { hasRawBytes, textBytes } from '../../protocol/bytes.js';
 
-type Level = ClassicLevel<string, string>;
+type Level = ClassicLevel<string | Buffer, string | Buffer>;
 /** The part of a database or sublevel a build uses. */
 interface Table {
-  getSync(key: string): string | undefined;
-  batch(ops: Array<{ type: 'put'; key: string; value: string }>): Promise<void>;
+  getSync(key: string | Buffer, options: { keyEncoding: 'utf8' | 'buffer' }): string | Buffer | undefined;
+  batch(ops: PutOperation[]): Promise<void>;
+}
+
+/**
+ * A key or value that is not UTF-8 (src/protocol/bytes.ts) is written as its bytes, never as U+FFFD, so the
+ * level module, which looks such a key up by its bytes, finds exactly that entry.
+ */
+type PutOperation =
+  | { type: 'put'; key: string | Buffer; value: string | Buffer; keyEncoding?: 'buffer'; valueEncoding?: 'buffer' };
+
+function putOperation(key: string, value: string): PutOperation {
+  const op: PutOperation = { type: 'put', key, value };
+  if (hasRawBytes(key)) {
+    op.key = textBytes(key);
+    op.keyEncoding = 'buffer';
+  }
+  if (hasRawBytes(value)) {
+    op.value = textBytes(value);
+    op.valueEncoding = 'buffer';
+  }
+  return op;
 }
 
 const BATCH_SIZE = 10_000;
@@ -94,12 +115,14 @@ export class LevelSink implements MapSink {
   async beginMap(name: string | undefined): Promise<void> {
     await this.flush();
     this.table =
-      name === undefined ? this.db : this.db.sublevel<string, string>(name, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+      name === undefined ? this.db : this.db.sublevel<string | Buffer, string | Buffer>(name, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     this.stats = { distinct: 0, duplicates: { count: 0, first: null } };
   }
 
   add(key: string, value: string, line: number): void {
-    if (this.pending.has(key) || this.table.getSync(key) !== undefined) {
+    const raw = hasRawBytes(key);
+    const known = this.table.getSync(raw ? textBytes(key) : key, { keyEncoding: raw ? 'buffer' : 'utf8' });
+    if (this.pending.has(key) || known !== undefined) {
       this.stats.duplicates.count++;
       this.stats.duplicates.first ??= { key, line };
     } else {
@@ -114,7 +137,7 @@ export class LevelSink implements MapSink {
 
   private async flush(): Promise<void> {
     if (this.pending.size === 0) return;
-    const ops = Array.from(this.pending, ([key, value]) => ({ type: 'put' as const, key, value }));
+    const ops = Array.from(this.pending, ([key, value]) => putOperation(key, value));
     this.pending = new Map();
     try {
       await this.table.batch(ops);

@@ -4,6 +4,10 @@
  *
  *   CREATE TABLE map (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID
  *
+ * A key or value that is not UTF-8 (a Latin-1 `caf\xe9`, see src/protocol/bytes.ts) is stored as a BLOB of its
+ * bytes, never as text with U+FFFD; the sqlite module binds such a key as a BLOB, and a BLOB only ever equals a
+ * BLOB, so it finds exactly that entry.
+ *
  * The whole build is one transaction in a temporary file with journaling off (a failed build is simply
  * deleted); the finished file is synced and renamed over the output, which is atomic for a running smapd.
  */
@@ -11,6 +15,7 @@ import { closeSync, fsyncSync, openSync, readSync } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import Database from 'better-sqlite3';
 import { EX_IOERR, ioMessage, MakemapError, temporaryPath, type MapSink, type MapStats } from './sink.js';
+import { hasRawBytes, textBytes } from '../../protocol/bytes.js';
 
 export const DEFAULT_TABLE = 'map';
 
@@ -46,10 +51,17 @@ async function checkReplaceable(output: string): Promise<void> {
   }
 }
 
+/** What a key or value is stored as: text, or the bytes of text that is not UTF-8. */
+type StoredText = string | Buffer;
+
+function stored(text: string): StoredText {
+  return hasRawBytes(text) ? textBytes(text) : text;
+}
+
 export class SqliteSink implements MapSink {
   private stats: MapStats = { distinct: 0, duplicates: { count: 0, first: null } };
-  private insert: Database.Statement<[string, string]> | null = null;
-  private update: Database.Statement<[string, string]> | null = null;
+  private insert: Database.Statement<[StoredText, StoredText]> | null = null;
+  private update: Database.Statement<[StoredText, StoredText]> | null = null;
 
   private constructor(
     private readonly output: string,
@@ -90,9 +102,9 @@ export class SqliteSink implements MapSink {
   add(key: string, value: string, line: number): void {
     if (this.insert === null || this.update === null) throw new Error('SqliteSink.add before beginMap');
     try {
-      if (this.insert.run(key, value).changes === 0) {
+      if (this.insert.run(stored(key), stored(value)).changes === 0) {
         // Insert-or-nothing then update tells a duplicate apart from a new key, which REPLACE cannot.
-        this.update.run(value, key);
+        this.update.run(stored(value), stored(key));
         this.stats.duplicates.count++;
         this.stats.duplicates.first ??= { key, line };
       } else {

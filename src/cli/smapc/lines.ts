@@ -1,23 +1,29 @@
 /**
  * Lines of a stream, read on demand. Unlike readline's iterator, the next chunk is read only when the
- * consumer asks for more lines, so batch mode reading a huge file holds one chunk at a time.
+ * consumer asks for more lines, so batch mode reading a huge file holds one chunk at a time. Lines are split
+ * as bytes and decoded as smapd decodes requests (src/protocol/bytes.ts), so a Latin-1 key in a batch file is
+ * sent as its own bytes.
  */
-import { StringDecoder } from 'node:string_decoder';
+import { decodeBytes } from '../../protocol/bytes.js';
+
+const NEWLINE = 0x0a;
+const CR = 0x0d;
+
+function lineOf(buf: Buffer): string {
+  return decodeBytes(buf, 0, buf.length > 0 && buf[buf.length - 1] === CR ? buf.length - 1 : buf.length);
+}
 
 /** Yield each line without its `\n` or `\r\n`; a last line without a newline is yielded too. */
 export async function* readLines(input: AsyncIterable<Buffer | string> | Iterable<string>): AsyncGenerator<string> {
-  const decoder = new StringDecoder('utf8');
-  let rest = '';
+  let rest: Buffer = Buffer.alloc(0);
   for await (const chunk of input) {
-    const text = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
+    const buf = rest.length === 0 ? Buffer.from(chunk) : Buffer.concat([rest, Buffer.from(chunk)]);
     let start = 0;
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-      const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-      yield text.slice(start, end);
+    for (let nl = buf.indexOf(NEWLINE); nl >= 0; nl = buf.indexOf(NEWLINE, start)) {
+      yield lineOf(buf.subarray(start, nl));
       start = nl + 1;
     }
-    rest = text.slice(start);
+    rest = Buffer.from(buf.subarray(start));
   }
-  rest += decoder.end();
-  if (rest !== '') yield rest.endsWith('\r') ? rest.slice(0, -1) : rest;
+  if (rest.length > 0) yield lineOf(rest);
 }

@@ -4,6 +4,7 @@
  * up after the replies to the lines before it. flush() waits for 'drain', which is what keeps a slow reader
  * of stdout from making smapc buffer the whole answer set.
  */
+import { hasRawBytes, textBytes } from '../../protocol/bytes.js';
 import type { Writable } from 'node:stream';
 
 const FLUSH_AT = 64 * 1024;
@@ -67,6 +68,7 @@ export class Output {
     if (this.buffer === '') return !this.stdout.writableNeedDrain;
     const text = this.buffer;
     this.buffer = '';
-    return this.stdout.write(text);
+    // A reply holding 8-bit bytes (bytes.ts) is printed as those bytes, not as U+FFFD.
+    return this.stdout.write(hasRawBytes(text) ? textBytes(text) : text);
   }
 }
