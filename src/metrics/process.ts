@@ -5,7 +5,7 @@
  * process that serves the metrics (the primary), not the workers.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 
 /** Where a metric goes: the exposition's `one` and `family` writers. */
 export interface MetricSink {
@@ -14,6 +14,44 @@ export interface MetricSink {
 
 /** The event-loop delay is sampled every this many milliseconds (what prom-client uses too). */
 const LOOP_RESOLUTION_MS = 10;
+/** At most this many samples are kept between scrapes (ten minutes' worth); older ones are overwritten. */
+const MAX_SAMPLES = 60_000;
+
+/**
+ * Event-loop delay: a timer due every 10 ms notes how late it ran. A loop blocked for 50 ms makes the next tick
+ * 50 ms late, whatever blocked it. (Node's monitorEventLoopDelay misses a block that ends before its own timer
+ * comes due, so it can report nothing for a stall that every lookup waited through.)
+ */
+class LoopDelay {
+  private readonly samples = new Float64Array(MAX_SAMPLES);
+  private count = 0;
+  private last = performance.now();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor() {
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      this.samples[this.count++ % MAX_SAMPLES] = Math.max(0, now - this.last - LOOP_RESOLUTION_MS);
+      this.last = now;
+    }, LOOP_RESOLUTION_MS);
+    this.timer.unref();
+  }
+
+  /** Mean, 99th percentile and maximum in milliseconds since the last call, then start again. */
+  take(): { mean: number; p99: number; max: number } {
+    const n = Math.min(this.count, MAX_SAMPLES);
+    this.count = 0;
+    if (n === 0) return { mean: 0, p99: 0, max: 0 };
+    const sorted = this.samples.slice(0, n).sort();
+    let sum = 0;
+    for (const v of sorted) sum += v;
+    return { mean: sum / n, p99: sorted[Math.min(n - 1, Math.ceil(n * 0.99) - 1)]!, max: sorted[n - 1]! };
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+}
 
 function openFds(): number | undefined {
   try {
@@ -33,13 +71,8 @@ function maxFds(): number | undefined {
 }
 
 export class ProcessMetrics {
-  private readonly loop: IntervalHistogram;
+  private readonly loop = new LoopDelay();
   private readonly startedAt = Date.now() - process.uptime() * 1000;
-
-  constructor() {
-    this.loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
-    this.loop.enable();
-  }
 
   /** Write every metric; the event-loop figures cover the time since the previous scrape. */
   render(e: MetricSink): void {
@@ -57,16 +90,13 @@ export class ProcessMetrics {
     if (fds !== undefined) e.one('process_open_fds', 'gauge', 'Open file descriptors.', fds);
     const max = maxFds();
     if (max !== undefined) e.one('process_max_fds', 'gauge', 'Limit of open file descriptors.', max);
-    const h = this.loop;
-    // No sample yet (a scrape right after the previous one): report 0 rather than the histogram's sentinels.
-    const seen = h.count > 0;
-    e.one('nodejs_eventloop_lag_mean_seconds', 'gauge', 'Mean event-loop delay since the previous scrape, in seconds.', seen ? h.mean / 1e9 : 0);
-    e.one('nodejs_eventloop_lag_p99_seconds', 'gauge', '99th percentile of the event-loop delay since the previous scrape, in seconds.', seen ? h.percentile(99) / 1e9 : 0);
-    e.one('nodejs_eventloop_lag_max_seconds', 'gauge', 'Longest event-loop delay since the previous scrape, in seconds.', seen ? h.max / 1e9 : 0);
-    h.reset();
+    const lag = this.loop.take();
+    e.one('nodejs_eventloop_lag_mean_seconds', 'gauge', 'Mean event-loop delay since the previous scrape, in seconds.', lag.mean / 1000);
+    e.one('nodejs_eventloop_lag_p99_seconds', 'gauge', '99th percentile of the event-loop delay since the previous scrape, in seconds.', lag.p99 / 1000);
+    e.one('nodejs_eventloop_lag_max_seconds', 'gauge', 'Longest event-loop delay since the previous scrape, in seconds.', lag.max / 1000);
   }
 
   close(): void {
-    this.loop.disable();
+    this.loop.close();
   }
 }

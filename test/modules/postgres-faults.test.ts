@@ -92,7 +92,8 @@ describe('postgres module faults', () => {
     assert.ok(Date.now() - fastStarted < 400, 'the second lookup did not wait for the slow one');
     const r = await slow;
     const took = Date.now() - started;
-    assert.match(r, /^TIMEOUT \S.*within 500 ms/);
+    // The client gets the short reason; the detail (`within 500 ms`) is logged.
+    assert.equal(r, 'TIMEOUT database timeout');
     assert.ok(took >= 450 && took < 3000, `timed out after ${took} ms`);
     assert.ok(await waitFor(async () => (await runningQueries(server!.admin!, marker)) === 0, 5000), 'the query no longer runs on the server');
     const again = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((k) => ask(db, k)));
@@ -103,7 +104,7 @@ describe('postgres module faults', () => {
     if (!needPg(t, server)) return;
     if (!existsSync(`/var/run/postgresql/.s.PGSQL.${PG_PORT}`)) return t.skip('no PostgreSQL socket in /var/run/postgresql');
     const db = await open([...args().filter((a) => !a.startsWith('host=')), slowQuery, 'timeout=300ms'], undefined, 'socket');
-    assert.match(await ask(db, 'slow', '30'), /^TIMEOUT .*\/var\/run\/postgresql/);
+    assert.equal(await ask(db, 'slow', '30'), 'TIMEOUT database timeout');
     assert.ok(await waitFor(async () => (await runningQueries(server!.admin!, marker)) === 0, 5000), 'the query no longer runs on the server');
   });
 

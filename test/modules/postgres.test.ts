@@ -135,11 +135,11 @@ describe('postgres module', () => {
   it('answers the onerror-reply on an SQL error, and the connection stays usable', async (t) => {
     if (!needPg(t, server)) return;
     const bad = await open([...pgArgs(), `query=SELECT missing_column FROM ${table} WHERE k = $key`, 'pool-size=1']);
-    assert.match(await ask(bad, 'smith'), /^TEMP .*missing_column/);
+    assert.equal(await ask(bad, 'smith'), 'TEMP database error', 'the detail (missing_column) is logged, not sent');
     const failOpen = await open([...pgArgs(), `query=SELECT 1/0 FROM ${table} WHERE k = $key`, 'onerror-reply=NOTFOUND'], [], 'db2');
     assert.equal(await ask(failOpen, 'smith'), 'NOTFOUND ');
     const typed = await open([...pgArgs(), `query=SELECT value FROM ${table} WHERE n = $key`, 'pool-size=1'], [], 'db3');
-    assert.match(await ask(typed, 'not a number'), /^TEMP .*bigint/);
+    assert.equal(await ask(typed, 'not a number'), 'TEMP database error');
     assert.equal(await ask(typed, '9007199254740993'), 'OK dmk', 'the same connection answers the next lookup');
   });
 
