@@ -190,6 +190,8 @@ export class Connection {
     }
     this.feed(chunk, length, false);
     this.flush();
+    // The kernel may have taken the whole batch at once: then there is room again, and no 'drain' to come.
+    if (this.stalled) this.resume();
   };
 
   /**
@@ -348,10 +350,13 @@ export class Connection {
     this.socket.pause();
   }
 
-  /** The client took replies, or a backend answered: answer what is kept, then read again, as room allows. */
+  /**
+   * The client took replies, a backend answered, or a batch went straight into the kernel: answer what is
+   * kept, then read again, as room allows. Each round answers at least one request or ends.
+   */
   private resume(): void {
     if (this.closing) return;
-    if (this.stalled) {
+    while (this.stalled) {
       if (!this.roomForAnother()) {
         this.updateDeadline();
         return;
@@ -363,7 +368,7 @@ export class Connection {
       if (rest !== null) this.feed(rest, rest.length, true);
       else this.updateDeadline();
       this.flush();
-      if (this.stalled || this.closing) return;
+      if (this.closing) return;
     }
     if (!this.readPaused) return;
     if ((this.socket as Duplex & { writableNeedDrain?: boolean }).writableNeedDrain) return;
