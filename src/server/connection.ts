@@ -67,6 +67,8 @@ export class Connection {
   private heldBytes = 0;
   /** Requests at a backend (unsettled slots). */
   private pending = 0;
+  /** The socket's write buffer, looked up once per read: nothing is written while a read is decoded. */
+  private socketQueued = 0;
   /** What one more request may add at most: the longest reply and its netstring wrapper. */
   private readonly replyRoom: number;
   /** The bound, never below one reply (`replyRoom`), so that a connection always makes progress. */
@@ -163,14 +165,13 @@ export class Connection {
     this.socket.destroy();
   }
 
-  /** Replies not yet taken by the client, in bytes (those in the socket counted in characters). */
-  private unsent(): number {
-    return this.outBytes + this.heldBytes + (this.socket.writableLength ?? 0);
-  }
-
-  /** Whether one more request may be taken now without passing the bound. */
+  /**
+   * Whether one more request may be taken now without passing the bound: replies not yet taken by the client
+   * (in bytes; those in the socket's buffer in characters), room for each request at a backend, and for one more.
+   */
   private roomForAnother(): boolean {
-    return this.inFlight < MAX_IN_FLIGHT && this.unsent() + (this.pending + 1) * this.replyRoom <= this.bound;
+    const unsent = this.outBytes + this.heldBytes + this.socketQueued;
+    return this.inFlight < MAX_IN_FLIGHT && unsent + (this.pending + 1) * this.replyRoom <= this.bound;
   }
 
   private peer(): string {
@@ -200,6 +201,7 @@ export class Connection {
    */
   private feed(chunk: Buffer, n: number, owned: boolean): void {
     let stop: number;
+    this.socketQueued = this.socket.writableLength;
     try {
       stop = this.decoder.push(chunk, this.onFrame, n);
     } catch (err) {
@@ -357,6 +359,7 @@ export class Connection {
   private resume(): void {
     if (this.closing) return;
     while (this.stalled) {
+      this.socketQueued = this.socket.writableLength;
       if (!this.roomForAnother()) {
         this.updateDeadline();
         return;
