@@ -151,12 +151,13 @@ export class Connection {
   }
 
   /**
-   * Nothing of this connection is at a backend: it is idle, or its client is stalling (a request half
-   * sent, replies not read). When the connection table is full, such a connection may be closed to make
-   * room (daemon.ts); the client, if it is a real one, reconnects (Postfix retries once on EOF).
+   * Nothing of this connection is at a backend: it is idle, its client is stalling (a request half sent,
+   * replies not read), or it is closing and waits for the peer's close. When the connection table is full,
+   * such a connection may be closed to make room (daemon.ts); the client, if it is a real one, reconnects
+   * (Postfix retries once on EOF).
    */
   get evictable(): boolean {
-    return this.pending === 0 && !this.closing;
+    return this.pending === 0;
   }
 
   /** Close to make room for another client; counted and logged by the caller. */
