@@ -9,7 +9,7 @@ import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { SmapdConfig } from '../config/types.js';
 import type { Smapd } from './daemon.js';
-import { addressKey, OpenCounts } from './limits.js';
+import { addressKey, OpenCounts, type LimitHit } from './limits.js';
 import { openListener, type OpenListener } from './listeners.js';
 import { RateLimitedWarning } from './rate-log.js';
 import { createStats, type ServerStats } from './stats.js';
@@ -18,7 +18,7 @@ import type { HandleStats } from '../modules/handle.js';
 
 /** Messages between the primary and the workers. */
 type ToWorker =
-  | { t: 'conn'; server: string; address: string }
+  | { t: 'conn'; server: string; address: string; makeRoom?: LimitHit }
   | { t: 'reload' }
   | { t: 'stop' }
   | { t: 'stats'; id: number }
@@ -141,7 +141,9 @@ export class ClusterPrimary {
   /**
    * The connection limits are the primary's to keep: each worker sees only its share, so `max-connections`
    * checked there would allow N times the limit. The primary cannot tell an idle connection from a busy one
-   * (its worker reads it), so a full table refuses here, whatever `when-full` says.
+   * (its worker reads it): with `when-full evict`, a connection past a limit goes to the next worker with the
+   * limit it hit, and that worker closes one of its own idle or stalled connections for it, or refuses it.
+   * Either way the worker reports a closed connection, so the count is right again.
    */
   private dispatchConnection(socket: net.Socket, serverId: string): void {
     const live = this.workers.filter((w) => w.isConnected());
@@ -153,7 +155,7 @@ export class ClusterPrimary {
     const decl = this.config.servers.find((d) => d.id === serverId);
     const address = addressKey(socket);
     const hit = this.open.limitHit(this.config, decl, address);
-    if (hit !== undefined) {
+    if (hit !== undefined && this.config.whenFull !== 'evict') {
       this.rejected++;
       this.refusedLog.note({ server: serverId, limit: hit, client: address || 'unix', open: this.open.total });
       socket.destroy();
@@ -161,7 +163,7 @@ export class ClusterPrimary {
     }
     const w = live[this.next++ % live.length]!;
     this.track(w, serverId, address, +1);
-    w.send({ t: 'conn', server: serverId, address } satisfies ToWorker, socket, { keepOpen: false }, (err) => {
+    w.send({ t: 'conn', server: serverId, address, makeRoom: hit } satisfies ToWorker, socket, { keepOpen: false }, (err) => {
       if (err) {
         this.track(w, serverId, address, -1);
         socket.destroy();
@@ -229,7 +231,7 @@ export function runWorker(daemon: Smapd, reload: () => Promise<void>, log: Logge
       switch (msg.t) {
         case 'conn': {
           const { server, address } = msg;
-          const finished = handle ? daemon.adopt(handle, server) : undefined;
+          const finished = handle ? daemon.adopt(handle, server, msg.makeRoom) : undefined;
           if (finished === undefined) process.send?.({ t: 'closed', server, address } satisfies ToPrimary);
           else void finished.then(() => process.connected && process.send?.({ t: 'closed', server, address } satisfies ToPrimary));
           break;

@@ -86,15 +86,16 @@ export class Smapd {
 
   /**
    * Take over a socket another process accepted (a worker, from the primary). Resolves when the connection
-   * ends; undefined when it was refused at once.
+   * ends; undefined when it was refused at once. `makeRoom`: the primary found this limit reached, and this
+   * worker is to close one of its own idle or stalled connections within the limit's scope for it.
    */
-  adopt(socket: net.Socket, serverId: string): Promise<void> | undefined {
+  adopt(socket: net.Socket, serverId: string, makeRoom?: LimitHit): Promise<void> | undefined {
     const decl = this.runtime.config.servers.find((d) => d.id === serverId);
     if (decl === undefined) {
       socket.destroy();
       return undefined;
     }
-    return this.accept(socket, decl)?.finished;
+    return this.accept(socket, decl, makeRoom)?.finished;
   }
 
   /** Serve one already-connected stream (inetd mode). Resolves when it closes. */
@@ -139,13 +140,13 @@ export class Smapd {
     await this.runtime.retire();
   }
 
-  private accept(socket: net.Socket, decl: ServerDecl): Connection | undefined {
+  private accept(socket: net.Socket, decl: ServerDecl, makeRoom?: LimitHit): Connection | undefined {
     if (this.stopping !== null) {
       socket.destroy();
       return undefined;
     }
     const address = addressKey(socket);
-    if (!this.admit(decl, address)) {
+    if (!this.admit(decl, address, makeRoom)) {
       socket.destroy();
       return undefined;
     }
@@ -174,8 +175,13 @@ export class Smapd {
    * connection within the scope of the limit it hits is closed to make room for it. Refusals are counted
    * and logged once per interval.
    */
-  private admit(decl: ServerDecl, address: string): boolean {
+  private admit(decl: ServerDecl, address: string, makeRoom: LimitHit | undefined): boolean {
     const cfg = this.runtime.config;
+    if (makeRoom !== undefined && !this.evictFor(makeRoom, decl, address)) {
+      this.stats.connectionsRejected++;
+      this.refusedLog.note({ server: decl.id, limit: makeRoom, client: address || 'unix' });
+      return false;
+    }
     // Each eviction lowers the count of the limit hit, so three rounds see each of the three limits.
     for (let round = 0; ; round++) {
       const hit = this.counts.limitHit(cfg, decl, address);

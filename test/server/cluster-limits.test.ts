@@ -43,11 +43,11 @@ describe('workers 2: limits kept by the primary', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('refuses an address past max-connections-per-address, and counts its closed connections back', async () => {
+  it('refuses an address past max-connections-per-address (when-full refuse), and counts its closed connections back', async () => {
     const conf = path.join(dir, 'smapd.conf');
     writeFileSync(
       conf,
-      `prepend-load-path ${fixture('modules')}\nworkers 2\nmax-connections-per-address 2\n` +
+      `prepend-load-path ${fixture('modules')}\nworkers 2\nmax-connections-per-address 2\nwhen-full refuse\n` +
         'server tcp inet://127.0.0.1:0\nmodule t testmod\ndatabase d t\ndispatch default database d\n',
     );
     p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -84,5 +84,37 @@ describe('workers 2: limits kept by the primary', () => {
     }
     assert.ok(served, 'a connection of 127.0.0.2 was served again after one of its two closed');
     b.destroy();
+  });
+  it('with when-full evict, a worker closes an idle connection of that address for the new one', async () => {
+    const conf = path.join(dir, 'evict.conf');
+    writeFileSync(
+      conf,
+      `prepend-load-path ${fixture('modules')}\nworkers 2\nmax-connections-per-address 2\n` +
+        'server tcp inet://127.0.0.1:0\nmodule t testmod\ndatabase d t\ndispatch default database d\n',
+    );
+    const q = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise((r) => q.once('exit', r));
+    try {
+      let log = '';
+      q.stderr!.on('data', (d) => (log += d));
+      await waitFor(() => log.includes('smapd started'), 'smapd to start', 20_000);
+      const port = Number(/"tcp":"inet:\/\/127\.0\.0\.1:(\d+)"/.exec(log)![1]);
+      const a = await connectFrom('127.0.0.2', port);
+      const b = await connectFrom('127.0.0.2', port);
+      assert.equal(await ask(a, 'a'), encodeNetstring('OK m/a'));
+      assert.equal(await ask(b, 'b'), encodeNetstring('OK m/b'));
+      const aClosed = readUntilClose(a, 10_000).then(() => 'a', () => 'timeout');
+      const bClosed = readUntilClose(b, 10_000).then(() => 'b', () => 'timeout');
+      const third = await connectFrom('127.0.0.2', port);
+      assert.equal(await ask(third, 'c'), encodeNetstring('OK m/c'));
+      assert.match(await Promise.race([aClosed, bClosed]), /^[ab]$/, 'one of the idle connections made room');
+      await waitFor(() => log.includes('closed an idle or stalled connection to make room'), 'the eviction in the log');
+      third.destroy();
+      a.destroy();
+      b.destroy();
+    } finally {
+      q.kill('SIGTERM');
+      await exited;
+    }
   });
 });
