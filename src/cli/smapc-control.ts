@@ -157,7 +157,8 @@ export function formatDuration(seconds: number): string {
 export function formatStatus(s: StatusReport): string {
   const out: string[] = [];
   out.push(`smapd ${s.version}, pid ${s.pid}, up ${formatDuration(s.uptimeSeconds)} (since ${s.startedAt})${s.stopping ? ', STOPPING' : ''}`);
-  out.push(`connections: ${s.connections.open} open, ${s.connections.total} total, ${s.connections.rejected} rejected`);
+  const c = s.connections;
+  out.push(`connections: ${c.open} open, ${c.total} total, ${c.rejected} rejected, ${c.evicted} evicted, ${c.stalled} stalled, ${c.requestTimeouts} timed out`);
   out.push(`requests:    ${s.requests} (protocol errors ${s.protocolErrors}, oversize replies ${s.oversizeReplies})`);
   out.push(`replies:     ${Object.entries(s.replies).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const names = Object.keys(s.databases);

@@ -12,6 +12,11 @@ export const DEFAULTS = {
   idleTimeout: 600_000,
   shutdownTimeout: 5_000,
   maxConnections: 1024,
+  maxConnectionsPerAddress: 0,
+  whenFull: 'evict',
+  requestTimeout: 30_000,
+  // What the C reference server lets a connection's output grow to before it stops reading.
+  maxReplyBuffer: 256 * 1024,
   backlog: 128,
   reuseAddr: true,
   socketMode: 0o600,
@@ -31,6 +36,8 @@ export interface ServerDraft {
   socketMode: number | undefined;
   socketOwner: { user?: string; group?: string } | undefined;
   idleTimeout: number | undefined;
+  requestTimeout: number | undefined;
+  ipv6Only: boolean | undefined;
   reuseAddr: boolean | undefined;
   user: string | undefined;
   groups: string[];
@@ -61,6 +68,10 @@ export function newDraft(file: string): Draft {
     idleTimeout: DEFAULTS.idleTimeout,
     shutdownTimeout: DEFAULTS.shutdownTimeout,
     maxConnections: DEFAULTS.maxConnections,
+    maxConnectionsPerAddress: DEFAULTS.maxConnectionsPerAddress,
+    whenFull: DEFAULTS.whenFull,
+    requestTimeout: DEFAULTS.requestTimeout,
+    maxReplyBuffer: DEFAULTS.maxReplyBuffer,
     backlog: DEFAULTS.backlog,
     reuseAddr: DEFAULTS.reuseAddr,
     socketMode: DEFAULTS.socketMode,
@@ -112,6 +123,8 @@ function finishServer(s: ServerDraft, d: Draft): ServerDecl {
     socketMode: s.socketMode ?? d.socketMode,
     socketOwner: owner,
     idleTimeout: s.idleTimeout,
+    requestTimeout: s.requestTimeout,
+    ipv6Only: s.ipv6Only ?? false,
     reuseAddr: s.reuseAddr ?? d.reuseAddr,
     user: s.user,
     groups: s.groups,
@@ -172,6 +185,10 @@ export function finishDraft(d: Draft, errors: ConfigError[]): SmapdConfig {
     idleTimeout: d.idleTimeout,
     shutdownTimeout: d.shutdownTimeout,
     maxConnections: d.maxConnections,
+    maxConnectionsPerAddress: d.maxConnectionsPerAddress,
+    whenFull: d.whenFull,
+    requestTimeout: d.requestTimeout,
+    maxReplyBuffer: d.maxReplyBuffer,
     backlog: d.backlog,
     reuseAddr: d.reuseAddr,
     socketMode: d.socketMode,

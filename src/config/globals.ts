@@ -32,6 +32,10 @@ export const MIN_REPLY_SIZE = 64;
 /** Each connection may buffer this much; more is a memory hazard, not a lookup key. */
 export const MAX_REQUEST_SIZE_LIMIT = 64 * 1024 * 1024;
 export const MAX_WORKERS = 1024;
+/** Below this a connection would stop answering after a handful of small replies. */
+export const MIN_REPLY_BUFFER = 4 * 1024;
+/** Multiplied by max-connections this is the daemon's worst case; more per connection is a typo. */
+export const MAX_REPLY_BUFFER = 256 * 1024 * 1024;
 
 function dir(stmt: Statement): string {
   return path.dirname(stmt.loc.file);
@@ -98,6 +102,17 @@ const handlers: Record<string, GlobalHandler> = {
   reuseaddr: (s, d) => void (d.reuseAddr = boolArg(s, one(s, 'reuseaddr yes|no'))),
   'max-children': (s, d) => void (d.maxConnections = intArg(s, one(s, 'max-children N'), 0, MAX_CONNECTIONS_LIMIT)),
   'max-connections': (s, d) => void (d.maxConnections = intArg(s, one(s, 'max-connections N'), 0, MAX_CONNECTIONS_LIMIT)),
+  'max-connections-per-address': (s, d) =>
+    void (d.maxConnectionsPerAddress = intArg(s, one(s, 'max-connections-per-address N'), 0, MAX_CONNECTIONS_LIMIT)),
+  'when-full': (s, d) => {
+    const w = one(s, 'when-full evict|refuse');
+    if (w.text !== 'evict' && w.text !== 'refuse') {
+      throw new ConfigError(`'when-full' expects evict or refuse, not '${w.text}'`, wordLoc(s, w));
+    }
+    d.whenFull = w.text;
+  },
+  'request-timeout': (s, d) => void (d.requestTimeout = durationArg(s, one(s, 'request-timeout DURATION'))),
+  'max-reply-buffer': (s, d) => void (d.maxReplyBuffer = sizeArg(s, one(s, 'max-reply-buffer SIZE'), MIN_REPLY_BUFFER, MAX_REPLY_BUFFER)),
   // Accepted for GNU Smap configs; smapd never forks per connection, so there is nothing to switch off.
   'single-process': (s) => void boolArg(s, one(s, 'single-process yes|no')),
 

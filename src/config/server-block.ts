@@ -65,6 +65,14 @@ const handlers: Record<string, BlockHandler<ServerDraft>> = {
     srv.socketMode = modeArg(s, w);
   },
   'idle-timeout': (s, srv) => void (srv.idleTimeout = durationArg(s, one(s, 'idle-timeout DURATION'))),
+  'request-timeout': (s, srv) => void (srv.requestTimeout = durationArg(s, one(s, 'request-timeout DURATION'))),
+  'ipv6-only': (s, srv) => {
+    const w = one(s, 'ipv6-only yes|no');
+    if (srv.url.kind !== 'inet6') {
+      throw new ConfigError(`'ipv6-only' applies only to IPv6 servers, and '${srv.id}' listens on ${srv.url.text}`, s.loc);
+    }
+    srv.ipv6Only = boolArg(s, w);
+  },
 };
 
 export const SERVER_KEYWORDS: readonly string[] = Object.keys(handlers);
@@ -94,6 +102,8 @@ export function parseServer(stmt: Statement, body: readonly Statement[] | undefi
     socketMode: undefined,
     socketOwner: undefined,
     idleTimeout: undefined,
+    requestTimeout: undefined,
+    ipv6Only: undefined,
     reuseAddr: undefined,
     user: undefined,
     groups: [],

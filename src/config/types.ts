@@ -31,6 +31,10 @@ export interface ServerDecl {
   readonly allGroups: boolean;
   /** Idle timeout for this server's connections in ms; undefined = the global one. */
   readonly idleTimeout: number | undefined;
+  /** Request timeout for this server's connections in ms; undefined = the global one. */
+  readonly requestTimeout: number | undefined;
+  /** For an IPv6 listener: accept IPv6 clients only; false = dual-stack (`[::]` takes IPv4 clients too). */
+  readonly ipv6Only: boolean;
   readonly reuseAddr: boolean;
   readonly loc: SourceLocation;
 }
@@ -106,6 +110,14 @@ export interface SmapdConfig {
   readonly shutdownTimeout: number;
   /** Global connection limit; 0 = unlimited. */
   readonly maxConnections: number;
+  /** Open connections one client address may hold; 0 = no limit. Unix-socket clients are not counted. */
+  readonly maxConnectionsPerAddress: number;
+  /** When a connection limit is reached: close an idle or stalled connection to make room, or refuse the new one. */
+  readonly whenFull: 'evict' | 'refuse';
+  /** ms a client may take to finish sending a request it has started, or to read replies held back; 0 = never. */
+  readonly requestTimeout: number;
+  /** Bytes of replies a connection may hold unsent before smapd stops answering and reading it. */
+  readonly maxReplyBuffer: number;
   readonly backlog: number;
   readonly reuseAddr: boolean;
   /** Default unix socket mode. */

@@ -65,7 +65,14 @@ export interface StatusReport {
   readonly startedAt: string;
   readonly uptimeSeconds: number;
   readonly stopping: boolean;
-  readonly connections: { readonly open: number; readonly total: number; readonly rejected: number };
+  readonly connections: {
+    readonly open: number;
+    readonly total: number;
+    readonly rejected: number;
+    readonly evicted: number;
+    readonly stalled: number;
+    readonly requestTimeouts: number;
+  };
   readonly requests: number;
   readonly protocolErrors: number;
   readonly oversizeReplies: number;
@@ -94,7 +101,14 @@ export function collectStatus(target: ControlTarget, now = Date.now()): StatusRe
     startedAt: new Date(s.startedAt).toISOString(),
     uptimeSeconds: Math.max(0, Math.floor((now - s.startedAt) / 1000)),
     stopping: target.stopping(),
-    connections: { open: s.connectionsOpen, total: s.connectionsTotal, rejected: s.connectionsRejected },
+    connections: {
+      open: s.connectionsOpen,
+      total: s.connectionsTotal,
+      rejected: s.connectionsRejected,
+      evicted: s.connectionsEvicted,
+      stalled: s.connectionsStalled,
+      requestTimeouts: s.requestTimeouts,
+    },
     requests: s.requests,
     protocolErrors: s.protocolErrors,
     oversizeReplies: s.oversizeReplies,

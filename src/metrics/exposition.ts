@@ -60,6 +60,9 @@ export function renderMetrics(target: ControlTarget, now = Date.now(), processMe
   e.one('smapd_connections_open', 'gauge', 'Client connections open now.', s.connectionsOpen);
   e.one('smapd_connections_total', 'counter', 'Client connections accepted.', s.connectionsTotal);
   e.one('smapd_connections_rejected_total', 'counter', 'Client connections closed at once because of a connection limit.', s.connectionsRejected);
+  e.one('smapd_connections_evicted_total', 'counter', 'Idle or stalled connections closed to make room when a connection limit was reached.', s.connectionsEvicted);
+  e.one('smapd_connections_stalled', 'gauge', 'Connections not answered now because their unsent replies reached max-reply-buffer.', s.connectionsStalled);
+  e.one('smapd_request_timeouts_total', 'counter', 'Connections closed because a request, or taking its replies, passed request-timeout.', s.requestTimeouts);
   e.one('smapd_requests_total', 'counter', 'Lookup requests received.', s.requests);
   e.family(
     'smapd_replies_total',

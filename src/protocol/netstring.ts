@@ -13,8 +13,11 @@ const NINE = 0x39;
 /** The most digits a length may have; more is garbage, whatever the cap. */
 const MAX_LENGTH_DIGITS = 20;
 
-/** Called once per complete frame with the payload's place in `buf` (valid only during the call). */
-export type FrameHandler = (buf: Buffer, start: number, end: number) => void;
+/**
+ * Called once per complete frame with the payload's place in `buf` (valid only during the call). Returning
+ * exactly `false` stops the decoder right after this frame (the caller takes no more for now; see `push`).
+ */
+export type FrameHandler = (buf: Buffer, start: number, end: number) => unknown;
 
 const enum State {
   Length,
@@ -38,12 +41,14 @@ export class NetstringDecoder {
   }
 
   /**
-   * Feed the first `n` bytes of a chunk (all of it by default); `onFrame` runs for each complete frame, in
-   * order. Nothing of `chunk` is kept after the call, so the caller may reuse it. Throws ProtocolError on
-   * malformed input and RequestTooLargeError on an oversize length; the caller then closes the connection.
+   * Feed `chunk[from, n)` (all of it by default); `onFrame` runs for each complete frame, in order. Returns
+   * where it stopped: `n`, or the offset just after a frame whose handler returned `false`; the caller feeds
+   * the bytes from there again later. Nothing of `chunk` is kept after the call, so the caller may reuse it.
+   * Throws ProtocolError on malformed input and RequestTooLargeError on an oversize length; the caller then
+   * closes the connection.
    */
-  push(chunk: Buffer, onFrame: FrameHandler, n = chunk.length): void {
-    let i = 0;
+  push(chunk: Buffer, onFrame: FrameHandler, n = chunk.length, from = 0): number {
+    let i = from;
     while (i < n) {
       switch (this.state) {
         case State.Length: {
@@ -64,7 +69,7 @@ export class NetstringDecoder {
               const len = this.length;
               i += len + 1;
               this.reset();
-              onFrame(chunk, start, start + len);
+              if (onFrame(chunk, start, start + len) === false) return i;
             }
           } else {
             throw new ProtocolError(`invalid character ${describe(c)} in netstring length`);
@@ -87,11 +92,12 @@ export class NetstringDecoder {
           const len = this.length;
           this.partial = null;
           this.reset();
-          onFrame(frame, 0, len);
+          if (onFrame(frame, 0, len) === false) return i;
           break;
         }
       }
     }
+    return n;
   }
 
   private reset(): void {

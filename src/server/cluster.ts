@@ -9,21 +9,23 @@ import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { SmapdConfig } from '../config/types.js';
 import type { Smapd } from './daemon.js';
+import { addressKey, OpenCounts, type LimitHit } from './limits.js';
 import { openListener, type OpenListener } from './listeners.js';
+import { RateLimitedWarning } from './rate-log.js';
 import { createStats, type ServerStats } from './stats.js';
 import type { CacheStats } from '../modules/cache.js';
 import type { HandleStats } from '../modules/handle.js';
 
 /** Messages between the primary and the workers. */
 type ToWorker =
-  | { t: 'conn'; server: string }
+  | { t: 'conn'; server: string; address: string; makeRoom?: LimitHit }
   | { t: 'reload' }
   | { t: 'stop' }
   | { t: 'stats'; id: number }
   | { t: 'flush'; db: string | undefined };
 type ToPrimary =
   | { t: 'ready' }
-  | { t: 'closed'; server: string }
+  | { t: 'closed'; server: string; address: string }
   | { t: 'stats'; id: number; stats: ServerStats; databases: Record<string, WorkerDatabaseStats> };
 
 /** One worker's figures for one database. */
@@ -42,14 +44,18 @@ export class ClusterPrimary {
   private stopping = false;
   private statsSeq = 0;
   private rejected = 0;
-  private readonly openPerServer = new Map<string, number>();
+  private readonly open = new OpenCounts();
+  /** Per worker: its open connections by `SERVER ADDRESS` (an address has no space), so a dead worker's are let go. */
   private readonly openPerWorker = new Map<Worker, Map<string, number>>();
+  private readonly refusedLog: RateLimitedWarning;
   private readonly statsWaiters = new Map<number, { got: ToPrimary[]; want: number; done: (r: ToPrimary[]) => void }>();
 
   constructor(
     private config: SmapdConfig,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.refusedLog = new RateLimitedWarning(log, 'too many connections; closing new one');
+  }
 
   get addresses(): ReadonlyMap<string, string> {
     return new Map(this.listeners.map((l) => [l.decl.id, l.address]));
@@ -98,7 +104,17 @@ export class ClusterPrimary {
     for (const r of replies) {
       if (r.t !== 'stats') continue;
       total.startedAt = Math.min(total.startedAt, r.stats.startedAt);
-      for (const k of ['connectionsTotal', 'connectionsOpen', 'connectionsRejected', 'requests', 'protocolErrors', 'oversizeReplies'] as const) {
+      for (const k of [
+        'connectionsTotal',
+        'connectionsOpen',
+        'connectionsRejected',
+        'connectionsEvicted',
+        'connectionsStalled',
+        'requestTimeouts',
+        'requests',
+        'protocolErrors',
+        'oversizeReplies',
+      ] as const) {
         total[k] += r.stats[k];
       }
       for (const k of Object.keys(total.replies) as Array<keyof ServerStats['replies']>) total.replies[k] += r.stats.replies[k];
@@ -119,11 +135,15 @@ export class ClusterPrimary {
     await Promise.all(exits);
     clearTimeout(timer);
     await closed;
+    this.refusedLog.close();
   }
 
   /**
    * The connection limits are the primary's to keep: each worker sees only its share, so `max-connections`
-   * checked there would allow N times the limit.
+   * checked there would allow N times the limit. The primary cannot tell an idle connection from a busy one
+   * (its worker reads it): with `when-full evict`, a connection past a limit goes to the next worker with the
+   * limit it hit, and that worker closes one of its own idle or stalled connections for it, or refuses it.
+   * Either way the worker reports a closed connection, so the count is right again.
    */
   private dispatchConnection(socket: net.Socket, serverId: string): void {
     const live = this.workers.filter((w) => w.isConnected());
@@ -133,38 +153,35 @@ export class ClusterPrimary {
       return;
     }
     const decl = this.config.servers.find((d) => d.id === serverId);
-    const onServer = this.openPerServer.get(serverId) ?? 0;
-    if (
-      (this.config.maxConnections > 0 && this.openTotal() >= this.config.maxConnections) ||
-      (decl !== undefined && decl.maxConnections > 0 && onServer >= decl.maxConnections)
-    ) {
+    const address = addressKey(socket);
+    const hit = this.open.limitHit(this.config, decl, address);
+    if (hit !== undefined && this.config.whenFull !== 'evict') {
       this.rejected++;
-      this.log.warn({ server: serverId }, 'too many connections; closing new one');
+      this.refusedLog.note({ server: serverId, limit: hit, client: address || 'unix', open: this.open.total });
       socket.destroy();
       return;
     }
     const w = live[this.next++ % live.length]!;
-    this.track(w, serverId, +1);
-    w.send({ t: 'conn', server: serverId } satisfies ToWorker, socket, { keepOpen: false }, (err) => {
+    this.track(w, serverId, address, +1);
+    w.send({ t: 'conn', server: serverId, address, makeRoom: hit } satisfies ToWorker, socket, { keepOpen: false }, (err) => {
       if (err) {
-        this.track(w, serverId, -1);
+        this.track(w, serverId, address, -1);
         socket.destroy();
       }
     });
   }
 
-  private openTotal(): number {
-    let n = 0;
-    for (const v of this.openPerServer.values()) n += v;
-    return n;
-  }
-
-  /** Count a connection in (+1) or out (-1), per server and per worker (a dead worker's are let go). */
-  private track(w: Worker, serverId: string, delta: number): void {
-    this.openPerServer.set(serverId, Math.max(0, (this.openPerServer.get(serverId) ?? 0) + delta));
-    let mine = this.openPerWorker.get(w);
-    if (mine === undefined) this.openPerWorker.set(w, (mine = new Map()));
-    mine.set(serverId, Math.max(0, (mine.get(serverId) ?? 0) + delta));
+  /** Count a connection in (+1) or out (-1), per server, address and worker (a dead worker's are let go). */
+  private track(w: Worker, serverId: string, address: string, delta: number): void {
+    const mine = this.openPerWorker.get(w) ?? new Map<string, number>();
+    this.openPerWorker.set(w, mine);
+    const key = `${serverId} ${address}`;
+    const n = mine.get(key) ?? 0;
+    // Never below zero: a late 'closed' from a worker whose connections were already let go.
+    const d = Math.max(delta, -n);
+    if (d === 0) return;
+    mine.set(key, n + d);
+    this.open.add(serverId, address, d);
   }
 
   private fork(): Promise<void> {
@@ -177,7 +194,7 @@ export class ClusterPrimary {
           ready = true;
           resolve();
         } else if (msg.t === 'closed') {
-          this.track(w, msg.server, -1);
+          this.track(w, msg.server, msg.address, -1);
         } else if (msg.t === 'stats') {
           const waiter = this.statsWaiters.get(msg.id);
           if (waiter) {
@@ -191,7 +208,10 @@ export class ClusterPrimary {
       });
       w.on('exit', (code, signal) => {
         this.workers.splice(this.workers.indexOf(w), 1);
-        for (const [server, n] of this.openPerWorker.get(w) ?? []) this.track(w, server, -n);
+        for (const [key, n] of this.openPerWorker.get(w) ?? []) {
+          const sp = key.lastIndexOf(' ');
+          this.track(w, key.slice(0, sp), key.slice(sp + 1), -n);
+        }
         this.openPerWorker.delete(w);
         if (!ready) return reject(new Error(`worker ${w.process.pid} failed to start (exit ${code ?? signal})`));
         if (this.stopping) return;
@@ -210,10 +230,10 @@ export function runWorker(daemon: Smapd, reload: () => Promise<void>, log: Logge
     process.on('message', (msg: ToWorker, handle?: net.Socket) => {
       switch (msg.t) {
         case 'conn': {
-          const server = msg.server;
-          const finished = handle ? daemon.adopt(handle, server) : undefined;
-          if (finished === undefined) process.send?.({ t: 'closed', server } satisfies ToPrimary);
-          else void finished.then(() => process.connected && process.send?.({ t: 'closed', server } satisfies ToPrimary));
+          const { server, address } = msg;
+          const finished = handle ? daemon.adopt(handle, server, msg.makeRoom) : undefined;
+          if (finished === undefined) process.send?.({ t: 'closed', server, address } satisfies ToPrimary);
+          else void finished.then(() => process.connected && process.send?.({ t: 'closed', server, address } satisfies ToPrimary));
           break;
         }
         case 'reload':

@@ -1,19 +1,30 @@
 /**
  * One client connection: decode requests, dispatch each, and write replies back in request order. Replies
  * that are ready at once are batched into one `write` per incoming chunk; an async reply holds back the
- * ones behind it until it resolves. A flood of pipelined requests is bounded: past `MAX_IN_FLIGHT`
- * unanswered requests, or while the socket's write buffer is full, reading pauses.
+ * ones behind it until it resolves.
+ *
+ * Memory is bounded per connection. A request is taken only while the replies not yet sent (batched,
+ * buffered in the socket, held behind a slower one) plus room for each request still at a backend
+ * (`max-reply-size` apiece) plus room for this one stay within `maxReplyBuffer`. Past that, answering stops
+ * in the middle of a read (the rest of the bytes are kept, at most one read) and reading pauses, until the
+ * client takes its replies ('drain') or a backend answers. A client that pipelines requests and never reads
+ * its replies therefore costs `maxReplyBuffer`, not one reply per request. Reading also pauses while the
+ * socket's write buffer is over its high-water mark, and past `MAX_IN_FLIGHT` unanswered requests.
+ *
+ * A client must not hold its connection without making progress: a request it has started must arrive
+ * whole, and replies held back for it must be taken, within `requestTimeout`; otherwise it is disconnected.
  */
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ConnInfo } from '../modules/api.js';
 import { NetstringDecoder } from '../protocol/netstring.js';
+import { hasRawBytes, netstringOfBytes, textByteLength } from '../protocol/bytes.js';
 import * as R from '../protocol/reply.js';
 import type { Reply } from '../protocol/reply.js';
 import { RequestSplitter } from '../protocol/request.js';
-import { hasRawBytes, netstringOfBytes, textByteLength } from '../protocol/bytes.js';
 import { ProtocolError, RequestTooLargeError } from '../errors.js';
 import { deliverChunks, type ChunkSink } from './shared-read.js';
+import type { RateLimitedWarning } from './rate-log.js';
 import { countReply, type ServerStats } from './stats.js';
 
 /** What a connection needs from the daemon; `dispatch` is fixed at accept so a reload leaves it on its config. */
@@ -23,6 +34,12 @@ export interface ConnectionContext {
   readonly maxReplySize: number;
   /** ms; 0 = never. */
   readonly idleTimeout: number;
+  /** ms for a started request to arrive whole, or for held-back replies to be taken; 0 = never. */
+  readonly requestTimeout: number;
+  /** Bytes of unsent replies (and room for replies still being worked on) past which answering stops. */
+  readonly maxReplyBuffer: number;
+  /** Where a request timeout is reported: one line per interval with a count. */
+  readonly timeoutLog: RateLimitedWarning;
   readonly log: Logger;
   readonly stats: ServerStats;
   /** Called for each answered request when tracing is on. */
@@ -45,6 +62,26 @@ export class Connection {
   private readonly splitter = new RequestSplitter();
   /** Replies ready to send, framed, not yet written. */
   private out = '';
+  /** Payload bytes of `out`. */
+  private outBytes = 0;
+  /** Payload bytes of replies ready in `slots`, held behind an earlier one still at a backend. */
+  private heldBytes = 0;
+  /** Requests at a backend (unsettled slots). */
+  private pending = 0;
+  /** The socket's write buffer, looked up once per read: nothing is written while a read is decoded. */
+  private socketQueued = 0;
+  /** What one more request may add at most: the longest reply and its netstring wrapper. */
+  private readonly replyRoom: number;
+  /** The bound, never below one reply (`replyRoom`), so that a connection always makes progress. */
+  private readonly bound: number;
+  /** Answering stopped for the bound (or MAX_IN_FLIGHT); `rest` holds the bytes not yet decoded. */
+  private stalled = false;
+  private rest: Buffer | null = null;
+  /** A frame completed since the last look; `lastProgress` is then brought up to date once per read. */
+  private progressed = false;
+  /** When this connection last completed a request (or was accepted), in ms since 1970. */
+  lastProgress = Date.now();
+  private deadline: NodeJS.Timeout | undefined;
   /** Unanswered async requests (and the sync ones queued behind them), oldest first. */
   private readonly slots: Slot[] = [];
   private slotHead = 0;
@@ -70,6 +107,8 @@ export class Connection {
     sink?: ChunkSink,
   ) {
     this.decoder = new NetstringDecoder(ctx.maxRequestSize);
+    this.replyRoom = ctx.maxReplySize + String(ctx.maxReplySize).length + 2;
+    this.bound = Math.max(ctx.maxReplyBuffer, this.replyRoom);
     this.finished = new Promise((resolve) => (this.done = resolve));
     deliverChunks(socket, sink, this.onChunk);
     socket.on('end', () => this.endGracefully());
@@ -112,6 +151,31 @@ export class Connection {
     return this.slots.length - this.slotHead;
   }
 
+  /**
+   * Nothing of this connection is at a backend: it is idle, its client is stalling (a request half sent,
+   * replies not read), or it is closing and waits for the peer's close. When the connection table is full,
+   * such a connection may be closed to make room (daemon.ts); the client, if it is a real one, reconnects
+   * (Postfix retries once on EOF).
+   */
+  get evictable(): boolean {
+    return this.pending === 0;
+  }
+
+  /** Close to make room for another client; counted and logged by the caller. */
+  evict(): void {
+    this.closing = true;
+    this.socket.destroy();
+  }
+
+  /**
+   * Whether one more request may be taken now without passing the bound: replies not yet taken by the client
+   * (in bytes; those in the socket's buffer in characters), room for each request at a backend, and for one more.
+   */
+  private roomForAnother(): boolean {
+    const unsent = this.outBytes + this.heldBytes + this.socketQueued;
+    return this.inFlight < MAX_IN_FLIGHT && unsent + (this.pending + 1) * this.replyRoom <= this.bound;
+  }
+
   private peer(): string {
     const i = this.info;
     return i.family === 'unix' ? `unix:${i.dst}` : i.family === 'inet6' ? `[${i.src}]:${i.srcPort}` : `${i.src}:${i.srcPort}`;
@@ -121,25 +185,60 @@ export class Connection {
   private readonly onChunk = (chunk: Buffer, length: number): void => {
     if (this.closing) return;
     this.idleTimer?.refresh();
-    try {
-      this.decoder.push(chunk, this.onFrame, length);
-    } catch (err) {
-      this.protocolError(err as Error);
+    if (this.stalled) {
+      // Answering is stopped; a read that was under way when reading paused joins the kept bytes.
+      const got = chunk.subarray(0, length);
+      this.rest = this.rest === null ? Buffer.from(got) : Buffer.concat([this.rest, got]);
+      return;
     }
+    this.feed(chunk, length, false);
     this.flush();
-    if (this.inFlight >= MAX_IN_FLIGHT && !this.readPaused) {
-      this.readPaused = true;
-      this.socket.pause();
-    }
+    // The kernel may have taken the whole batch at once: then there is room again, and no 'drain' to come.
+    if (this.stalled) this.resume();
   };
 
-  private readonly onFrame = (buf: Buffer, start: number, end: number): void => {
-    if (this.closing) return;
+  /**
+   * Decode `chunk[0, n)` and answer its requests until the bound stops it; keep what is left (a copy, unless
+   * `owned`: then the chunk is ours to keep). Arms or clears the request deadline.
+   */
+  private feed(chunk: Buffer, n: number, owned: boolean): void {
+    let stop: number;
+    this.socketQueued = this.socket.writableLength;
+    try {
+      stop = this.decoder.push(chunk, this.onFrame, n);
+    } catch (err) {
+      this.protocolError(err as Error);
+      return;
+    }
+    if (this.progressed) {
+      this.progressed = false;
+      this.lastProgress = Date.now();
+    }
+    if (this.stalled) {
+      if (stop < n) this.rest = owned ? chunk.subarray(stop, n) : Buffer.from(chunk.subarray(stop, n));
+      this.pauseReading();
+    }
+    this.updateDeadline();
+  }
+
+  /**
+   * The deadline runs while the client owes us something: the rest of a request it started, or taking
+   * replies that stop us answering. Not while a backend is slow: that is the database `timeout`'s job.
+   */
+  private updateDeadline(): void {
+    if (!this.decoder.idle || (this.stalled && this.pending === 0)) this.armDeadline();
+    else if (this.deadline !== undefined) this.clearDeadline();
+  }
+
+  /** One request; returns false when no more may be taken for now (the decoder then stops after it). */
+  private readonly onFrame = (buf: Buffer, start: number, end: number): boolean => {
+    if (this.closing) return true;
     this.ctx.stats.requests++;
+    this.progressed = true;
     const req = this.splitter;
     if (!req.split(buf, start, end)) {
       this.answer(R.perm('malformed request: expected "MAP KEY"'), '', '');
-      return;
+      return this.takeMore();
     }
     const map = req.map;
     const key = req.key;
@@ -155,6 +254,7 @@ export class Connection {
     } else {
       const slot: Slot = { reply: undefined };
       this.slots.push(slot);
+      this.pending++;
       r.then(
         (reply) => this.settle(slot, reply, map, key),
         (err) => {
@@ -163,12 +263,24 @@ export class Connection {
         },
       );
     }
+    return this.takeMore();
   };
+
+  private takeMore(): boolean {
+    if (this.roomForAnother()) return true;
+    if (!this.stalled) {
+      this.stalled = true;
+      this.ctx.stats.connectionsStalled++;
+    }
+    return false;
+  }
 
   /** Queue a ready reply: straight into the batch if nothing is waiting ahead of it. */
   private answer(reply: Reply, map: string, key: string): void {
     if (this.slotHead < this.slots.length) {
-      this.slots.push({ reply: this.finish(reply, map, key) });
+      const r = this.finish(reply, map, key);
+      this.heldBytes += textByteLength(r);
+      this.slots.push({ reply: r });
     } else {
       this.emit(this.finish(reply, map, key));
     }
@@ -176,9 +288,12 @@ export class Connection {
 
   private settle(slot: Slot, reply: Reply, map: string, key: string): void {
     slot.reply = this.finish(typeof reply === 'string' ? reply : R.temp('internal error'), map, key);
+    this.pending--;
+    this.heldBytes += textByteLength(slot.reply);
     let moved = false;
     while (this.slotHead < this.slots.length && this.slots[this.slotHead]!.reply !== undefined) {
-      this.emit(this.slots[this.slotHead]!.reply!);
+      const ready = this.slots[this.slotHead]!.reply!;
+      this.heldBytes -= this.emit(ready);
       this.slots[this.slotHead++] = undefined as unknown as Slot;
       moved = true;
     }
@@ -216,38 +331,88 @@ export class Connection {
     return reply;
   }
 
-  private emit(reply: Reply): void {
+  /** Add a reply to the batch; returns its payload length in bytes. */
+  private emit(reply: Reply): number {
     // A reply holding a key's raw bytes (bytes.ts) cannot travel as UTF-8 text: it goes as bytes, in order.
     if (hasRawBytes(reply)) return this.emitBytes(reply);
-    this.out += Buffer.byteLength(reply, 'utf8') + ':' + reply + ',';
+    const bytes = Buffer.byteLength(reply, 'utf8');
+    this.out += bytes + ':' + reply + ',';
+    this.outBytes += bytes;
+    return bytes;
   }
 
-  private emitBytes(reply: Reply): void {
+  /** Send the batch so far, then this reply as its bytes; the socket's queue counts it against the bound. */
+  private emitBytes(reply: Reply): number {
     this.flush();
-    if (this.socket.writable && !this.socket.write(netstringOfBytes(reply)) && !this.readPaused) {
-      this.readPaused = true;
-      this.socket.pause();
-    }
+    const frame = netstringOfBytes(reply);
+    if (this.socket.writable && !this.socket.write(frame)) this.pauseReading();
+    return frame.length;
   }
 
   private flush(): void {
     if (this.out === '') return;
     const data = this.out;
     this.out = '';
+    this.outBytes = 0;
     if (!this.socket.writable) return;
-    if (!this.socket.write(data, 'utf8') && !this.readPaused) {
-      this.readPaused = true;
-      this.socket.pause();
-    }
+    if (!this.socket.write(data, 'utf8')) this.pauseReading();
   }
 
+  private pauseReading(): void {
+    if (this.readPaused) return;
+    this.readPaused = true;
+    this.socket.pause();
+  }
+
+  /**
+   * The client took replies, a backend answered, or a batch went straight into the kernel: answer what is
+   * kept, then read again, as room allows. Each round answers at least one request or ends.
+   */
   private resume(): void {
-    if (!this.readPaused || this.closing) return;
-    if (this.inFlight >= MAX_IN_FLIGHT) return;
+    if (this.closing) return;
+    while (this.stalled) {
+      this.socketQueued = this.socket.writableLength;
+      if (!this.roomForAnother()) {
+        this.updateDeadline();
+        return;
+      }
+      this.stalled = false;
+      this.ctx.stats.connectionsStalled--;
+      const rest = this.rest;
+      this.rest = null;
+      if (rest !== null) this.feed(rest, rest.length, true);
+      else this.updateDeadline();
+      this.flush();
+      if (this.closing) return;
+    }
+    if (!this.readPaused) return;
     if ((this.socket as Duplex & { writableNeedDrain?: boolean }).writableNeedDrain) return;
     this.readPaused = false;
     this.socket.resume();
   }
+
+  /** Start the request deadline unless it runs already: it is not pushed back by bytes that trickle in. */
+  private armDeadline(): void {
+    if (this.deadline !== undefined || this.ctx.requestTimeout <= 0) return;
+    this.deadline = setTimeout(this.onDeadline, this.ctx.requestTimeout);
+    this.deadline.unref();
+  }
+
+  private clearDeadline(): void {
+    clearTimeout(this.deadline);
+    this.deadline = undefined;
+  }
+
+  private readonly onDeadline = (): void => {
+    this.deadline = undefined;
+    if (this.closing) return;
+    this.ctx.stats.requestTimeouts++;
+    const why = this.decoder.idle ? 'replies not read' : 'request not completed';
+    this.ctx.timeoutLog.note({ peer: this.peer(), server: this.info.serverId, reason: why, timeout: this.ctx.requestTimeout });
+    // The client holds the connection without making progress; nothing it could still be sent would help.
+    this.closing = true;
+    this.socket.destroy();
+  };
 
   private protocolError(err: Error): void {
     this.ctx.stats.protocolErrors++;
@@ -295,6 +460,12 @@ export class Connection {
 
   private onClose(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.clearDeadline();
+    this.rest = null;
+    if (this.stalled) {
+      this.stalled = false;
+      this.ctx.stats.connectionsStalled--;
+    }
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.closing = true;
     this.done();

@@ -9,7 +9,10 @@ import type { ServerDecl, SmapdConfig } from '../config/types.js';
 import type { ConnInfo } from '../modules/api.js';
 import { Connection, type ConnectionContext } from './connection.js';
 import { connInfoOf } from './conninfo.js';
+import { chooseVictim } from './eviction.js';
+import { addressKey, OpenCounts, type LimitHit } from './limits.js';
 import { openListener, type OpenListener } from './listeners.js';
+import { RateLimitedWarning } from './rate-log.js';
 import { Runtime } from './runtime.js';
 import { shareReads, type ChunkSink } from './shared-read.js';
 import { createStats, type ServerStats } from './stats.js';
@@ -19,7 +22,12 @@ export class Smapd {
   private runtime: Runtime;
   private listeners: OpenListener[] = [];
   private readonly connections = new Set<Connection>();
-  private readonly perServer = new Map<string, number>();
+  /** Accepted connections still counted against the limits, with the server and address they count under. */
+  private readonly seats = new Map<Connection, { readonly server: string; readonly address: string }>();
+  private readonly counts = new OpenCounts();
+  private readonly refusedLog: RateLimitedWarning;
+  private readonly evictedLog: RateLimitedWarning;
+  private readonly timeoutLog: RateLimitedWarning;
   private stopping: Promise<void> | null = null;
   /** The shared read buffer could not be used for some socket; said once. */
   private warnedSlowReads = false;
@@ -29,6 +37,9 @@ export class Smapd {
     readonly log: Logger,
   ) {
     this.runtime = runtime;
+    this.refusedLog = new RateLimitedWarning(log, 'too many connections; closing new one');
+    this.evictedLog = new RateLimitedWarning(log, 'connection limit reached; closed an idle or stalled connection to make room');
+    this.timeoutLog = new RateLimitedWarning(log, 'request timeout; connection closed');
   }
 
   /** Load modules, databases and rules; throws ConfigErrors. Does not listen yet. */
@@ -75,15 +86,16 @@ export class Smapd {
 
   /**
    * Take over a socket another process accepted (a worker, from the primary). Resolves when the connection
-   * ends; undefined when it was refused at once.
+   * ends; undefined when it was refused at once. `makeRoom`: the primary found this limit reached, and this
+   * worker is to close one of its own idle or stalled connections within the limit's scope for it.
    */
-  adopt(socket: net.Socket, serverId: string): Promise<void> | undefined {
+  adopt(socket: net.Socket, serverId: string, makeRoom?: LimitHit): Promise<void> | undefined {
     const decl = this.runtime.config.servers.find((d) => d.id === serverId);
     if (decl === undefined) {
       socket.destroy();
       return undefined;
     }
-    return this.accept(socket, decl)?.finished;
+    return this.accept(socket, decl, makeRoom)?.finished;
   }
 
   /** Serve one already-connected stream (inetd mode). Resolves when it closes. */
@@ -124,24 +136,21 @@ export class Smapd {
     }
     clearTimeout(timer);
     await closed;
+    for (const l of [this.refusedLog, this.evictedLog, this.timeoutLog]) l.close();
     await this.runtime.retire();
   }
 
-  private accept(socket: net.Socket, decl: ServerDecl): Connection | undefined {
-    const cfg = this.runtime.config;
-    const n = this.perServer.get(decl.id) ?? 0;
+  private accept(socket: net.Socket, decl: ServerDecl, makeRoom?: LimitHit): Connection | undefined {
     if (this.stopping !== null) {
       socket.destroy();
       return undefined;
     }
-    if ((cfg.maxConnections > 0 && this.connections.size >= cfg.maxConnections) || (decl.maxConnections > 0 && n >= decl.maxConnections)) {
-      this.stats.connectionsRejected++;
-      this.log.warn({ server: decl.id, open: this.connections.size }, 'too many connections; closing new one');
+    const address = addressKey(socket);
+    if (!this.admit(decl, address, makeRoom)) {
       socket.destroy();
       return undefined;
     }
     socket.setNoDelay(true);
-    this.perServer.set(decl.id, n + 1);
     const moved = shareReads(socket);
     let conn: Connection;
     if (typeof moved !== 'string') {
@@ -155,8 +164,59 @@ export class Smapd {
       // A socket handed over by the primary may have been paused at accept.
       socket.resume();
     }
-    void conn.finished.then(() => this.perServer.set(decl.id, (this.perServer.get(decl.id) ?? 1) - 1));
+    this.seats.set(conn, { server: decl.id, address });
+    this.counts.add(decl.id, address);
+    void conn.finished.then(() => this.unseat(conn));
     return conn;
+  }
+
+  /**
+   * Whether a new connection may be served: it fits every limit, or (`when-full evict`) an idle or stalled
+   * connection within the scope of the limit it hits is closed to make room for it. Refusals are counted
+   * and logged once per interval.
+   */
+  private admit(decl: ServerDecl, address: string, makeRoom: LimitHit | undefined): boolean {
+    const cfg = this.runtime.config;
+    if (makeRoom !== undefined && !this.evictFor(makeRoom, decl, address)) {
+      this.stats.connectionsRejected++;
+      this.refusedLog.note({ server: decl.id, limit: makeRoom, client: address || 'unix' });
+      return false;
+    }
+    // Each eviction lowers the count of the limit hit, so three rounds see each of the three limits.
+    for (let round = 0; ; round++) {
+      const hit = this.counts.limitHit(cfg, decl, address);
+      if (hit === undefined) return true;
+      if (round === 3 || cfg.whenFull !== 'evict' || !this.evictFor(hit, decl, address)) {
+        this.stats.connectionsRejected++;
+        this.refusedLog.note({ server: decl.id, limit: hit, client: address || 'unix', open: this.counts.total });
+        return false;
+      }
+    }
+  }
+
+  /** Close one idle or stalled connection within the scope of `hit`; false when there is none. */
+  private evictFor(hit: LimitHit, decl: ServerDecl, address: string): boolean {
+    const inScope = (seat: { server: string; address: string }) =>
+      hit === 'max-connections-per-address' ? seat.address === address : hit === 'server max-connections' ? seat.server === decl.id : true;
+    const candidates: Array<{ conn: Connection; address: string; evictable: boolean; lastProgress: number }> = [];
+    for (const [conn, seat] of this.seats) {
+      if (inScope(seat)) candidates.push({ conn, address: seat.address, evictable: conn.evictable, lastProgress: conn.lastProgress });
+    }
+    const victim = chooseVictim(candidates);
+    if (victim === undefined) return false;
+    this.unseat(victim.conn);
+    victim.conn.evict();
+    this.stats.connectionsEvicted++;
+    this.evictedLog.note({ server: decl.id, limit: hit, evicted: victim.address || 'unix', client: address || 'unix' });
+    return true;
+  }
+
+  /** Stop counting a connection against the limits (when it closes, or at once when it is evicted). */
+  private unseat(conn: Connection): void {
+    const seat = this.seats.get(conn);
+    if (seat === undefined) return;
+    this.seats.delete(conn);
+    this.counts.add(seat.server, seat.address, -1);
   }
 
   private attach(stream: Duplex, info: ConnInfo, decl: ServerDecl | undefined, sink?: ChunkSink): Connection {
@@ -168,6 +228,9 @@ export class Smapd {
       maxRequestSize: cfg.maxRequestSize,
       maxReplySize: cfg.maxReplySize,
       idleTimeout: decl?.idleTimeout ?? cfg.idleTimeout,
+      requestTimeout: decl?.requestTimeout ?? cfg.requestTimeout,
+      maxReplyBuffer: cfg.maxReplyBuffer,
+      timeoutLog: this.timeoutLog,
       log: runtime.serverLog,
       stats: this.stats,
       trace: runtime.tracer,

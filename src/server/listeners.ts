@@ -1,5 +1,7 @@
 /**
- * Opens the `server` listeners: TCP over IPv4 and IPv6, and unix sockets with mode and owner. A stale unix
+ * Opens the `server` listeners: TCP over IPv4 and IPv6, and unix sockets with mode and owner. An IPv6
+ * listener on the any-address (`[::]`) takes IPv4 clients too, unless `ipv6-only yes` (conninfo.ts shows
+ * them as IPv4). A stale unix
  * socket file (nobody accepting on it) is replaced; a live one is an error, so a second smapd cannot steal
  * the socket of a running one. Socket files are removed again on close.
  */
@@ -53,7 +55,7 @@ export async function openListener(
       reject(new ListenError(`server ${decl.id}: cannot listen on ${url.text}: ${err.message}`, { cause: err })),
     );
     if (url.kind === 'unix') server.listen({ path: url.path, backlog: decl.backlog }, resolve);
-    else server.listen({ host: url.host, port: url.port, backlog: decl.backlog, ipv6Only: url.kind === 'inet6' }, resolve);
+    else server.listen({ host: url.host, port: url.port, backlog: decl.backlog, ipv6Only: decl.ipv6Only }, resolve);
   });
   server.on('error', () => undefined);
   let address: string;

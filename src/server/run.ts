@@ -15,6 +15,7 @@ import { VERSION } from '../version.js';
 import { reopenLog } from '../log.js';
 import { ClusterPrimary, runWorker } from './cluster.js';
 import { clusterTarget } from './cluster-target.js';
+import { connInfoOf } from './conninfo.js';
 import { Smapd } from './daemon.js';
 import { notifyReady, reportToParent } from './detach.js';
 import { dropPrivileges, removePidfile, writePidfile } from './process.js';
@@ -206,8 +207,6 @@ export async function runInetd(config: SmapdConfig, log: Logger): Promise<number
   return 0;
 }
 
-const MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
-
 function inetdStream(): { stream: Duplex; info: ConnInfo } {
   const in0 = fstatSync(0);
   const out1 = fstatSync(1);
@@ -215,22 +214,7 @@ function inetdStream(): { stream: Duplex; info: ConnInfo } {
   // read from stdin and written to stdout.
   if (in0.isSocket() && in0.ino === out1.ino && in0.dev === out1.dev) {
     const sock = new net.Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true });
-    const remote = sock.remoteAddress;
-    if (remote) {
-      const m = MAPPED.exec(remote);
-      return {
-        stream: sock,
-        info: {
-          serverId: 'inetd',
-          family: m || sock.remoteFamily !== 'IPv6' ? 'inet' : 'inet6',
-          src: m ? m[1]! : remote,
-          srcPort: sock.remotePort ?? 0,
-          dst: (sock.localAddress ?? '').replace(MAPPED, '$1'),
-          dstPort: sock.localPort ?? 0,
-        },
-      };
-    }
-    return { stream: sock, info: { serverId: 'inetd', family: 'unix', src: '', srcPort: 0, dst: '', dstPort: 0 } };
+    return { stream: sock, info: connInfoOf(sock, { id: 'inetd' }) };
   }
   return {
     stream: Duplex.from({ readable: process.stdin, writable: process.stdout }),

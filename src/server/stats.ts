@@ -6,6 +6,12 @@ export interface ServerStats {
   connectionsTotal: number;
   connectionsOpen: number;
   connectionsRejected: number;
+  /** Idle or stalled connections closed to make room for a new one when a limit was reached. */
+  connectionsEvicted: number;
+  /** Connections closed because a started request, or taking held-back replies, passed request-timeout. */
+  requestTimeouts: number;
+  /** Connections whose answering is stopped now because their unsent replies reached max-reply-buffer. */
+  connectionsStalled: number;
   requests: number;
   protocolErrors: number;
   oversizeReplies: number;
@@ -18,6 +24,9 @@ export function createStats(): ServerStats {
     connectionsTotal: 0,
     connectionsOpen: 0,
     connectionsRejected: 0,
+    connectionsEvicted: 0,
+    requestTimeouts: 0,
+    connectionsStalled: 0,
     requests: 0,
     protocolErrors: 0,
     oversizeReplies: 0,

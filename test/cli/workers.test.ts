@@ -68,7 +68,7 @@ describe('workers 2', () => {
   it('keeps max-connections for the whole daemon, not per worker', async () => {
     const sock = path.join(dir, 'lim.sock');
     const conf = path.join(dir, 'lim.conf');
-    writeFileSync(conf, `prepend-load-path ${fixture('modules')}\nworkers 2\nmax-connections 2\nserver u unix://${sock}\nmodule t testmod\ndatabase d t\ndispatch default database d\n`);
+    writeFileSync(conf, `prepend-load-path ${fixture('modules')}\nworkers 2\nmax-connections 2\nwhen-full refuse\nserver u unix://${sock}\nmodule t testmod\ndatabase d t\ndispatch default database d\n`);
     const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     p.stderr!.on('data', (d) => (log += d));

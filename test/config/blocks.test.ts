@@ -53,15 +53,15 @@ describe('server blocks', () => {
   it('reports each bad block statement, with a suggestion for typos', () => {
     assert.deepEqual(errorsOf(`${UNIX} begin\n  backlog many\n  allgroup yes\n  pidfile /x\n  socket-owner :\nend`), [
       `${FILE}:2: 'backlog' expects a whole number, not 'many'`,
-      `${FILE}:3: 'allgroup' is not allowed in a server block (did you mean 'allgroups'?); allowed: backlog, reuseaddr, max-children, max-connections, single-process, user, group, allgroups, socket-owner, socket-mode, idle-timeout`,
-      `${FILE}:4: 'pidfile' is not allowed in a server block; allowed: backlog, reuseaddr, max-children, max-connections, single-process, user, group, allgroups, socket-owner, socket-mode, idle-timeout`,
+      `${FILE}:3: 'allgroup' is not allowed in a server block (did you mean 'allgroups'?); allowed: backlog, reuseaddr, max-children, max-connections, single-process, user, group, allgroups, socket-owner, socket-mode, idle-timeout, request-timeout, ipv6-only`,
+      `${FILE}:4: 'pidfile' is not allowed in a server block; allowed: backlog, reuseaddr, max-children, max-connections, single-process, user, group, allgroups, socket-owner, socket-mode, idle-timeout, request-timeout, ipv6-only`,
       `${FILE}:5: socket-owner ':' names neither a user nor a group`,
     ]);
   });
 
   it('does not take a keyword for a method of a plain object', () => {
     assert.deepEqual(errorsOf(`${UNIX} begin\n  constructor x\nend\ndatabase d m begin\n  toString\nend\nmodule m echo`), [
-      `${FILE}:2: 'constructor' is not allowed in a server block; allowed: backlog, reuseaddr, max-children, max-connections, single-process, user, group, allgroups, socket-owner, socket-mode, idle-timeout`,
+      `${FILE}:2: 'constructor' is not allowed in a server block; allowed: backlog, reuseaddr, max-children, max-connections, single-process, user, group, allgroups, socket-owner, socket-mode, idle-timeout, request-timeout, ipv6-only`,
       `${FILE}:5: 'toString' is not allowed in a database block; allowed: timeout, cache`,
     ]);
   });

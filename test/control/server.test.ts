@@ -108,6 +108,9 @@ describe('control socket: commands', () => {
     fx.stats.connectionsTotal = 7;
     fx.stats.connectionsOpen = 2;
     fx.stats.connectionsRejected = 1;
+    fx.stats.connectionsEvicted = 3;
+    fx.stats.connectionsStalled = 1;
+    fx.stats.requestTimeouts = 4;
     const reply = await ask('status');
     assert.ok(reply.startsWith('OK {'));
     const s = JSON.parse(reply.slice(3)) as StatusReport;
@@ -115,7 +118,7 @@ describe('control socket: commands', () => {
     assert.equal(typeof s.version, 'string');
     assert.ok(s.uptimeSeconds >= 0);
     assert.equal(s.stopping, false);
-    assert.deepEqual(s.connections, { open: 2, total: 7, rejected: 1 });
+    assert.deepEqual(s.connections, { open: 2, total: 7, rejected: 1, evicted: 3, stalled: 1, requestTimeouts: 4 });
     assert.equal(s.requests, 4);
     assert.equal(s.replies['OK'], 2);
     assert.equal(s.replies['NOTFOUND'], 2);

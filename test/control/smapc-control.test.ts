@@ -102,7 +102,7 @@ describe('smapc --control', () => {
     assert.equal(await controlMain(sock, ['status'], c.io), 0);
     const text = c.out();
     assert.match(text, /^smapd \S+, pid \d+, up \d+s \(since \d{4}-\d\d-\d\dT/);
-    assert.match(text, /\nconnections: 0 open, 0 total, 0 rejected\n/);
+    assert.match(text, /\nconnections: 0 open, 0 total, 0 rejected, 0 evicted, 0 stalled, 0 timed out\n/);
     assert.match(text, /\nreplies: {5}OK 2, NOTFOUND 0, NOMORE 0, TEMP 0, TIMEOUT 0, PERM 0, other 0\n/);
     const table = text.split('\n\n')[1]!.split('\n');
     assert.match(table[0]!, /^DATABASE\s+MODULE\s+OPEN\s+QUERIES\s+XFORMS\s+ERRORS\s+TIMEOUTS\s+CACHE HITS\s+MISSES\s+ENTRIES\s+BYTES$/);

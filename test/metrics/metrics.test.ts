@@ -55,6 +55,9 @@ describe('metrics endpoint', () => {
     fx.stats.connectionsOpen = 1;
     fx.stats.connectionsRejected = 2;
     fx.stats.protocolErrors = 4;
+    fx.stats.connectionsEvicted = 5;
+    fx.stats.connectionsStalled = 1;
+    fx.stats.requestTimeouts = 6;
 
     const res = await request(server.address.port, '/metrics');
     assert.equal(res.status, 200);
@@ -68,6 +71,10 @@ describe('metrics endpoint', () => {
     assert.equal(valueOf(m, 'smapd_connections_open'), 1);
     assert.equal(valueOf(m, 'smapd_connections_rejected_total'), 2);
     assert.equal(valueOf(m, 'smapd_protocol_errors_total'), 4);
+    assert.equal(valueOf(m, 'smapd_connections_evicted_total'), 5);
+    assert.equal(m.get('smapd_connections_stalled')!.type, 'gauge');
+    assert.equal(valueOf(m, 'smapd_connections_stalled'), 1);
+    assert.equal(valueOf(m, 'smapd_request_timeouts_total'), 6);
     assert.equal(valueOf(m, 'smapd_replies_total', { status: 'OK' }), 3);
     assert.equal(valueOf(m, 'smapd_replies_total', { status: 'NOTFOUND' }), 1);
     assert.equal(valueOf(m, 'smapd_replies_total', { status: 'TEMP' }), 1);

@@ -175,8 +175,8 @@ describe('smapd server lifecycle', () => {
     }
   });
 
-  it('refuses connections past max-connections', async () => {
-    const d = await startDaemon('server tcp inet://127.0.0.1:0 begin\n max-connections 2\nend\nmodule t testmod\ndatabase test t\ndispatch default database test\n');
+  it('refuses connections past max-connections with when-full refuse', async () => {
+    const d = await startDaemon('when-full refuse\nserver tcp inet://127.0.0.1:0 begin\n max-connections 2\nend\nmodule t testmod\ndatabase test t\ndispatch default database test\n');
     try {
       const a = await d.client();
       const b = await d.client();
