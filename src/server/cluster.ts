@@ -1,14 +1,18 @@
 /**
  * `workers N`: one primary process owns the listeners (so unix socket mode, owner and clean-up happen once)
- * and hands each accepted connection, unread, to a worker in turn. Each worker is a full smapd with its own
- * modules and databases. The primary restarts a worker that dies, forwards reload and stop, and gathers
- * the workers' counters for status and metrics.
+ * and hands each accepted connection, unread, to a worker in turn, only to workers that said they are ready,
+ * and keeps it until the worker has taken it (handoff.ts). Each worker is a full smapd with its own modules
+ * and databases, built from the config the primary checked and sent (a worker never reads the file, so it
+ * cannot serve an edit that no reload checked). The primary restarts a worker that dies, forwards reload and
+ * stop, and gathers the workers' counters for status and metrics.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type net from 'node:net';
 import type { Logger } from 'pino';
+import { deepFreeze } from '../config/draft.js';
 import type { SmapdConfig } from '../config/types.js';
 import type { Smapd } from './daemon.js';
+import { Handoffs } from './handoff.js';
 import { openListener, type OpenListener } from './listeners.js';
 import { createStats, type ServerStats } from './stats.js';
 import type { CacheStats } from '../modules/cache.js';
@@ -16,13 +20,17 @@ import type { HandleStats } from '../modules/handle.js';
 
 /** Messages between the primary and the workers. */
 type ToWorker =
-  | { t: 'conn'; server: string }
-  | { t: 'reload' }
+  | { t: 'config'; config: SmapdConfig }
+  | { t: 'conn'; server: string; id: number }
+  | { t: 'reload'; config: SmapdConfig }
+  | { t: 'reopen-log' }
   | { t: 'stop' }
   | { t: 'stats'; id: number }
   | { t: 'flush'; db: string | undefined };
 type ToPrimary =
+  | { t: 'hello' }
   | { t: 'ready' }
+  | { t: 'taken'; id: number }
   | { t: 'closed'; server: string }
   | { t: 'stats'; id: number; stats: ServerStats; databases: Record<string, WorkerDatabaseStats> };
 
@@ -34,10 +42,17 @@ export interface WorkerDatabaseStats extends HandleStats {
 }
 
 const RESTART_DELAY_MS = 1000;
+/** A restart that fails is tried again after twice the delay, up to this. */
+const MAX_RESTART_DELAY_MS = 30_000;
 
 export class ClusterPrimary {
   private listeners: OpenListener[] = [];
   private readonly workers: Worker[] = [];
+  /** Workers that have loaded their config and take connections. */
+  private readonly ready = new Set<Worker>();
+  /** The config each worker was last given, so one that started during a reload is brought up to date. */
+  private readonly given = new Map<Worker, SmapdConfig>();
+  private readonly handoffs = new Handoffs();
   private next = 0;
   private stopping = false;
   private statsSeq = 0;
@@ -65,10 +80,24 @@ export class ClusterPrimary {
     }
   }
 
-  /** Ask every worker to reload its config (the primary checked it already). */
+  /**
+   * Give every worker the new config (the primary checked it already); a worker still starting gets it once
+   * it is ready.
+   */
   reload(config: SmapdConfig): void {
     this.config = config;
-    for (const w of this.workers) w.send({ t: 'reload' } satisfies ToWorker);
+    for (const w of this.ready) this.give(w, config);
+  }
+
+  /** Tell every worker to reopen its log file (SIGHUP, whether or not the new config is good). */
+  reopenLogs(): void {
+    for (const w of this.workers) if (w.isConnected()) w.send({ t: 'reopen-log' } satisfies ToWorker);
+  }
+
+  private give(w: Worker, config: SmapdConfig): void {
+    if (!w.isConnected()) return;
+    this.given.set(w, config);
+    w.send({ t: 'reload', config } satisfies ToWorker);
   }
 
   /** Clear the result cache of one database (or all) in every worker. */
@@ -112,7 +141,11 @@ export class ClusterPrimary {
     // those belong to the workers, so the workers are told to stop without waiting for it.
     const closed = Promise.all(this.listeners.map((l) => l.close()));
     const exits = this.workers.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
-    for (const w of this.workers) if (w.isConnected()) w.send({ t: 'stop' } satisfies ToWorker);
+    for (const w of this.workers) {
+      // One that is still starting has no handler for 'stop' yet; SIGTERM ends it either way.
+      if (this.ready.has(w) && w.isConnected()) w.send({ t: 'stop' } satisfies ToWorker);
+      else if (!w.isDead()) w.process.kill('SIGTERM');
+    }
     const timer = setTimeout(() => {
       for (const w of this.workers) if (!w.isDead()) w.process.kill('SIGKILL');
     }, this.config.shutdownTimeout + 2000);
@@ -126,9 +159,9 @@ export class ClusterPrimary {
    * checked there would allow N times the limit.
    */
   private dispatchConnection(socket: net.Socket, serverId: string): void {
-    const live = this.workers.filter((w) => w.isConnected());
+    const live = this.workers.filter((w) => this.ready.has(w) && w.isConnected());
     if (live.length === 0) {
-      this.log.error({ server: serverId }, 'no worker alive; closing connection');
+      this.log.error({ server: serverId }, 'no worker ready; closing connection');
       socket.destroy();
       return;
     }
@@ -145,12 +178,7 @@ export class ClusterPrimary {
     }
     const w = live[this.next++ % live.length]!;
     this.track(w, serverId, +1);
-    w.send({ t: 'conn', server: serverId } satisfies ToWorker, socket, { keepOpen: false }, (err) => {
-      if (err) {
-        this.track(w, serverId, -1);
-        socket.destroy();
-      }
-    });
+    this.handoffs.hand(w, socket, (id) => ({ t: 'conn', server: serverId, id }) satisfies ToWorker, () => this.track(w, serverId, -1));
   }
 
   private openTotal(): number {
@@ -173,9 +201,17 @@ export class ClusterPrimary {
       this.workers.push(w);
       let ready = false;
       w.on('message', (msg: ToPrimary) => {
-        if (msg.t === 'ready') {
+        if (msg.t === 'hello') {
+          this.given.set(w, this.config);
+          w.send({ t: 'config', config: this.config } satisfies ToWorker);
+        } else if (msg.t === 'ready') {
           ready = true;
+          this.ready.add(w);
+          // A reload while it was starting went only to the ready workers.
+          if (this.given.get(w) !== this.config) this.give(w, this.config);
           resolve();
+        } else if (msg.t === 'taken') {
+          this.handoffs.taken(w, msg.id);
         } else if (msg.t === 'closed') {
           this.track(w, msg.server, -1);
         } else if (msg.t === 'stats') {
@@ -189,35 +225,91 @@ export class ClusterPrimary {
           }
         }
       });
+      // The channel closes before the exit is seen: from then on no socket can reach the worker.
+      w.on('disconnect', () => this.letGo(w));
       w.on('exit', (code, signal) => {
+        this.letGo(w);
         this.workers.splice(this.workers.indexOf(w), 1);
+        this.given.delete(w);
         for (const [server, n] of this.openPerWorker.get(w) ?? []) this.track(w, server, -n);
         this.openPerWorker.delete(w);
         if (!ready) return reject(new Error(`worker ${w.process.pid} failed to start (exit ${code ?? signal})`));
         if (this.stopping) return;
         this.log.error({ pid: w.process.pid, code, signal }, 'worker died; restarting');
-        setTimeout(() => {
-          if (!this.stopping) this.fork().catch((err) => this.log.error({ err: (err as Error).message }, 'worker restart failed'));
-        }, RESTART_DELAY_MS).unref();
+        this.restartLater(RESTART_DELAY_MS);
       });
     });
   }
+
+  /** Take a worker out of the rotation and close the connections it had not taken yet (their clients retry). */
+  private letGo(w: Worker): void {
+    this.ready.delete(w);
+    const closed = this.handoffs.drop(w);
+    if (closed > 0) this.log.warn({ pid: w.process.pid, closed }, 'worker gone: closed the connections it had not taken');
+  }
+
+  /** Fork a replacement after `delay`; one that fails to start is tried again, each time later. */
+  private restartLater(delay: number): void {
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.fork().catch((err) => {
+        const next = Math.min(delay * 2, MAX_RESTART_DELAY_MS);
+        this.log.error({ err: (err as Error).message, retryInMs: next }, 'worker restart failed; trying again');
+        this.restartLater(next);
+      });
+    }, delay).unref();
+  }
+}
+
+/**
+ * In a worker, before anything else: ask the primary for the config it checked. Resolves undefined when the
+ * primary goes away first.
+ */
+export function configFromPrimary(): Promise<SmapdConfig | undefined> {
+  return new Promise((resolve) => {
+    const onMessage = (msg: ToWorker) => {
+      if (msg.t !== 'config') return;
+      done(deepFreeze(msg.config));
+    };
+    const onDisconnect = () => done(undefined);
+    const done = (config: SmapdConfig | undefined) => {
+      process.off('message', onMessage);
+      process.off('disconnect', onDisconnect);
+      resolve(config);
+    };
+    process.on('message', onMessage);
+    process.on('disconnect', onDisconnect);
+    process.send?.({ t: 'hello' } satisfies ToPrimary);
+  });
+}
+
+/** What a worker does on the primary's reload and reopen-log messages. */
+export interface WorkerHooks {
+  reload(config: SmapdConfig): Promise<void>;
+  reopenLog(): void;
 }
 
 /** In a worker: take connections from the primary and answer its requests. */
-export function runWorker(daemon: Smapd, reload: () => Promise<void>, log: Logger): Promise<number> {
+export function runWorker(daemon: Smapd, hooks: WorkerHooks, log: Logger): Promise<number> {
   return new Promise((resolve) => {
     process.on('message', (msg: ToWorker, handle?: net.Socket) => {
       switch (msg.t) {
         case 'conn': {
           const server = msg.server;
           const finished = handle ? daemon.adopt(handle, server) : undefined;
+          // The primary holds its copy of the socket until it hears this.
+          process.send?.({ t: 'taken', id: msg.id } satisfies ToPrimary);
           if (finished === undefined) process.send?.({ t: 'closed', server } satisfies ToPrimary);
           else void finished.then(() => process.connected && process.send?.({ t: 'closed', server } satisfies ToPrimary));
           break;
         }
         case 'reload':
-          void reload();
+          void hooks.reload(deepFreeze(msg.config));
+          break;
+        case 'reopen-log':
+          hooks.reopenLog();
+          break;
+        case 'config':
           break;
         case 'stats': {
           const databases: Record<string, WorkerDatabaseStats> = {};

@@ -24,11 +24,18 @@ export class Smapd {
   /** The shared read buffer could not be used for some socket; said once. */
   private warnedSlowReads = false;
 
+  /**
+   * The `server` statements of the config the daemon started with: its listeners keep them until a restart,
+   * and so do connections a worker takes over, whatever a reload says.
+   */
+  private readonly servers: readonly ServerDecl[];
+
   private constructor(
     runtime: Runtime,
     readonly log: Logger,
   ) {
     this.runtime = runtime;
+    this.servers = runtime.config.servers;
   }
 
   /** Load modules, databases and rules; throws ConfigErrors. Does not listen yet. */
@@ -78,8 +85,9 @@ export class Smapd {
    * ends; undefined when it was refused at once.
    */
   adopt(socket: net.Socket, serverId: string): Promise<void> | undefined {
-    const decl = this.runtime.config.servers.find((d) => d.id === serverId);
+    const decl = this.servers.find((d) => d.id === serverId);
     if (decl === undefined) {
+      this.log.error({ server: serverId }, 'connection for a server this worker does not know; closing it');
       socket.destroy();
       return undefined;
     }

@@ -1,0 +1,63 @@
+/**
+ * Handing accepted sockets from the primary to workers without stranding any. Node passes a socket to
+ * another process one message at a time and, by default, lets go of the sender's copy; when the worker dies
+ * before it has taken the socket, the socket is left open in the primary and nobody serves it: the client
+ * waits for an answer or a close that never comes, and the socket sits in CLOSE-WAIT for minutes.
+ *
+ * So the primary keeps its own copy of each socket it hands out (`keepOpen`), paused and unread, until the
+ * worker says it took it; only then does it close its copy (which ends nothing: the worker holds the
+ * connection). When the worker goes away first, the primary closes every socket it had not taken, so those
+ * clients see the connection close and retry, as Postfix and Sendmail do on a fresh connection.
+ */
+import type { Worker } from 'node:cluster';
+import type net from 'node:net';
+import type { Serializable } from 'node:child_process';
+
+export class Handoffs {
+  private seq = 0;
+  private readonly untaken = new Map<Worker, Map<number, net.Socket>>();
+
+  /**
+   * Send `socket` to `w` with the message `message(id)`; the worker answers with the same id once it has the
+   * socket (`taken`). `lost` runs when the message cannot be sent at all (the socket is closed then).
+   */
+  hand(w: Worker, socket: net.Socket, message: (id: number) => Serializable, lost: () => void): void {
+    const id = ++this.seq;
+    let mine = this.untaken.get(w);
+    if (mine === undefined) this.untaken.set(w, (mine = new Map()));
+    mine.set(id, socket);
+    // The copy is never read here; a reset by the client must not become an unhandled 'error' event.
+    socket.on('error', () => undefined);
+    const pending = mine;
+    w.send(message(id), socket, { keepOpen: true }, (err) => {
+      // Delivered: the socket stays until `taken`. Not delivered: close it now, unless `drop` did already.
+      if (err && pending.delete(id)) {
+        socket.destroy();
+        lost();
+      }
+    });
+  }
+
+  /** The worker has the socket: close the primary's copy. */
+  taken(w: Worker, id: number): void {
+    const mine = this.untaken.get(w);
+    const socket = mine?.get(id);
+    if (socket === undefined) return;
+    mine!.delete(id);
+    socket.destroy();
+  }
+
+  /** How many sockets `w` has not taken yet. */
+  waiting(w: Worker): number {
+    return this.untaken.get(w)?.size ?? 0;
+  }
+
+  /** The worker is gone (or going): close every socket it had not taken. Returns how many there were. */
+  drop(w: Worker): number {
+    const mine = this.untaken.get(w);
+    if (mine === undefined) return 0;
+    this.untaken.delete(w);
+    for (const socket of mine.values()) socket.destroy();
+    return mine.size;
+  }
+}
