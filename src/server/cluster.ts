@@ -102,13 +102,15 @@ export class ClusterPrimary {
 
   /** Clear the result cache of one database (or all) in every worker. */
   flush(db?: string): void {
-    for (const w of this.workers) if (w.isConnected()) w.send({ t: 'flush', db } satisfies ToWorker);
+    // A worker still starting has an empty cache and no handler for this yet.
+    for (const w of this.ready) if (w.isConnected()) w.send({ t: 'flush', db } satisfies ToWorker);
   }
 
   /** Sum of the workers' counters, and each worker's per-database figures. */
   async stats(): Promise<{ stats: ServerStats; workers: Array<Record<string, WorkerDatabaseStats>> }> {
     const id = ++this.statsSeq;
-    const live = this.workers.filter((w) => w.isConnected());
+    // A worker still starting would not answer; its counters are all zero anyway.
+    const live = this.workers.filter((w) => this.ready.has(w) && w.isConnected());
     const replies = await new Promise<ToPrimary[]>((resolve) => {
       if (live.length === 0) return resolve([]);
       this.statsWaiters.set(id, { got: [], want: live.length, done: resolve });

@@ -190,6 +190,8 @@ export async function runPrimary(config: SmapdConfig, reread: ConfigReader, log:
  * its config (the one the primary checked), at start and at each reload.
  */
 export async function runWorkerProcess(): Promise<number> {
+  // A SIGHUP to the whole process group would end a worker (the default action); the primary reloads.
+  process.on('SIGHUP', () => undefined);
   const config = await configFromPrimary();
   if (config === undefined) return EX_UNAVAILABLE;
   const log = createLogger(config.log);

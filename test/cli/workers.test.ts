@@ -167,6 +167,10 @@ describe('workers 2', () => {
       // An edit nobody reloaded is not what a restarted worker serves: it gets the config the primary checked.
       writeFileSync(conf, text('unchecked-'));
       const victim = Number((await held.query('m', 'pid')).replace(/^OK /, ''));
+      // A SIGHUP that reaches a worker (sent to the process group) leaves it serving: reloads are the primary's.
+      process.kill(victim, 'SIGHUP');
+      assert.equal(await held.query('m', 'pid'), `OK ${victim}`);
+      assert.equal(await held.query('m', 'g'), 'OK v1-m/g');
       const closed = held.closed;
       process.kill(victim, 'SIGKILL');
       await closed;
