@@ -22,8 +22,6 @@ import { notifyReady, reportToParent } from './detach.js';
 import { dropPrivileges, removePidfile, writePidfile } from './process.js';
 import { startServices, type Services } from './services.js';
 
-export type { ConfigReader };
-
 function report(err: unknown, log: Logger, what: string): void {
   const list = err instanceof ConfigErrors ? err.errors : [err as Error];
   for (const e of list) {
@@ -200,22 +198,25 @@ export async function runWorkerProcess(): Promise<number> {
     daemon = await Smapd.create(config, log);
     dropPrivileges(config.user, config.groups, config.allGroups, log);
   } catch (err) {
-    // Logged only: the primary reports the worker's exit, and a detached start is over by now.
+    // Logged, not printed: the primary reports that the worker failed to start.
     const list = err instanceof ConfigErrors ? err.errors : [err as Error];
     for (const e of list) log.fatal({ err: e.message }, 'worker cannot start');
     return EX_CONFIG;
   }
+  // Reloads apply one after the other, so a slow one cannot finish after, and undo, the next.
+  let reloads = Promise.resolve();
+  const reload = async (next: SmapdConfig) => {
+    try {
+      await daemon.reload(next);
+      log.info('worker reloaded configuration');
+    } catch (err) {
+      logRejectedReload(err, log);
+    }
+  };
   return runWorker(
     daemon,
     {
-      reload: async (next) => {
-        try {
-          await daemon.reload(next);
-          log.info('worker reloaded configuration');
-        } catch (err) {
-          logRejectedReload(err, log);
-        }
-      },
+      reload: (next) => (reloads = reloads.then(() => reload(next))),
       reopenLog: () => reopenLog(log, config.log),
     },
     log,
