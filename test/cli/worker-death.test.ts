@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,12 +19,26 @@ async function waitFor(pred: () => boolean, what: string, ms = 15000): Promise<v
   }
 }
 
+/** TCP sockets on `port` in state CLOSE-WAIT (the peer closed, nobody closed this side), from /proc/net/tcp. */
+function closeWaits(port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  let n = 0;
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    if (!existsSync(f)) continue;
+    for (const line of readFileSync(f, 'utf8').split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length > 3 && cols[1]!.endsWith(`:${hex}`) && cols[3] === '08') n++;
+    }
+  }
+  return n;
+}
+
 /**
  * One request on a new connection; resolves with the reply, or with 'closed' when the server closes the
  * connection without one (the client retries then). Rejects when neither happens within `ms`.
  */
-function askOnce(sock: string, key: string, ms: number): Promise<string> {
-  return connectRaw(`unix://${sock}`).then(
+function askOnce(url: string, key: string, ms: number): Promise<string> {
+  return connectRaw(url).then(
     (s) =>
       new Promise<string>((resolve, reject) => {
         let data = '';
@@ -53,66 +67,80 @@ function askOnce(sock: string, key: string, ms: number): Promise<string> {
 
 describe('workers 2: a worker killed with SIGKILL', () => {
   let dir: string;
-  let p: ChildProcess | undefined;
+  const started = new Set<ChildProcess>();
   before(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'smapd-wdeath-'));
   });
   after(async () => {
-    if (p && p.exitCode === null && p.signalCode === null) {
-      const gone = new Promise((r) => p!.once('exit', r));
-      p.kill('SIGTERM');
+    for (const p of started) {
+      if (p.exitCode !== null || p.signalCode !== null) continue;
+      const gone = new Promise((r) => p.once('exit', r));
+      p.kill('SIGKILL');
       await gone;
     }
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('strands no connection: each new one is answered or closed, and the worker is restarted', async () => {
-    const sock = path.join(dir, 's.sock');
-    const conf = path.join(dir, 'smapd.conf');
-    writeFileSync(
-      conf,
-      `prepend-load-path ${fixture('modules')}\nworkers 2\nserver u unix://${sock}\nmodule t testmod\ndatabase d t\ndispatch default database d\n`,
-    );
-    p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    p.stderr!.on('data', (d) => (log += d));
-    await waitFor(() => log.includes('smapd started') || p!.exitCode !== null, 'start');
-    assert.match(log, /smapd started/);
+  for (const kind of ['unix', 'inet'] as const) {
+    it(`strands no ${kind} connection: each new one is answered or closed, none stays in CLOSE-WAIT, and the worker is restarted`, async () => {
+      const sock = path.join(dir, `${kind}.sock`);
+      const conf = path.join(dir, `${kind}.conf`);
+      const listen = kind === 'unix' ? `unix://${sock}` : 'inet://127.0.0.1:0';
+      writeFileSync(
+        conf,
+        `prepend-load-path ${fixture('modules')}\nworkers 2\nserver u ${listen}\nmodule t testmod\ndatabase d t\ndispatch default database d\n`,
+      );
+      const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+      started.add(p);
+      let log = '';
+      p.stderr!.on('data', (d) => (log += d));
+      const exited = new Promise<number | null>((r) => p.on('exit', r));
+      try {
+        await waitFor(() => log.includes('smapd started') || p.exitCode !== null, 'start');
+        const url = /"addresses":\{"u":"([^"]+)"/.exec(log)?.[1];
+        assert.ok(url, log);
+        const port = kind === 'inet' ? Number(/:(\d+)$/.exec(url)![1]) : 0;
 
-    // Find both workers' pids.
-    const pids = new Set<number>();
-    for (let i = 0; i < 50 && pids.size < 2; i++) {
-      const c = await SmapClient.connect({ url: `unix://${sock}` });
-      pids.add(Number((await c.query('m', 'pid')).replace(/^OK /, '')));
-      await c.close();
-    }
-    assert.equal(pids.size, 2);
-    const victim = [...pids][0]!;
+        // Find both workers' pids.
+        const pids = new Set<number>();
+        for (let i = 0; i < 50 && pids.size < 2; i++) {
+          const c = await SmapClient.connect({ url });
+          pids.add(Number((await c.query('m', 'pid')).replace(/^OK /, '')));
+          await c.close();
+        }
+        assert.equal(pids.size, 2);
+        const [victim, survivor] = [...pids] as [number, number];
 
-    process.kill(victim, 'SIGKILL');
-    // Connections opened in the next moments, in a burst and then spread out: each gets its answer or a close.
-    const outcomes: Array<Promise<string>> = [];
-    for (let i = 0; i < 40; i++) {
-      outcomes.push(askOnce(sock, `k${i}`, 10000));
-      if (i % 4 === 3) await new Promise((r) => setTimeout(r, 50));
-    }
-    const results = await Promise.all(outcomes);
-    for (const [i, r] of results.entries()) {
-      assert.ok(r === 'closed' || r === `${`OK m/k${i}`.length + ''}:OK m/k${i},`, `connection ${i}: ${r}`);
-    }
-    assert.ok(results.some((r) => r !== 'closed'), 'the surviving worker answers');
+        process.kill(victim, 'SIGKILL');
+        // Connections opened in the next moments, in a burst and then spread out: each gets its answer or a close.
+        const outcomes: Array<Promise<string>> = [];
+        for (let i = 0; i < 40; i++) {
+          outcomes.push(askOnce(url, `k${i}`, 10000));
+          if (i % 4 === 3) await new Promise((r) => setTimeout(r, 50));
+        }
+        const results = await Promise.all(outcomes);
+        for (const [i, r] of results.entries()) {
+          const answer = `OK m/k${i}`;
+          assert.ok(r === 'closed' || r === `${answer.length}:${answer},`, `connection ${i}: ${r}`);
+        }
+        assert.ok(results.some((r) => r !== 'closed'), 'the surviving worker answers');
+        if (kind === 'inet') await waitFor(() => closeWaits(port) === 0, 'no socket left in CLOSE-WAIT');
 
-    // The dead worker is replaced: a new pid answers besides the survivor.
-    await waitFor(() => log.includes('worker died; restarting'), 'the death to be logged');
-    const survivor = [...pids][1]!;
-    let fresh: number | undefined;
-    for (let i = 0; i < 200 && fresh === undefined; i++) {
-      const c = await SmapClient.connect({ url: `unix://${sock}` });
-      const pid = Number((await c.query('m', 'pid')).replace(/^OK /, ''));
-      await c.close();
-      if (pid !== survivor && pid !== victim) fresh = pid;
-      else await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.ok(fresh !== undefined, 'a restarted worker serves');
-  });
+        // The dead worker is replaced: a new pid answers besides the survivor.
+        await waitFor(() => log.includes('worker died; restarting'), 'the death to be logged');
+        let fresh: number | undefined;
+        for (let i = 0; i < 200 && fresh === undefined; i++) {
+          const c = await SmapClient.connect({ url });
+          const pid = Number((await c.query('m', 'pid')).replace(/^OK /, ''));
+          await c.close();
+          if (pid !== survivor && pid !== victim) fresh = pid;
+          else await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.ok(fresh !== undefined, 'a restarted worker serves');
+      } finally {
+        p.kill('SIGTERM');
+      }
+      assert.equal(await exited, 0, log);
+    });
+  }
 });
