@@ -51,16 +51,29 @@ function onSignals(log: Logger, stop: () => Promise<void>, reload: () => Promise
       });
     };
     let reloading = false;
-    process.on('SIGTERM', () => onStop('SIGTERM'));
-    process.on('SIGINT', () => onStop('SIGINT'));
-    process.on('SIGQUIT', () => onStop('SIGQUIT'));
-    process.on('SIGHUP', () => {
-      if (reloading || stopping) return;
+    // A SIGHUP during a reload may follow another edit of the file: it is not dropped, it reloads once more.
+    let again = false;
+    const onHup = () => {
+      if (stopping) return;
+      if (reloading) {
+        again = true;
+        return;
+      }
       reloading = true;
       reopen();
       log.info('SIGHUP: reloading configuration');
-      void reload().finally(() => (reloading = false));
-    });
+      void reload().finally(() => {
+        reloading = false;
+        if (again) {
+          again = false;
+          onHup();
+        }
+      });
+    };
+    process.on('SIGTERM', () => onStop('SIGTERM'));
+    process.on('SIGINT', () => onStop('SIGINT'));
+    process.on('SIGQUIT', () => onStop('SIGQUIT'));
+    process.on('SIGHUP', onHup);
   });
 }
 

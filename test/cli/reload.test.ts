@@ -116,6 +116,29 @@ describe('SIGHUP reload', () => {
     assert.equal(await exited, 0);
   });
 
+  it('does not drop a SIGHUP that comes while a reload is under way: the last edit is served', async () => {
+    // Setting up `slow` takes 400 ms, so the second SIGHUP surely arrives while the first reload runs.
+    const text = (n: string) => base() + `module s slowinit\ndatabase slow s 400\ndatabase d t ${n}\ndispatch default database d\n`;
+    writeFileSync(conf, text('v1-'));
+    const { p, log } = await startSmapd(conf);
+    const exited = new Promise<number | null>((r) => p.on('exit', r));
+    const count = (what: string) => log().split('\n').filter((l) => l.includes(what)).length;
+    try {
+      writeFileSync(conf, text('v2-'));
+      p.kill('SIGHUP');
+      await waitFor(() => count('SIGHUP: reloading configuration') === 1, 'the first reload to begin');
+      writeFileSync(conf, text('v3-'));
+      p.kill('SIGHUP');
+      await waitFor(() => count('configuration reloaded') === 2, 'a second reload');
+      const c = await SmapClient.connect({ url: `unix://${sock}` });
+      assert.equal(await c.query('m', 'k'), 'OK v3-m/k');
+      await c.close();
+    } finally {
+      p.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0);
+  });
+
   it('keeps a file map serving when its file is missing at reload, and logs it', async () => {
     const map = path.join(dir, 'aliases.txt');
     writeFileSync(map, 'alice alice@example.org\n');
