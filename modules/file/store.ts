@@ -126,16 +126,18 @@ export class FileMapStore {
    * read and parsed (a missing file is logged again only when it comes back, a broken one when it changes).
    */
   private async serveKept(kept: Snapshot, err: unknown): Promise<void> {
-    this.entries = kept.entries;
-    this.signature = kept.signature;
-    this.lastServed = null;
+    let failed: FileSignature | 'missing' | null;
     try {
       const current = signatureOf(await stat(this.file));
       // The version that failed; when it equals the kept one (a file read fine before), try it again later.
-      this.failedSignature = sameSignature(current, kept.signature) ? null : current;
+      failed = sameSignature(current, kept.signature) ? null : current;
     } catch {
-      this.failedSignature = 'missing';
+      failed = 'missing';
     }
+    this.entries = kept.entries;
+    this.signature = kept.signature;
+    this.failedSignature = failed;
+    this.lastServed = null;
     this.register();
     this.log.error(
       { file: this.file, err: reason(err) },
