@@ -57,6 +57,7 @@ describe('workers 2', () => {
       `prepend-load-path ${fixture('modules')}\nworkers 2\ncontrol-socket ${ctl}\nserver u unix://${sock}\nmodule t testmod\ndatabase d t\ndispatch default database d\n`,
     );
     const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    started.add(p);
     let log = '';
     p.stderr!.on('data', (d) => (log += d));
     const exited = new Promise<number | null>((r) => p.on('exit', r));
@@ -101,6 +102,7 @@ describe('workers 2', () => {
     const conf = path.join(dir, 'lim.conf');
     writeFileSync(conf, `prepend-load-path ${fixture('modules')}\nworkers 2\nmax-connections 2\nserver u unix://${sock}\nmodule t testmod\ndatabase d t\ndispatch default database d\n`);
     const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    started.add(p);
     let log = '';
     p.stderr!.on('data', (d) => (log += d));
     const exited = new Promise<number | null>((r) => p.on('exit', r));
