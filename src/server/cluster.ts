@@ -20,7 +20,7 @@ import type { HandleStats } from '../modules/handle.js';
 
 /** Messages between the primary and the workers. */
 type ToWorker =
-  | { t: 'config'; config: SmapdConfig }
+  | { t: 'config'; config: SmapdConfig; current: SmapdConfig | undefined }
   | { t: 'conn'; server: string; id: number }
   | { t: 'reload'; config: SmapdConfig }
   | { t: 'reopen-log' }
@@ -61,10 +61,19 @@ export class ClusterPrimary {
   private readonly openPerWorker = new Map<Worker, Map<string, number>>();
   private readonly statsWaiters = new Map<number, { got: ToPrimary[]; want: number; done: (r: ToPrimary[]) => void }>();
 
+  /**
+   * The config the daemon started with. A worker takes its logging, privileges and servers from it
+   * (settings a reload does not change) and its modules, databases and rules from the current one, so a
+   * worker restarted after a reload serves like its siblings from its first connection on.
+   */
+  private readonly initial: SmapdConfig;
+
   constructor(
     private config: SmapdConfig,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.initial = config;
+  }
 
   get addresses(): ReadonlyMap<string, string> {
     return new Map(this.listeners.map((l) => [l.decl.id, l.address]));
@@ -205,7 +214,8 @@ export class ClusterPrimary {
       w.on('message', (msg: ToPrimary) => {
         if (msg.t === 'hello') {
           this.given.set(w, this.config);
-          w.send({ t: 'config', config: this.config } satisfies ToWorker);
+          const current = this.config === this.initial ? undefined : this.config;
+          w.send({ t: 'config', config: this.initial, current } satisfies ToWorker);
         } else if (msg.t === 'ready') {
           ready = true;
           this.ready.add(w);
@@ -263,21 +273,27 @@ export class ClusterPrimary {
   }
 }
 
+/** What a worker starts from: the config the daemon started with, and the one of the last reload if any. */
+export interface WorkerConfigs {
+  readonly initial: SmapdConfig;
+  readonly current: SmapdConfig | undefined;
+}
+
 /**
- * In a worker, before anything else: ask the primary for the config it checked. Resolves undefined when the
+ * In a worker, before anything else: ask the primary for the configs it checked. Resolves undefined when the
  * primary goes away first.
  */
-export function configFromPrimary(): Promise<SmapdConfig | undefined> {
+export function configFromPrimary(): Promise<WorkerConfigs | undefined> {
   return new Promise((resolve) => {
     const onMessage = (msg: ToWorker) => {
       if (msg.t !== 'config') return;
-      done(deepFreeze(msg.config));
+      done({ initial: deepFreeze(msg.config), current: msg.current && deepFreeze(msg.current) });
     };
     const onDisconnect = () => done(undefined);
-    const done = (config: SmapdConfig | undefined) => {
+    const done = (configs: WorkerConfigs | undefined) => {
       process.off('message', onMessage);
       process.off('disconnect', onDisconnect);
-      resolve(config);
+      resolve(configs);
     };
     process.on('message', onMessage);
     process.on('disconnect', onDisconnect);

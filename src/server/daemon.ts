@@ -33,14 +33,18 @@ export class Smapd {
   private constructor(
     runtime: Runtime,
     readonly log: Logger,
+    servers: readonly ServerDecl[],
   ) {
     this.runtime = runtime;
-    this.servers = runtime.config.servers;
+    this.servers = servers;
   }
 
-  /** Load modules, databases and rules; throws ConfigErrors. Does not listen yet. */
-  static async create(config: SmapdConfig, log: Logger): Promise<Smapd> {
-    return new Smapd(await Runtime.create(config, log), log);
+  /**
+   * Load modules, databases and rules; throws ConfigErrors. Does not listen yet. `servers`: those of the
+   * config the daemon started with, when `config` is a later one (a worker started after a reload).
+   */
+  static async create(config: SmapdConfig, log: Logger, servers: readonly ServerDecl[] = config.servers): Promise<Smapd> {
+    return new Smapd(await Runtime.create(config, log), log, servers);
   }
 
   get config(): SmapdConfig {

@@ -203,12 +203,15 @@ export async function runPrimary(config: SmapdConfig, reread: ConfigReader, log:
 export async function runWorkerProcess(): Promise<number> {
   // A SIGHUP to the whole process group would end a worker (the default action); the primary reloads.
   process.on('SIGHUP', () => undefined);
-  const config = await configFromPrimary();
-  if (config === undefined) return EX_UNAVAILABLE;
+  const configs = await configFromPrimary();
+  if (configs === undefined) return EX_UNAVAILABLE;
+  // Logging, privileges and servers stay as the daemon started, as they do in one process after a reload.
+  const config = configs.initial;
   const log = createLogger(config.log);
   let daemon: Smapd;
   try {
-    daemon = await Smapd.create(config, log);
+    // Started after a reload: modules, databases and rules of the reloaded config from the first connection on.
+    daemon = await Smapd.create(configs.current ?? config, log, config.servers);
     dropPrivileges(config.user, config.groups, config.allGroups, log);
   } catch (err) {
     // Logged, not printed: the primary reports that the worker failed to start.
@@ -216,8 +219,6 @@ export async function runWorkerProcess(): Promise<number> {
     for (const e of list) log.fatal({ err: e.message }, 'worker cannot start');
     return EX_CONFIG;
   }
-  // Reloads apply one after the other, so a slow one cannot finish after, and undo, the next.
-  let reloads = Promise.resolve();
   const reload = async (next: SmapdConfig) => {
     try {
       await daemon.reload(next);
@@ -226,6 +227,8 @@ export async function runWorkerProcess(): Promise<number> {
       logRejectedReload(err, log);
     }
   };
+  // Reloads apply one after the other, so a slow one cannot finish after, and undo, the next.
+  let reloads = Promise.resolve();
   return runWorker(
     daemon,
     {
