@@ -104,7 +104,7 @@ describe('workers 2: a worker killed with SIGKILL', () => {
         // Find both workers' pids.
         const pids = new Set<number>();
         for (let i = 0; i < 50 && pids.size < 2; i++) {
-          const c = await SmapClient.connect({ url });
+          const c = await SmapClient.connect({ url, timeoutMs: 10000 });
           pids.add(Number((await c.query('m', 'pid')).replace(/^OK /, '')));
           await c.close();
         }
@@ -130,7 +130,7 @@ describe('workers 2: a worker killed with SIGKILL', () => {
         await waitFor(() => log.includes('worker died; restarting'), 'the death to be logged');
         let fresh: number | undefined;
         for (let i = 0; i < 200 && fresh === undefined; i++) {
-          const c = await SmapClient.connect({ url });
+          const c = await SmapClient.connect({ url, timeoutMs: 10000 });
           const pid = Number((await c.query('m', 'pid')).replace(/^OK /, ''));
           await c.close();
           if (pid !== survivor && pid !== victim) fresh = pid;
@@ -143,4 +143,44 @@ describe('workers 2: a worker killed with SIGKILL', () => {
       assert.equal(await exited, 0, log);
     });
   }
+
+  it('hands no connection to a restarted worker before it is ready: the survivor answers them all', async () => {
+    const sock = path.join(dir, 'ready.sock');
+    const conf = path.join(dir, 'ready.conf');
+    // Setting up `slow` takes 1.5 s, so the restarted worker is a while alive and not ready.
+    writeFileSync(
+      conf,
+      `prepend-load-path ${fixture('modules')}\nworkers 2\nserver u unix://${sock}\nmodule t testmod\nmodule s slowinit\n` +
+        `database slow s 1500\ndatabase d t\ndispatch default database d\n`,
+    );
+    const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    started.add(p);
+    let log = '';
+    p.stderr!.on('data', (d) => (log += d));
+    const exited = new Promise<number | null>((r) => p.on('exit', r));
+    try {
+      await waitFor(() => log.includes('smapd started') || p.exitCode !== null, 'start');
+      const url = `unix://${sock}`;
+      const c = await SmapClient.connect({ url, timeoutMs: 10000 });
+      const victim = Number((await c.query('m', 'pid')).replace(/^OK /, ''));
+      await c.close();
+      process.kill(victim, 'SIGKILL');
+      await waitFor(() => log.includes('worker died; restarting'), 'the death to be logged');
+      // From the death through the replacement's fork (1 s later) and its 1.5 s set-up, and a little beyond.
+      const outcomes: Array<Promise<string>> = [];
+      const until = Date.now() + 3500;
+      for (let i = 0; Date.now() < until; i++) {
+        outcomes.push(askOnce(url, `r${i}`, 10000));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const results = await Promise.all(outcomes);
+      for (const [i, r] of results.entries()) {
+        const answer = `OK m/r${i}`;
+        assert.equal(r, `${answer.length}:${answer},`, `connection ${i}`);
+      }
+    } finally {
+      p.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, log);
+  });
 });
