@@ -265,6 +265,7 @@ export class ClusterPrimary {
     setTimeout(() => {
       if (this.stopping) return;
       this.fork().catch((err) => {
+        if (this.stopping) return;
         const next = Math.min(delay * 2, MAX_RESTART_DELAY_MS);
         this.log.error({ err: (err as Error).message, retryInMs: next }, 'worker restart failed; trying again');
         this.restartLater(next);
