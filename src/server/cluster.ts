@@ -44,6 +44,11 @@ export interface WorkerDatabaseStats extends HandleStats {
 const RESTART_DELAY_MS = 1000;
 /** A restart that fails is tried again after twice the delay, up to this. */
 const MAX_RESTART_DELAY_MS = 30_000;
+/**
+ * A worker that has left a socket untaken this long is stopped or stuck (a healthy one takes each within
+ * milliseconds): new connections go to the others until it takes its sockets again.
+ */
+const STUCK_MS = 2000;
 
 export class ClusterPrimary {
   private listeners: OpenListener[] = [];
@@ -53,6 +58,8 @@ export class ClusterPrimary {
   /** The config each worker was last given, so one that started during a reload is brought up to date. */
   private readonly given = new Map<Worker, SmapdConfig>();
   private readonly handoffs = new Handoffs();
+  /** Workers passed over as stuck, so that is logged once per episode. */
+  private readonly passedOver = new Set<Worker>();
   private next = 0;
   private stopping = false;
   private statsSeq = 0;
@@ -187,9 +194,21 @@ export class ClusterPrimary {
       socket.destroy();
       return;
     }
-    const w = live[this.next++ % live.length]!;
+    const w = this.pick(live);
     this.track(w, serverId, +1);
     this.handoffs.hand(w, socket, (id) => ({ t: 'conn', server: serverId, id }) satisfies ToWorker, () => this.track(w, serverId, -1));
+  }
+
+  /** The next worker in turn, unless it is stuck: then the one whose untaken sockets waited least. */
+  private pick(live: readonly Worker[]): Worker {
+    const w = live[this.next++ % live.length]!;
+    const now = Date.now();
+    if (this.handoffs.oldestWait(w, now) < STUCK_MS) return w;
+    if (!this.passedOver.has(w)) {
+      this.passedOver.add(w);
+      this.log.error({ pid: w.process.pid }, `worker has not taken a connection for ${STUCK_MS / 1000} s; passing it over`);
+    }
+    return live.reduce((best, x) => (this.handoffs.oldestWait(x, now) < this.handoffs.oldestWait(best, now) ? x : best));
   }
 
   private openTotal(): number {
@@ -224,6 +243,7 @@ export class ClusterPrimary {
           resolve();
         } else if (msg.t === 'taken') {
           this.handoffs.taken(w, msg.id);
+          if (this.passedOver.delete(w)) this.log.info({ pid: w.process.pid }, 'worker takes connections again');
         } else if (msg.t === 'closed') {
           this.track(w, msg.server, -1);
         } else if (msg.t === 'stats') {
@@ -256,6 +276,7 @@ export class ClusterPrimary {
   /** Take a worker out of the rotation and close the connections it had not taken yet (their clients retry). */
   private letGo(w: Worker): void {
     this.ready.delete(w);
+    this.passedOver.delete(w);
     const closed = this.handoffs.drop(w);
     if (closed > 0) this.log.warn({ pid: w.process.pid, closed }, 'worker gone: closed the connections it had not taken');
   }

@@ -14,9 +14,15 @@ import type { Worker } from 'node:cluster';
 import type net from 'node:net';
 import type { Serializable } from 'node:child_process';
 
+/** A socket on its way to a worker, and when it was handed (Date.now()). */
+interface Untaken {
+  readonly socket: net.Socket;
+  readonly at: number;
+}
+
 export class Handoffs {
   private seq = 0;
-  private readonly untaken = new Map<Worker, Map<number, net.Socket>>();
+  private readonly untaken = new Map<Worker, Map<number, Untaken>>();
 
   /**
    * Send `socket` to `w` with the message `message(id)`; the worker answers with the same id once it has the
@@ -26,7 +32,7 @@ export class Handoffs {
     const id = ++this.seq;
     let mine = this.untaken.get(w);
     if (mine === undefined) this.untaken.set(w, (mine = new Map()));
-    mine.set(id, socket);
+    mine.set(id, { socket, at: Date.now() });
     // The copy is never read here; a reset by the client must not become an unhandled 'error' event.
     socket.on('error', () => undefined);
     const pending = mine;
@@ -42,15 +48,22 @@ export class Handoffs {
   /** The worker has the socket: close the primary's copy. */
   taken(w: Worker, id: number): void {
     const mine = this.untaken.get(w);
-    const socket = mine?.get(id);
-    if (socket === undefined) return;
+    const handed = mine?.get(id);
+    if (handed === undefined) return;
     mine!.delete(id);
-    socket.destroy();
+    handed.socket.destroy();
   }
 
-  /** How many sockets `w` has not taken yet. */
-  waiting(w: Worker): number {
-    return this.untaken.get(w)?.size ?? 0;
+  /**
+   * How long the oldest socket `w` has not taken has been waiting, in ms; 0 when none waits. A healthy
+   * worker takes each socket within a few milliseconds, even in a burst of hundreds.
+   */
+  oldestWait(w: Worker, now: number): number {
+    const mine = this.untaken.get(w);
+    if (mine === undefined) return 0;
+    // Maps iterate in insertion order, and ids grow: the first entry is the oldest.
+    for (const handed of mine.values()) return now - handed.at;
+    return 0;
   }
 
   /** The worker is gone (or going): close every socket it had not taken. Returns how many there were. */
@@ -58,7 +71,7 @@ export class Handoffs {
     const mine = this.untaken.get(w);
     if (mine === undefined) return 0;
     this.untaken.delete(w);
-    for (const socket of mine.values()) socket.destroy();
+    for (const handed of mine.values()) handed.socket.destroy();
     return mine.size;
   }
 }

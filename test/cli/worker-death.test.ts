@@ -144,6 +144,48 @@ describe('workers 2: a worker killed with SIGKILL', () => {
     });
   }
 
+  it('passes over a worker that stops taking connections (SIGSTOP), and loses none of those it was given', async () => {
+    const sock = path.join(dir, 'stop.sock');
+    const conf = path.join(dir, 'stop.conf');
+    writeFileSync(conf, `prepend-load-path ${fixture('modules')}\nworkers 2\nserver u unix://${sock}\nmodule t testmod\ndatabase d t\ndispatch default database d\n`);
+    const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    started.add(p);
+    let log = '';
+    p.stderr!.on('data', (d) => (log += d));
+    const exited = new Promise<number | null>((r) => p.on('exit', r));
+    let stopped: number | undefined;
+    try {
+      await waitFor(() => log.includes('smapd started') || p.exitCode !== null, 'start');
+      const url = `unix://${sock}`;
+      const c = await SmapClient.connect({ url, timeoutMs: 10000 });
+      stopped = Number((await c.query('m', 'pid')).replace(/^OK /, ''));
+      await c.close();
+      process.kill(stopped, 'SIGSTOP');
+      // New connections, some of which the stopped worker is given, until the primary notices (2 s).
+      const outcomes: Array<Promise<string>> = [];
+      const until = Date.now() + 15000;
+      while (!log.includes('passing it over') && Date.now() < until) {
+        outcomes.push(askOnce(url, `s${outcomes.length}`, 30000));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.match(log, /worker has not taken a connection for 2 s; passing it over/);
+      // From now on the other worker gets every new connection, while this one is still stopped.
+      const now = await Promise.all(Array.from({ length: 20 }, (_, i) => askOnce(url, `n${i}`, 10000)));
+      for (const [i, r] of now.entries()) assert.equal(r, `${`OK m/n${i}`.length}:OK m/n${i},`, `connection n${i}`);
+      // Resumed, it answers what it was given: nothing was lost.
+      process.kill(stopped, 'SIGCONT');
+      stopped = undefined;
+      for (const [i, r] of (await Promise.all(outcomes)).entries()) {
+        assert.equal(r, `${`OK m/s${i}`.length}:OK m/s${i},`, `connection s${i}`);
+      }
+      await waitFor(() => log.includes('worker takes connections again'), 'the worker to be back in turn');
+    } finally {
+      if (stopped !== undefined) process.kill(stopped, 'SIGCONT');
+      p.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, log);
+  });
+
   it('hands no connection to a restarted worker before it is ready: the survivor answers them all', async () => {
     const sock = path.join(dir, 'ready.sock');
     const conf = path.join(dir, 'ready.conf');
