@@ -56,8 +56,12 @@ function initDb(args: readonly string[], ctx: DatabaseContext): FileDb {
     : (_key: string, value: string): string => value;
 
   const file = path.resolve(ctx.configDir, fileArg);
+  // The same file read with the same options gives the same map: after a config reload the new database may
+  // serve the old one's while its file cannot be loaded (store.ts).
+  const identity = JSON.stringify([file, ...ctx.moduleArgs, ...args]);
+  const loadOptions = { foldCase, allowEmptyValues: v['allow-empty'] === true, store };
   return {
-    store: new FileMapStore(file, { foldCase, allowEmptyValues: v['allow-empty'] === true, store }, Number(v['reload']), ctx.log, ctx.dataChanged),
+    store: new FileMapStore(file, loadOptions, Number(v['reload']), ctx.log, ctx.dataChanged, identity),
     foldCase,
     search,
     replies,

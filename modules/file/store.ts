@@ -3,6 +3,11 @@
  * editors that write a new file and rename it over the old one). A changed file is parsed completely into a
  * new Map, which replaces the old one in a single assignment; a new file that does not parse leaves the old
  * map serving and is reported once per version of the file.
+ *
+ * A reload of the config builds a new store for each `file` database. The same holds across it: when the
+ * new store cannot load its file (removed, unreadable, broken), it serves the map that the store of the
+ * same file and options had loaded, logs why, and loads the file once it is good again. Without that, a
+ * reload would turn a map that answered a moment ago into `TEMP` for every lookup.
  */
 import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
@@ -23,6 +28,18 @@ export type CheckResult = 'unchanged' | 'reloaded' | 'failed' | 'changing' | 'cl
 /** How many times `open` rereads a file that changes under it before giving up. */
 const OPEN_ATTEMPTS = 5;
 
+/**
+ * The store that last loaded the map of each identity (file and options), while it is open, so the store a
+ * reload makes can take its data over. Closed stores leave it.
+ */
+const loadedStores = new Map<string, FileMapStore>();
+
+/** A map and the version of the file it was read from. */
+interface Snapshot {
+  readonly entries: Map<string, string>;
+  readonly signature: FileSignature | null;
+}
+
 function reason(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
@@ -37,6 +54,10 @@ export class FileMapStore {
   private timer: NodeJS.Timeout | null = null;
   private checking: Promise<CheckResult> | null = null;
   private opening: Promise<void> | null = null;
+  /** The store of the same identity that served when this one was made (a config reload), until it opens. */
+  private predecessor: FileMapStore | null;
+  /** What this store served when it was closed, for a successor that opens later. */
+  private lastServed: Snapshot | null = null;
 
   constructor(
     readonly file: string,
@@ -45,7 +66,14 @@ export class FileMapStore {
     private readonly log: Logger,
     /** Called after a reload swapped in new data, so cached answers are dropped. */
     private readonly onChange: () => void = () => undefined,
-  ) {}
+    /**
+     * What must be equal for two stores to serve the same map (the file and every option that shapes the
+     * stored values); undefined: never take over another store's map.
+     */
+    private readonly identity?: string,
+  ) {
+    this.predecessor = identity === undefined ? null : (loadedStores.get(identity) ?? null);
+  }
 
   get isOpen(): boolean {
     return this.entries !== null;
@@ -67,15 +95,58 @@ export class FileMapStore {
         loaded = await loadMapFile(this.file, this.loadOptions);
       } catch (err) {
         if (err instanceof FileChangedWhileReading && attempt < OPEN_ATTEMPTS) continue;
-        throw new BackendError(`cannot load map: ${reason(err)}`, { cause: err });
+        const kept = this.takeOver();
+        if (kept === null) {
+          this.predecessor = null;
+          throw new BackendError(`cannot load map: ${reason(err)}`, { cause: err });
+        }
+        await this.serveKept(kept, err);
+        break;
       }
     }
-    this.install(loaded, 'loaded');
+    this.predecessor = null;
+    if (loaded !== null) this.install(loaded, 'loaded');
     if (this.reloadMs > 0 && this.timer === null) {
       this.timer = setInterval(() => void this.checkNow(), this.reloadMs);
       // The watch must never keep the process alive on its own.
       this.timer.unref();
     }
+  }
+
+  /** The map the predecessor serves now, or served when it was closed; null when there is none. */
+  private takeOver(): Snapshot | null {
+    const p = this.predecessor;
+    if (p === null) return null;
+    if (p.entries !== null) return { entries: p.entries, signature: p.signature };
+    return p.lastServed;
+  }
+
+  /**
+   * Serve the predecessor's map because the file cannot be loaded; the watch loads the file once it can be
+   * read and parsed (a missing file is logged again only when it comes back, a broken one when it changes).
+   */
+  private async serveKept(kept: Snapshot, err: unknown): Promise<void> {
+    let failed: FileSignature | 'missing' | null;
+    try {
+      const current = signatureOf(await stat(this.file));
+      // The version that failed; when it equals the kept one (a file read fine before), try it again later.
+      failed = sameSignature(current, kept.signature) ? null : current;
+    } catch {
+      failed = 'missing';
+    }
+    this.entries = kept.entries;
+    this.signature = kept.signature;
+    this.failedSignature = failed;
+    this.lastServed = null;
+    this.register();
+    this.log.error(
+      { file: this.file, err: reason(err) },
+      `cannot load map file after the configuration reload; keeping the ${kept.entries.size} entries loaded before it`,
+    );
+  }
+
+  private register(): void {
+    if (this.identity !== undefined) loadedStores.set(this.identity, this);
   }
 
   /** Stat the file now and reload it if it changed. Concurrent calls share one check. */
@@ -128,6 +199,8 @@ export class FileMapStore {
     this.entries = loaded.entries;
     this.signature = loaded.signature;
     this.failedSignature = null;
+    this.lastServed = null;
+    this.register();
     this.log.info({ file: this.file, entries: loaded.entries.size, lines: loaded.lines, ms: loaded.millis }, `map file ${what}`);
     if (loaded.duplicates > 0 && loaded.firstDuplicate !== null) {
       const d = loaded.firstDuplicate;
@@ -142,6 +215,11 @@ export class FileMapStore {
   close(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    // A successor made before this close may open after it; the snapshot lives as long as that successor
+    // holds this store (until it opens or closes), no longer.
+    this.lastServed = this.entries === null ? null : { entries: this.entries, signature: this.signature };
+    if (this.identity !== undefined && loadedStores.get(this.identity) === this) loadedStores.delete(this.identity);
+    this.predecessor = null;
     this.entries = null;
     this.signature = null;
     this.failedSignature = null;

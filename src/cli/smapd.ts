@@ -17,6 +17,7 @@ import { ruleWarnings } from '../dispatch/lint.js';
 import { Runtime } from '../server/runtime.js';
 import { detach } from '../server/detach.js';
 import { installFaultHandlers } from '../server/fault-handlers.js';
+import { checkServable, type ServeMode } from '../server/config-check.js';
 import { runInetd, runPrimary, runSingle, runWorkerProcess } from '../server/run.js';
 import { VERSION } from '../version.js';
 import { isMainModule } from './is-main.js';
@@ -101,6 +102,11 @@ async function readConfig(o: CliOptions): Promise<SmapdConfig> {
   return loadConfig(o.config, overridesOf(o));
 }
 
+/** True in a worker process of `workers N`, which takes its config from the primary, not from the file. */
+function isWorkerProcess(): boolean {
+  return cluster.isWorker && process.env['SMAPD_WORKER'] === '1';
+}
+
 export async function smapdMain(argv: string[]): Promise<number> {
   let o: CliOptions;
   try {
@@ -109,6 +115,7 @@ export async function smapdMain(argv: string[]): Promise<number> {
     const code = (err as { exitCode?: number }).exitCode;
     return code === 0 ? 0 : EX_USAGE;
   }
+  if (isWorkerProcess()) return runWorkerProcess();
 
   let config: SmapdConfig;
   try {
@@ -131,8 +138,12 @@ export async function smapdMain(argv: string[]): Promise<number> {
     throw err;
   }
 
-  if (!config.inetdMode && config.servers.length === 0) {
-    process.stderr.write(`smapd: ${config.file}: no servers configured; exiting\n`);
+  // A reload runs the same check (`reread` below), against the mode the daemon was started in.
+  const mode: ServeMode = config.inetdMode ? 'inetd' : 'listen';
+  try {
+    checkServable(config, mode);
+  } catch (err) {
+    printConfigErrors(err);
     return EX_CONFIG;
   }
   if (!config.foreground && !config.inetdMode) {
@@ -144,9 +155,9 @@ export async function smapdMain(argv: string[]): Promise<number> {
 
   const log = createLogger(config.log);
   installFaultHandlers(log);
-  const reread = () => readConfig(o);
+  const reread = async () => checkServable(await readConfig(o), mode);
   if (config.inetdMode) return runInetd(config, log);
-  if (config.workers > 1) return cluster.isPrimary ? runPrimary(config, reread, log) : runWorkerProcess(config, reread, log);
+  if (config.workers > 1) return runPrimary(config, reread, log);
   return runSingle(config, reread, log);
 }
 

@@ -32,19 +32,30 @@ export class Smapd {
   /** The shared read buffer could not be used for some socket; said once. */
   private warnedSlowReads = false;
 
+  /**
+   * The `server` statements of the config the daemon started with: its listeners keep them until a restart,
+   * and so do connections a worker takes over, whatever a reload says.
+   */
+  private readonly servers: readonly ServerDecl[];
+
   private constructor(
     runtime: Runtime,
     readonly log: Logger,
+    servers: readonly ServerDecl[],
   ) {
     this.runtime = runtime;
     this.refusedLog = new RateLimitedWarning(log, 'too many connections; closing new one');
     this.evictedLog = new RateLimitedWarning(log, 'connection limit reached; closed an idle or stalled connection to make room');
     this.timeoutLog = new RateLimitedWarning(log, 'request timeout; connection closed');
+    this.servers = servers;
   }
 
-  /** Load modules, databases and rules; throws ConfigErrors. Does not listen yet. */
-  static async create(config: SmapdConfig, log: Logger): Promise<Smapd> {
-    return new Smapd(await Runtime.create(config, log), log);
+  /**
+   * Load modules, databases and rules; throws ConfigErrors. Does not listen yet. `servers`: those of the
+   * config the daemon started with, when `config` is a later one (a worker started after a reload).
+   */
+  static async create(config: SmapdConfig, log: Logger, servers: readonly ServerDecl[] = config.servers): Promise<Smapd> {
+    return new Smapd(await Runtime.create(config, log), log, servers);
   }
 
   get config(): SmapdConfig {
@@ -90,8 +101,9 @@ export class Smapd {
    * worker is to close one of its own idle or stalled connections within the limit's scope for it.
    */
   adopt(socket: net.Socket, serverId: string, makeRoom?: LimitHit): Promise<void> | undefined {
-    const decl = this.runtime.config.servers.find((d) => d.id === serverId);
+    const decl = this.servers.find((d) => d.id === serverId);
     if (decl === undefined) {
+      this.log.error({ server: serverId }, 'connection for a server this worker does not know; closing it');
       socket.destroy();
       return undefined;
     }

@@ -1,29 +1,27 @@
 /**
  * The ways smapd runs once its config is checked: one process; a primary with workers (`workers N`); a
  * worker; and inetd mode. Each wires signals: SIGTERM/SIGINT/SIGQUIT stop gracefully, SIGHUP reloads
- * (a config that fails its check is logged with file and line, and the running one stays).
+ * (the new config goes through the start-up checks of config-check.ts; one that fails is logged with file and
+ * line, and the running one stays).
  */
 import { fstatSync } from 'node:fs';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { SmapdConfig } from '../config/types.js';
 import { smapdTarget } from '../control/target.js';
 import { ConfigErrors, EX_CONFIG, EX_UNAVAILABLE } from '../errors.js';
 import type { ConnInfo } from '../modules/api.js';
 import { VERSION } from '../version.js';
-import { reopenLog } from '../log.js';
-import { ClusterPrimary, runWorker } from './cluster.js';
+import { createLogger, reopenLog } from '../log.js';
+import { ClusterPrimary, configFromPrimary, runWorker } from './cluster.js';
 import { clusterTarget } from './cluster-target.js';
 import { connInfoOf } from './conninfo.js';
+import { checkRuntime, type ConfigReader } from './config-check.js';
 import { Smapd } from './daemon.js';
 import { notifyReady, reportToParent } from './detach.js';
 import { dropPrivileges, removePidfile, writePidfile } from './process.js';
-import { Runtime } from './runtime.js';
 import { startServices, type Services } from './services.js';
-
-/** Reads and checks the config file again (for reloads). */
-export type ConfigReader = () => Promise<SmapdConfig>;
 
 function report(err: unknown, log: Logger, what: string): void {
   const list = err instanceof ConfigErrors ? err.errors : [err as Error];
@@ -54,16 +52,29 @@ function onSignals(log: Logger, stop: () => Promise<void>, reload: () => Promise
       });
     };
     let reloading = false;
-    process.on('SIGTERM', () => onStop('SIGTERM'));
-    process.on('SIGINT', () => onStop('SIGINT'));
-    process.on('SIGQUIT', () => onStop('SIGQUIT'));
-    process.on('SIGHUP', () => {
-      if (reloading || stopping) return;
+    // A SIGHUP during a reload may follow another edit of the file: it is not dropped, it reloads once more.
+    let again = false;
+    const onHup = () => {
+      if (stopping) return;
+      if (reloading) {
+        again = true;
+        return;
+      }
       reloading = true;
       reopen();
       log.info('SIGHUP: reloading configuration');
-      void reload().finally(() => (reloading = false));
-    });
+      void reload().finally(() => {
+        reloading = false;
+        if (again) {
+          again = false;
+          onHup();
+        }
+      });
+    };
+    process.on('SIGTERM', () => onStop('SIGTERM'));
+    process.on('SIGINT', () => onStop('SIGINT'));
+    process.on('SIGQUIT', () => onStop('SIGQUIT'));
+    process.on('SIGHUP', onHup);
   });
 }
 
@@ -76,7 +87,13 @@ function serveUntilSignalled(
   config: SmapdConfig,
   reread: ConfigReader,
   log: Logger,
-  how: { stop: () => Promise<void>; services: Services | undefined; apply: (next: SmapdConfig) => Promise<void> },
+  how: {
+    stop: () => Promise<void>;
+    services: Services | undefined;
+    apply: (next: SmapdConfig) => Promise<void>;
+    /** Besides this process's log file (workers reopen theirs). */
+    reopen?: () => void;
+  },
 ): Promise<number> {
   return onSignals(
     log,
@@ -92,7 +109,10 @@ function serveUntilSignalled(
         logRejectedReload(err, log);
       }
     },
-    () => reopenLog(log, config.log),
+    () => {
+      reopenLog(log, config.log);
+      how.reopen?.();
+    },
   );
 }
 
@@ -137,8 +157,9 @@ export async function runSingle(config: SmapdConfig, reread: ConfigReader, log: 
 /** `workers N`: the primary checks the config, forks the workers, then owns the listeners. */
 export async function runPrimary(config: SmapdConfig, reread: ConfigReader, log: Logger): Promise<number> {
   try {
-    // Check modules and databases once here, so a bad config fails before any worker is forked.
-    await (await Runtime.create(config, pino({ level: 'silent' }))).close();
+    // Check modules and databases once here, so a bad config fails before any worker is forked; a reload
+    // runs the same check before any worker sees the new config.
+    await checkRuntime(config);
   } catch (err) {
     report(err, log, 'configuration rejected');
     return EX_CONFIG;
@@ -168,33 +189,55 @@ export async function runPrimary(config: SmapdConfig, reread: ConfigReader, log:
     },
     services,
     apply: async (next) => {
-      await (await Runtime.create(next, pino({ level: 'silent' }))).close();
+      await checkRuntime(next);
       primary.reload(next);
       log.info({ config: next.file }, 'configuration checked; workers reloading');
     },
+    reopen: () => primary.reopenLogs(),
   });
 }
 
-/** A worker of `workers N`: a full smapd without listeners; connections come from the primary. */
-export async function runWorkerProcess(config: SmapdConfig, reread: ConfigReader, log: Logger): Promise<number> {
+/**
+ * A worker of `workers N`: a full smapd without listeners; connections come from the primary, and so does
+ * its config (the one the primary checked), at start and at each reload.
+ */
+export async function runWorkerProcess(): Promise<number> {
+  // A SIGHUP to the whole process group would end a worker (the default action); the primary reloads.
+  process.on('SIGHUP', () => undefined);
+  const configs = await configFromPrimary();
+  if (configs === undefined) return EX_UNAVAILABLE;
+  // Logging, privileges and servers stay as the daemon started, as they do in one process after a reload.
+  const config = configs.initial;
+  const log = createLogger(config.log);
   let daemon: Smapd;
   try {
-    daemon = await Smapd.create(config, log);
+    // Started after a reload: modules, databases and rules of the reloaded config from the first connection on.
+    daemon = await Smapd.create(configs.current ?? config, log, config.servers);
     dropPrivileges(config.user, config.groups, config.allGroups, log);
   } catch (err) {
-    log.fatal({ err: (err as Error).message }, 'worker cannot start');
+    // Logged, not printed: the primary reports that the worker failed to start.
+    const list = err instanceof ConfigErrors ? err.errors : [err as Error];
+    for (const e of list) log.fatal({ err: e.message }, 'worker cannot start');
     return EX_CONFIG;
   }
-  const reload = async () => {
-    reopenLog(log, config.log);
+  const reload = async (next: SmapdConfig) => {
     try {
-      await daemon.reload(await reread());
+      await daemon.reload(next);
       log.info('worker reloaded configuration');
     } catch (err) {
       logRejectedReload(err, log);
     }
   };
-  return runWorker(daemon, reload, log);
+  // Reloads apply one after the other, so a slow one cannot finish after, and undo, the next.
+  let reloads = Promise.resolve();
+  return runWorker(
+    daemon,
+    {
+      reload: (next) => (reloads = reloads.then(() => reload(next))),
+      reopenLog: () => reopenLog(log, config.log),
+    },
+    log,
+  );
 }
 
 /** inetd mode: stdin/stdout is one client connection; exit when it closes. */

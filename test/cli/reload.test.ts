@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,9 +9,22 @@ import { fixture } from '../helpers/paths.js';
 
 const SMAPD = path.resolve(import.meta.dirname, '../../src/cli/smapd.js');
 
+/** Every smapd a test starts, so the after-hook stops those a failed test left running. */
+const started = new Set<ChildProcess>();
+
+after(async () => {
+  for (const p of started) {
+    if (p.exitCode !== null || p.signalCode !== null) continue;
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await gone;
+  }
+});
+
 /** Start `smapd -f` on a config and wait for its JSON `smapd started` log line. */
 async function startSmapd(conf: string): Promise<{ p: ChildProcess; log: () => string }> {
   const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  started.add(p);
   let log = '';
   p.stderr!.on('data', (d) => (log += d));
   for (let i = 0; i < 200 && !log.includes('smapd started'); i++) {
@@ -76,10 +89,88 @@ describe('SIGHUP reload', () => {
     assert.equal(await exited, 0);
   });
 
+  it('refuses, as a start does, an empty file and a config without server, and keeps serving', async () => {
+    writeFileSync(conf, base() + 'database d t v1-\ndispatch default database d\n');
+    const { p, log } = await startSmapd(conf);
+    const exited = new Promise<number | null>((r) => p.on('exit', r));
+    const rejections = () => log().split('\n').filter((l) => l.includes('reload rejected')).length;
+    try {
+      const c = await SmapClient.connect({ url: `unix://${sock}` });
+      assert.equal(await c.query('m', 'k'), 'OK v1-m/k');
+      for (const [i, text] of ['', `module echo echo\ndatabase d echo\ndispatch default database d\n`].entries()) {
+        writeFileSync(conf, text);
+        p.kill('SIGHUP');
+        await waitFor(() => rejections() === i + 1, `rejected reload ${i + 1}`);
+        assert.match(log(), new RegExp(`${conf.replaceAll('/', '\\/')}: no servers configured`));
+        // The open connection and a new one both answer from the running configuration.
+        assert.equal(await c.query('m', `k${i}`), `OK v1-m/k${i}`);
+        const fresh = await SmapClient.connect({ url: `unix://${sock}` });
+        assert.equal(await fresh.query('m', 'k'), 'OK v1-m/k');
+        await fresh.close();
+      }
+      assert.doesNotMatch(log(), /configuration reloaded/);
+      await c.close();
+    } finally {
+      p.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0);
+  });
+
+  it('does not drop a SIGHUP that comes while a reload is under way: the last edit is served', async () => {
+    // Setting up `slow` takes 400 ms, so the second SIGHUP surely arrives while the first reload runs.
+    const text = (n: string) => base() + `module s slowinit\ndatabase slow s 400\ndatabase d t ${n}\ndispatch default database d\n`;
+    writeFileSync(conf, text('v1-'));
+    const { p, log } = await startSmapd(conf);
+    const exited = new Promise<number | null>((r) => p.on('exit', r));
+    const count = (what: string) => log().split('\n').filter((l) => l.includes(what)).length;
+    try {
+      writeFileSync(conf, text('v2-'));
+      p.kill('SIGHUP');
+      await waitFor(() => count('SIGHUP: reloading configuration') === 1, 'the first reload to begin');
+      writeFileSync(conf, text('v3-'));
+      p.kill('SIGHUP');
+      await waitFor(() => count('configuration reloaded') === 2, 'a second reload');
+      const c = await SmapClient.connect({ url: `unix://${sock}` });
+      assert.equal(await c.query('m', 'k'), 'OK v3-m/k');
+      await c.close();
+    } finally {
+      p.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0);
+  });
+
+  it('keeps a file map serving when its file is missing at reload, and logs it', async () => {
+    const map = path.join(dir, 'aliases.txt');
+    writeFileSync(map, 'alice alice@example.org\n');
+    const withMap = (n: string) => base() + `module f file\ndatabase a f file=${map}\ndatabase d t ${n}\ndispatch map aliases database a\ndispatch default database d\n`;
+    writeFileSync(conf, withMap('v1-'));
+    const { p, log } = await startSmapd(conf);
+    const exited = new Promise<number | null>((r) => p.on('exit', r));
+    try {
+      const c = await SmapClient.connect({ url: `unix://${sock}` });
+      assert.equal(await c.query('aliases', 'alice'), 'OK alice@example.org');
+      await c.close();
+      unlinkSync(map);
+      writeFileSync(conf, withMap('v2-'));
+      p.kill('SIGHUP');
+      await waitFor(() => log().includes('configuration reloaded'), 'reload');
+      const c2 = await SmapClient.connect({ url: `unix://${sock}` });
+      assert.equal(await c2.query('m', 'k'), 'OK v2-m/k', 'the new configuration serves');
+      assert.equal(await c2.query('aliases', 'alice'), 'OK alice@example.org', 'the map keeps its data');
+      await c2.close();
+      assert.match(log(), /cannot load map file after the configuration reload; keeping the 1 entries loaded before it/);
+      assert.match(log(), /ENOENT/);
+    } finally {
+      p.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0);
+  });
+
   it('reopens its log file on SIGHUP, so logrotate can move it away', async () => {
     const logFile = path.join(dir, 'smapd.log');
     writeFileSync(conf, base() + `log-file ${logFile}\ndatabase d t v1-\ndispatch default database d\n`);
     const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    started.add(p);
     const exited = new Promise<number | null>((r) => p.on('exit', r));
     const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
     try {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,37 @@ import { controlCommand } from '../../src/control/client.js';
 import { fixture } from '../helpers/paths.js';
 
 const SMAPD = path.resolve(import.meta.dirname, '../../src/cli/smapd.js');
+
+/** Every smapd a test starts, so the after-hook stops those a failed test left running. */
+const started = new Set<ChildProcess>();
+
+after(async () => {
+  for (const p of started) {
+    if (p.exitCode !== null || p.signalCode !== null) continue;
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await gone;
+  }
+});
+
+async function waitFor(pred: () => boolean, what: string, ms = 15000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Lookups on `n` new connections (round-robin reaches every worker), each closed after its answer. */
+async function freshAnswers(sock: string, n: number, key: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = await SmapClient.connect({ url: `unix://${sock}`, timeoutMs: 10000 });
+    out.push(await c.query('m', key));
+    await c.close();
+  }
+  return out;
+}
 
 describe('workers 2', () => {
   let dir: string;
@@ -26,6 +57,7 @@ describe('workers 2', () => {
       `prepend-load-path ${fixture('modules')}\nworkers 2\ncontrol-socket ${ctl}\nserver u unix://${sock}\nmodule t testmod\ndatabase d t\ndispatch default database d\n`,
     );
     const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    started.add(p);
     let log = '';
     p.stderr!.on('data', (d) => (log += d));
     const exited = new Promise<number | null>((r) => p.on('exit', r));
@@ -70,6 +102,7 @@ describe('workers 2', () => {
     const conf = path.join(dir, 'lim.conf');
     writeFileSync(conf, `prepend-load-path ${fixture('modules')}\nworkers 2\nmax-connections 2\nwhen-full refuse\nserver u unix://${sock}\nmodule t testmod\ndatabase d t\ndispatch default database d\n`);
     const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    started.add(p);
     let log = '';
     p.stderr!.on('data', (d) => (log += d));
     const exited = new Promise<number | null>((r) => p.on('exit', r));
@@ -92,6 +125,69 @@ describe('workers 2', () => {
       }
       assert.equal(answer, 'OK m/d');
       await b.close();
+    } finally {
+      p.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, log);
+  });
+
+  it('reloads only a config the primary checked: workers keep serving through a rejected one, and a restarted worker gets the checked one', async () => {
+    const sock = path.join(dir, 'rl.sock');
+    const conf = path.join(dir, 'rl.conf');
+    const text = (prefix: string) =>
+      `prepend-load-path ${fixture('modules')}\nworkers 2\nserver u unix://${sock}\nmodule t testmod\ndatabase d t ${prefix}\ndispatch default database d\n`;
+    writeFileSync(conf, text('v1-'));
+    const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    started.add(p);
+    let log = '';
+    p.stderr!.on('data', (d) => (log += d));
+    const exited = new Promise<number | null>((r) => p.on('exit', r));
+    const count = (what: string) => log.split('\n').filter((l) => l.includes(what)).length;
+    try {
+      await waitFor(() => log.includes('smapd started') || p.exitCode !== null, 'start');
+      const held = await SmapClient.connect({ url: `unix://${sock}`, timeoutMs: 10000 });
+      assert.equal(await held.query('m', 'a'), 'OK v1-m/a');
+
+      // An empty file and a file without server: refused by the primary, logged; no worker drops anything.
+      for (const [i, bad] of ['', `prepend-load-path ${fixture('modules')}\nmodule t testmod\ndatabase d t x-\ndispatch default database d\n`].entries()) {
+        writeFileSync(conf, bad);
+        p.kill('SIGHUP');
+        await waitFor(() => count('reload rejected') === i + 1, `rejected reload ${i + 1}`);
+        assert.match(log, new RegExp(`${conf.replaceAll('/', '\\/')}: no servers configured`));
+        assert.equal(await held.query('m', `b${i}`), `OK v1-m/b${i}`);
+        assert.deepEqual(await freshAnswers(sock, 4, 'c'), Array(4).fill('OK v1-m/c'));
+      }
+      assert.equal(count('worker reloaded configuration'), 0);
+
+      // A good one reaches both workers.
+      writeFileSync(conf, text('v2-'));
+      p.kill('SIGHUP');
+      await waitFor(() => count('worker reloaded configuration') === 2, 'both workers to reload');
+      assert.deepEqual(await freshAnswers(sock, 4, 'd'), Array(4).fill('OK v2-m/d'));
+      assert.equal(await held.query('m', 'e'), 'OK v1-m/e', 'an open connection finishes on its config');
+
+      // An edit nobody reloaded is not what a restarted worker serves: it gets the config the primary checked.
+      writeFileSync(conf, text('unchecked-'));
+      const victim = Number((await held.query('m', 'pid')).replace(/^OK /, ''));
+      // A SIGHUP that reaches a worker (sent to the process group) leaves it serving: reloads are the primary's.
+      process.kill(victim, 'SIGHUP');
+      assert.equal(await held.query('m', 'pid'), `OK ${victim}`);
+      assert.equal(await held.query('m', 'g'), 'OK v1-m/g');
+      const closed = held.closed;
+      process.kill(victim, 'SIGKILL');
+      await closed;
+      await waitFor(() => count('worker died; restarting') === 1, 'the death to be logged');
+      const pids = new Set<string>();
+      for (let i = 0; i < 200 && !(pids.size === 2 && !pids.has(`OK ${victim}`)); i++) {
+        pids.clear();
+        for (const c of await Promise.all([0, 1].map(() => SmapClient.connect({ url: `unix://${sock}`, timeoutMs: 10000 })))) {
+          pids.add(await c.query('m', 'pid'));
+          assert.equal(await c.query('m', 'f'), 'OK v2-m/f');
+          await c.close();
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(!pids.has(`OK ${victim}`) && pids.size === 2, 'the restarted worker serves');
     } finally {
       p.kill('SIGTERM');
     }

@@ -277,3 +277,61 @@ describe('file module: open, reload and close', () => {
     assert.equal(q(db, 'k'), 'OK v');
   });
 });
+
+describe('file module: across a configuration reload', () => {
+  /** A database as a reload makes it: same arguments, same config directory, a new state. */
+  function again(db: FileDb, args: string[], ctx: DatabaseContext): FileDb {
+    const next = fileModule.initDb([`file=${path.basename(db.store.file)}`, ...args], ctx) as FileDb;
+    opened.push(next);
+    return next;
+  }
+
+  it('serves the old map when the file is missing at reload, logs it, and loads the file once it is back', async () => {
+    const { ctx, logs } = loggingContext();
+    const old = await openMap('a 1\nb 2\n', ['reload=0'], ctx);
+    await rm(old.store.file);
+    // The reload: the new database is made while the old one serves, then the old one is closed.
+    const next = again(old, ['reload=0'], ctx);
+    await fileModule.closeDb!(old);
+    await fileModule.openDb!(next);
+    assert.equal(q(next, 'a'), 'OK 1');
+    assert.equal(q(next, 'c'), 'NOTFOUND ');
+    const errors = logs.filter((l) => l.level === 50 && /after the configuration reload; keeping the 2 entries/.test(l.msg));
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]!.err!, /ENOENT/);
+    assert.equal(await next.store.checkNow(), 'failed', 'still missing: no new error');
+    assert.equal(logs.filter((l) => l.level === 50).length, 1);
+
+    await writeFile(old.store.file, 'a 10\n');
+    assert.equal(await next.store.checkNow(), 'reloaded');
+    assert.equal(q(next, 'a'), 'OK 10');
+    assert.equal(q(next, 'b'), 'NOTFOUND ');
+  });
+
+  it('serves the old map when the file is broken at reload, while the old database still serves too', async () => {
+    const { ctx, logs } = loggingContext();
+    const old = await openMap('a 1\n', ['reload=0'], ctx);
+    await replaceFile(path.basename(old.store.file), 'a 2\nbroken\n');
+    const next = again(old, ['reload=0'], ctx);
+    await fileModule.openDb!(next);
+    assert.equal(q(next, 'a'), 'OK 1');
+    assert.ok(logs.some((l) => l.level === 50 && /has no value/.test(l.err ?? '')));
+    assert.equal(await next.store.checkNow(), 'failed', 'the same broken version is not parsed again');
+    await replaceFile(path.basename(old.store.file), 'a 3\n');
+    assert.equal(await next.store.checkNow(), 'reloaded');
+    assert.equal(q(next, 'a'), 'OK 3');
+  });
+
+  it('takes over nothing from a database with other options, or when nothing was loaded', async () => {
+    const { ctx } = loggingContext();
+    const old = await openMap('A 1\n', ['reload=0'], ctx);
+    await rm(old.store.file);
+    const folded = again(old, ['reload=0', 'fold-case'], ctx);
+    await assert.rejects(Promise.resolve(fileModule.openDb!(folded)), (e: unknown) => e instanceof BackendError && /ENOENT/.test(e.message));
+
+    const never = fileModule.initDb(['file=never-there.txt'], ctx) as FileDb;
+    opened.push(never);
+    const next = again(never, [], ctx);
+    await assert.rejects(Promise.resolve(fileModule.openDb!(next)), (e: unknown) => e instanceof BackendError && /ENOENT/.test(e.message));
+  });
+});
