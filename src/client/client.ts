@@ -200,6 +200,11 @@ export class SmapClient {
     return this.queue.length;
   }
 
+  /** True while requests can be sent: not closing, not closed, and not given up after an error. */
+  get isOpen(): boolean {
+    return this.state === 'open' && this.failure === undefined;
+  }
+
   /** Why the connection ended, if it ended on an error (timeout, bad reply, reset); undefined otherwise. */
   get error(): Error | undefined {
     return this.failure;

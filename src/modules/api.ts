@@ -18,6 +18,9 @@ export type { Template, TemplateVars } from './template.js';
 export type { ReplyTemplate } from './reply-template.js';
 export { compileReplyTemplate } from './reply-template.js';
 export { ModuleArgumentError, BackendError, BackendTimeoutError } from '../errors.js';
+// The sockmap client, for modules that forward lookups to another socketmap server.
+export { SmapClient, parseServerUrl, type SmapClientOptions } from '../client/client.js';
+export { ConnectError, ConnectionClosedError, ReplyTimeoutError } from '../errors.js';
 
 /** The current module API version; a module declares the version it was written for. */
 export const MODULE_API_VERSION = 1;
