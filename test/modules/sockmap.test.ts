@@ -4,12 +4,11 @@
  * pipelined, an upstream outage is TEMP and ends by itself, a silent upstream is TIMEOUT.
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import sockmapModule, { type SockmapDb } from '../../modules/sockmap/index.js';
 import { ModuleArgumentError } from '../../src/errors.js';
 import type { ConnInfo } from '../../src/modules/api.js';
-import { encodeNetstringBuffer, NetstringDecoder } from '../../src/protocol/netstring.js';
+import { askRaw } from '../helpers/ask-raw.js';
 import { startTestServer, type TestServer } from '../client/sockmap-server.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { databaseContext } from '../helpers/module-context.js';
@@ -19,34 +18,6 @@ const conn: ConnInfo = { serverId: 'main', family: 'inet', src: '192.0.2.7', src
 
 /** Keys that a careless forwarder would mangle: quotes, wildcards, NUL, spaces, 8-bit text. */
 const TRICKY_KEYS = ["o'brien", '"dq"', '100%', '*', 'a_b', 'a\u0000b', '(uid=*)', 'back\\slash', 'two  spaces', 'café ✉ 🎉', ' lead', ''];
-
-/** One request on a fresh connection; resolves with the reply's exact netstring bytes. */
-export function askRaw(url: string, payload: Buffer, ms = 10_000): Promise<Buffer> {
-  const m = /^inet6?:\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(url);
-  const s = m ? net.connect({ host: m[1], port: Number(m[2]) }) : net.connect({ path: url.replace(/^unix:\/\//, '') });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`no reply from ${url} within ${ms} ms`));
-    }, ms);
-    const decoder = new NetstringDecoder(10_000_000);
-    const got: Buffer[] = [];
-    s.on('connect', () => s.write(encodeNetstringBuffer(payload)));
-    s.on('data', (chunk: Buffer) => {
-      got.push(chunk);
-      // One request, one reply: the bytes received when its frame is complete are exactly that frame.
-      decoder.push(chunk, () => {
-        clearTimeout(timer);
-        s.destroy();
-        resolve(Buffer.concat(got));
-      });
-    });
-    s.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
-}
 
 const UPSTREAM_CONF = `
 server up inet://127.0.0.1:0
