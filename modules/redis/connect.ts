@@ -57,9 +57,11 @@ function createClient(s: ServerSettings): RedisClient {
     lazyConnect: true,
     enableAutoPipelining: true,
     clusterRetryStrategy: reconnectDelay,
-    // A node that went away is connected again as soon as it is back, without waiting for a MOVED.
-    clusterNodeRetryStrategy: reconnectDelay,
-    // A dead node's slots stay assigned to it: do not spin retrying a lookup that cannot be answered now.
+    // A node connection that breaks is not redialled in the background (a command would wait in its queue
+    // for the next attempt): the next lookup for the node's slots dials it, and fails at once while it
+    // refuses. A dead node's slots stay assigned to it, so waiting and retrying would not help either.
+    clusterNodeRetryStrategy: null,
+    retryDelayOnFailover: 0,
     retryDelayOnClusterDown: 0,
     retryDelayOnTryAgain: 0,
     maxRedirections: 4,
