@@ -5,6 +5,7 @@
  * connection (the client answers TEMP), reconnection goes on in the background, and lookups succeed again as
  * soon as the server (or the cluster node) is back.
  */
+import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { BackendError, BackendTimeoutError } from '../../src/modules/api.js';
@@ -22,6 +23,14 @@ function errorText(err: unknown): string {
   return msg === '' ? ((err as { code?: string }).code ?? 'unknown error') : msg;
 }
 
+/**
+ * TLS with the server certificate verified, against `tls-cacert` when given (else the system's CAs). The
+ * name checked is each node's own host (a name, or an address against the certificate's IP SANs).
+ */
+function tlsOptions(s: ServerSettings): ConnectionOptions {
+  return s.tlsCa !== undefined ? { ca: s.tlsCa } : {};
+}
+
 /** Connection options shared by a single server and every node of a cluster. */
 function nodeOptions(s: ServerSettings): RedisOptions {
   return {
@@ -35,7 +44,7 @@ function nodeOptions(s: ServerSettings): RedisOptions {
     enableAutoPipelining: true,
     lazyConnect: true,
     connectionName: 'smapd',
-    ...(s.tls ? { tls: { servername: s.nodes[0]!.host } } : {}),
+    ...(s.tls ? { tls: tlsOptions(s) } : {}),
   };
 }
 

@@ -2,6 +2,8 @@
  * The redis module's options, checked once at config time: where the data is (`url=` for one server, or
  * `cluster=` for Redis Cluster seed nodes), which key (and hash field) a lookup reads, and the replies.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { ModuleArgumentError, type DatabaseContext, type OptionSpec, type OptionValues, type ReplyTemplate, type Template } from '../../src/modules/api.js';
 
 export const DEFAULT_PORT = 6379;
@@ -12,6 +14,8 @@ export const REDIS_OPTIONS: OptionSpec = {
   cluster: { type: 'string' },
   user: { type: 'string' },
   password: { type: 'string' },
+  tls: { type: 'boolean' },
+  'tls-cacert': { type: 'string', aliases: ['tls_cacert'] },
   key: { type: 'string', default: DEFAULT_KEY },
   field: { type: 'string' },
   'positive-reply': { type: 'string', default: 'OK ${value}' },
@@ -38,6 +42,8 @@ export interface ServerSettings {
   readonly username: string | undefined;
   readonly password: string | undefined;
   readonly tls: boolean;
+  /** PEM CA bundle that the server certificate must chain to; undefined: the system's CAs. */
+  readonly tlsCa: string | undefined;
   readonly connectTimeoutMs: number;
   /** host:port list for messages and logs, without the password. */
   readonly describe: string;
@@ -67,7 +73,7 @@ function endpoint(text: string, where: string): Endpoint {
   return { host: (m[1] ?? m[2])!, port };
 }
 
-function fromUrl(text: string, where: string): Omit<ServerSettings, 'connectTimeoutMs' | 'describe'> {
+function fromUrl(text: string, where: string): Omit<ServerSettings, 'connectTimeoutMs' | 'describe' | 'tlsCa'> {
   let u: URL;
   try {
     u = new URL(text);
@@ -93,7 +99,18 @@ function fromUrl(text: string, where: string): Omit<ServerSettings, 'connectTime
   };
 }
 
-function serverSettings(values: OptionValues, where: string): ServerSettings {
+function readCa(file: string, configDir: string, where: string): string {
+  const abs = path.resolve(configDir, file);
+  try {
+    const pem = readFileSync(abs, 'utf8');
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no PEM certificate in it');
+    return pem;
+  } catch (err) {
+    throw new ModuleArgumentError(`${where}: tls-cacert=${abs}: ${(err as Error).message}`);
+  }
+}
+
+function serverSettings(values: OptionValues, configDir: string, where: string): ServerSettings {
   const url = values.url === undefined ? undefined : String(values.url);
   const cluster = values.cluster === undefined ? undefined : String(values.cluster);
   if ((url === undefined) === (cluster === undefined)) {
@@ -113,8 +130,13 @@ function serverSettings(values: OptionValues, where: string): ServerSettings {
   if (base.nodes.length === 0) throw new ModuleArgumentError(`${where}: cluster= lists no node`);
   const connectTimeoutMs = values['connect-timeout'] as number;
   if (connectTimeoutMs <= 0) throw new ModuleArgumentError(`${where}: connect-timeout must be more than 0`);
+  const tlsCa = values['tls-cacert'] === undefined || values['tls-cacert'] === '' ? undefined : readCa(String(values['tls-cacert']), configDir, where);
+  if (values.tls === false && base.tls) throw new ModuleArgumentError(`${where}: notls contradicts url=rediss://`);
   return {
     ...base,
+    // tls for cluster= (a URL says it with rediss://); a CA of its own implies TLS.
+    tls: base.tls || values.tls === true || tlsCa !== undefined,
+    tlsCa,
     // Options given on their own win over the URL's, so a password can stay out of a URL in a shared file.
     username: values.user !== undefined ? String(values.user) : base.username,
     password: values.password !== undefined ? String(values.password) : base.password,
@@ -151,7 +173,7 @@ export function resolveSettings(ctx: DatabaseContext, values: OptionValues, give
   const timeoutMs = values.timeout as number;
   if (timeoutMs <= 0) throw new ModuleArgumentError(`${where}: timeout must be more than 0`);
   return {
-    server: serverSettings(values, where),
+    server: serverSettings(values, ctx.configDir, where),
     key: requestTemplate(ctx, 'key', String(values.key), where),
     field: values.field === undefined ? undefined : requestTemplate(ctx, 'field', String(values.field), where),
     replies: replies(ctx, values, given),

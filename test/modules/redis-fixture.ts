@@ -4,9 +4,9 @@
  * processes on free ports — single servers to stop and start, and a real 3-node Redis Cluster — that the
  * tests own and stop in their after-hooks.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -88,10 +88,11 @@ export class PrivateRedis {
     readonly port: number,
     readonly dir: string,
     private readonly extraArgs: readonly string[],
+    private readonly tls: TlsFiles | undefined,
   ) {}
 
   /** Start a server on a free port; `cluster` makes it a cluster node (nodes.conf in its own dir). */
-  static async start(dir: string, opts: { cluster?: boolean; args?: readonly string[] } = {}): Promise<PrivateRedis> {
+  static async start(dir: string, opts: { cluster?: boolean; args?: readonly string[]; tls?: TlsFiles } = {}): Promise<PrivateRedis> {
     const port = opts.cluster ? await freeNodePort() : await freePort();
     const nodeDir = path.join(dir, `node-${port}`);
     mkdirSync(nodeDir, { recursive: true });
@@ -104,7 +105,10 @@ export class PrivateRedis {
           '--cluster-require-full-coverage', 'no',
         ]
       : [];
-    const r = new PrivateRedis(port, nodeDir, [...extra, ...(opts.args ?? [])]);
+    const t = opts.tls;
+    // With TLS, the port speaks only TLS (the plain port is turned off).
+    const tlsArgs = t === undefined ? [] : ['--port', '0', '--tls-port', String(port), '--tls-cert-file', t.cert, '--tls-key-file', t.key, '--tls-ca-cert-file', t.ca, '--tls-auth-clients', 'no'];
+    const r = new PrivateRedis(port, nodeDir, [...extra, ...tlsArgs, ...(opts.args ?? [])], t);
     await r.restart();
     return r;
   }
@@ -161,8 +165,27 @@ export class PrivateRedis {
   }
 
   cli(...args: string[]): Promise<string> {
-    return runCli(['-h', '127.0.0.1', '-p', String(this.port), ...args]);
+    const tls = this.tls === undefined ? [] : ['--tls', '--cacert', this.tls.ca];
+    return runCli(['-h', '127.0.0.1', '-p', String(this.port), ...tls, ...args]);
   }
+}
+
+export interface TlsFiles {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** A private CA and a server certificate for 127.0.0.1 and localhost, made with openssl in `dir`. */
+export function makeCertificates(dir: string): TlsFiles {
+  const f = (name: string) => path.join(dir, name);
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  ssl('req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=smapd test CA');
+  ssl('req', ...ec, '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=localhost');
+  writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  ssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.pem'), '-days', '2', '-extfile', f('san.ext'));
+  return { ca: f('ca.pem'), cert: f('server.pem'), key: f('server.key') };
 }
 
 function runCli(args: string[]): Promise<string> {

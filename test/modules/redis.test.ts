@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import redisModule, { type RedisDb } from '../../modules/redis/index.js';
-import { ModuleArgumentError } from '../../src/errors.js';
+import { BackendError, ModuleArgumentError } from '../../src/errors.js';
 import type { Reply } from '../../src/modules/api.js';
 import { startDaemon } from '../helpers/daemon.js';
 import { databaseContext } from '../helpers/module-context.js';
@@ -14,6 +14,7 @@ import {
   conn,
   connectShared,
   deletePrefix,
+  makeCertificates,
   makeDir,
   needRedis,
   PrivateRedis,
@@ -202,6 +203,24 @@ describe('redis module, on private redis-server processes', () => {
     const wrong = (await redisModule.initDb([`url=redis://127.0.0.1:${s.port}`, 'password=wrong'], databaseContext())) as RedisDb;
     opened.push(wrong);
     await assert.rejects(Promise.resolve(redisModule.openDb!(wrong)), /WRONGPASS|invalid password/i);
+  });
+
+  it('speaks TLS with rediss://, verifying the server against tls-cacert', async (t) => {
+    if (!needRedis(t, missing)) return;
+    const tls = makeCertificates(dir!);
+    const s = await PrivateRedis.start(dir!, { tls });
+    servers.push(s);
+    await s.cli('set', 'm:k', 'over tls');
+    const db = await open([`url=rediss://127.0.0.1:${s.port}`, `tls-cacert=${tls.ca}`]);
+    assert.equal(await ask(db, 'k', 'm'), 'OK over tls');
+    // Without the private CA the certificate is not trusted, and no plain connection is tried instead.
+    const untrusted = (await redisModule.initDb([`url=rediss://127.0.0.1:${s.port}`, 'connect-timeout=2s'], databaseContext())) as RedisDb;
+    opened.push(untrusted);
+    await assert.rejects(Promise.resolve(redisModule.openDb!(untrusted)), /certificate/i);
+    const plain = (await redisModule.initDb([`url=redis://127.0.0.1:${s.port}`, 'connect-timeout=1s'], databaseContext())) as RedisDb;
+    opened.push(plain);
+    await assert.rejects(Promise.resolve(redisModule.openDb!(plain)), BackendError);
+    assert.throws(() => redisModule.initDb([`url=rediss://127.0.0.1:${s.port}`, `tls-cacert=${dir}/none.pem`], databaseContext()), /none\.pem/);
   });
 
   it('answers TIMEOUT when the server does not answer in time, then goes on', async (t) => {
