@@ -8,6 +8,7 @@
  *   database users redis cluster=10.0.0.1:7000,10.0.0.2:7000 key=user:${key} field=mailbox
  */
 import { BackendError, BackendTimeoutError, defineModule, type ClientField, type ConnInfo, type DatabaseContext, type Reply } from '../../src/modules/api.js';
+import { ReplyError } from 'ioredis';
 import { closeClient, openClient, type RedisClient } from './connect.js';
 import { REDIS_OPTIONS, resolveSettings, type RedisSettings } from './settings.js';
 
@@ -104,7 +105,9 @@ export default defineModule<RedisDb>({
       return s.replies.positive.render((name) => (name === 'value' ? value : vars(name)));
     } catch (err) {
       const timedOut = err instanceof BackendTimeoutError;
-      const why = errorText(err);
+      // ioredis words a missing connection in terms of its own options ("enableOfflineQueue", "max retries
+      // per request"); say what it means instead. An error Redis itself sent (WRONGTYPE, NOAUTH) is kept.
+      const why = timedOut || err instanceof ReplyError ? errorText(err) : `no connection to Redis at ${s.server.describe} (${client.status})`;
       db.ctx.log.error({ db: db.ctx.dbId, err: why }, timedOut ? 'redis lookup timed out' : 'redis lookup failed');
       return (timedOut ? s.replies.timeout : s.replies.onerror).render((name) => (name === 'error' ? why : vars(name)));
     }
