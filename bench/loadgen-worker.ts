@@ -5,8 +5,12 @@
  */
 import { runChurn, type ChurnOptions, type ChurnResult } from './churn.js';
 import { runLoad, type LoadOptions, type LoadResult } from './loadgen.js';
+import { runRedisLoad, type RedisLoadOptions } from './redis-load.js';
 
-export type Job = { readonly kind: 'load'; readonly opts: LoadOptions } | { readonly kind: 'churn'; readonly opts: ChurnOptions };
+export type Job =
+  | { readonly kind: 'load'; readonly opts: LoadOptions }
+  | { readonly kind: 'churn'; readonly opts: ChurnOptions }
+  | { readonly kind: 'redis'; readonly opts: RedisLoadOptions };
 
 export type JobResult =
   | { readonly kind: 'load'; readonly result: LoadResult }
@@ -22,7 +26,9 @@ process.once('message', (job: Job) => {
   const work: Promise<JobResult> =
     job.kind === 'load'
       ? runLoad(job.opts).then((result) => ({ kind: 'load', result }))
-      : runChurn(job.opts).then((result) => ({ kind: 'churn', result }));
+      : job.kind === 'redis'
+        ? runRedisLoad(job.opts).then((result) => ({ kind: 'load', result }))
+        : runChurn(job.opts).then((result) => ({ kind: 'churn', result }));
   work
     .catch((err: unknown): JobResult => ({ kind: 'failed', error: err instanceof Error ? (err.stack ?? err.message) : String(err) }))
     .then((msg) => process.send!(msg, () => process.exit(0)));
