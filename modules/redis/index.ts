@@ -23,6 +23,9 @@ function errorText(err: unknown): string {
   return msg === '' ? 'unknown error' : msg;
 }
 
+/** A redirection the cluster client could not follow (the node it points to is down), not a data error. */
+const CLUSTER_REDIRECT = /^(?:MOVED|ASK|CLUSTERDOWN|TRYAGAIN) /;
+
 function requestVars(map: string, key: string, conn: ConnInfo): (name: string) => string | undefined {
   return (name) => {
     switch (name) {
@@ -107,7 +110,14 @@ export default defineModule<RedisDb>({
       const timedOut = err instanceof BackendTimeoutError;
       // ioredis words a missing connection in terms of its own options ("enableOfflineQueue", "max retries
       // per request"); say what it means instead. An error Redis itself sent (WRONGTYPE, NOAUTH) is kept.
-      const why = timedOut || err instanceof ReplyError ? errorText(err) : `no connection to Redis at ${s.server.describe} (${client.status})`;
+      const text = errorText(err);
+      const why = timedOut
+        ? text
+        : s.server.mode === 'cluster' && (!(err instanceof ReplyError) || CLUSTER_REDIRECT.test(text))
+          ? `Redis Cluster ${s.server.describe}: no connection to the node for this key (${text})`
+          : err instanceof ReplyError
+            ? text
+            : `no connection to Redis at ${s.server.describe}` + (client.status === 'ready' ? '' : ` (${client.status})`);
       db.ctx.log.error({ db: db.ctx.dbId, err: why }, timedOut ? 'redis lookup timed out' : 'redis lookup failed');
       return (timedOut ? s.replies.timeout : s.replies.onerror).render((name) => (name === 'error' ? why : vars(name)));
     }
