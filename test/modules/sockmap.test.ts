@@ -21,6 +21,8 @@ const TRICKY_KEYS = ["o'brien", '"dq"', '100%', '*', 'a_b', 'a\u0000b', '(uid=*)
 
 const UPSTREAM_CONF = `
 server up inet://127.0.0.1:0
+server up6 inet6://[::1]:0
+server upunix unix://@DIR@/up.sock
 module echo echo
 database found echo OK found \${key} in \${map}
 database perm echo PERM upstream refuses
@@ -45,8 +47,9 @@ database renamed up url=${upstreamUrl} map=found
 database byclient up url=${upstreamUrl} map=found-\${src}
 dispatch map eq renamed database renamed
 dispatch map eq byclient database byclient
+${extra}
 dispatch default database fwd
-${extra}`;
+`;
 }
 
 describe('sockmap module, in front of a second smapd', () => {
@@ -73,6 +76,19 @@ describe('sockmap module, in front of a second smapd', () => {
     }
     const ok = await askRaw(front.url(), Buffer.from("found o'brien"));
     assert.equal(ok.toString(), "25:OK found o'brien in found,");
+  });
+
+  it('reaches the upstream over inet6 and unix sockets too', async () => {
+    const via = await startDaemon(frontConf(upstream.url('up6'), `database unix up url=${upstream.url('upunix')} map=found\ndispatch map eq unix database unix`));
+    try {
+      assert.match(upstream.url('up6'), /^inet6:\/\/\[::1\]:\d+$/);
+      const c = await via.client();
+      assert.equal(await c.query('found', 'over v6'), 'OK found over v6 in found');
+      assert.match(upstream.url('upunix'), /^unix:\/\//);
+      assert.equal(await c.query('unix', 'k'), 'OK found k in found');
+    } finally {
+      await via.stop();
+    }
   });
 
   it('asks the map that map= names, from a template', async () => {
