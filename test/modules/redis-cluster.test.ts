@@ -96,6 +96,32 @@ dispatch map eq ${MAP} database aliases
     assert.equal(await c.query(MAP, 'nobody@example.org'), 'NOTFOUND ');
   });
 
+  it('follows slots that move to another node under load (MOVED and ASK redirections)', async (t) => {
+    if (!needRedis(t, missing)) return;
+    const [from, to] = [cluster!.nodes[0]!, cluster!.nodes[2]!];
+    const before = await cluster!.nodesOf(KEYS.map((k) => `${MAP}:${k}`));
+    const load = new Load(await Promise.all([1, 2, 3, 4].map(() => daemon!.client())));
+    load.start();
+    try {
+      await waitFor('every key answered under load', async () => KEYS.every((k) => load.replies(k, 'up').length > 0));
+      load.phase = 'moving';
+      const id = async (n: PrivateRedis) => (await n.cli('cluster', 'myid')).trim();
+      await from.cli('--cluster', 'reshard', `127.0.0.1:${from.port}`, '--cluster-from', await id(from), '--cluster-to', await id(to), '--cluster-slots', '3000', '--cluster-yes');
+      load.phase = 'moved';
+      await waitFor('every key answered after the move', async () => KEYS.every((k) => load.replies(k, 'moved').length > 0));
+    } finally {
+      await load.stop();
+    }
+    const after = await cluster!.nodesOf(KEYS.map((k) => `${MAP}:${k}`));
+    const moved = KEYS.filter((k) => before.get(`${MAP}:${k}`) === from && after.get(`${MAP}:${k}`) === to);
+    assert.ok(moved.length > 0, 'some of the keys did move');
+    for (const k of KEYS) {
+      for (const phase of ['up', 'moving', 'moved']) {
+        for (const r of load.replies(k, phase)) assert.equal(r, `OK ${valueOf(k)}`, `${k} while ${phase}`);
+      }
+    }
+  });
+
   it('keeps answering the live nodes while one is killed, and all keys once it is back', async (t) => {
     if (!needRedis(t, missing)) return;
     const owners = await cluster!.nodesOf(KEYS.map((k) => `${MAP}:${k}`));
