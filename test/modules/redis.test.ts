@@ -151,6 +151,7 @@ dispatch map eq aliases database aliases
     assert.throws(() => init([`url=${SHARED}`, 'negative-reply=NOTFOUND ${value}']), /unknown variable/);
     assert.throws(() => init([`url=${SHARED}`, 'timeout=0']), /timeout/);
     assert.throws(() => init([`url=${SHARED}`, 'bogus=1']), /unknown option/);
+    assert.throws(() => init(['url=rediss://127.0.0.1', 'notls']), /contradicts/);
   });
 });
 
