@@ -41,7 +41,6 @@ function nodeOptions(s: ServerSettings): RedisOptions {
     // the client has long got TEMP by then, and lookups are cheap to ask again.
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
-    enableAutoPipelining: true,
     lazyConnect: true,
     connectionName: 'smapd',
     ...(s.tls ? { tls: tlsOptions(s) } : {}),
@@ -53,6 +52,8 @@ function createClient(s: ServerSettings): RedisClient {
     const node = s.nodes[0]!;
     return new Redis({
       ...nodeOptions(s),
+      // Lookups made in the same event-loop turn leave in one write.
+      enableAutoPipelining: true,
       host: node.host,
       port: node.port,
       db: s.db,
@@ -62,9 +63,15 @@ function createClient(s: ServerSettings): RedisClient {
   }
   const opts: ClusterOptions = {
     redisOptions: nodeOptions(s),
-    enableOfflineQueue: false,
+    // Without the queue, a lookup for a node whose connection is still being made (at start, after a node
+    // came back) fails although the node is fine. The queue is only used while the cluster as a whole is not
+    // ready, and the module answers TEMP itself then, without sending (see index.ts).
+    enableOfflineQueue: true,
     lazyConnect: true,
-    enableAutoPipelining: true,
+    // Auto-pipelining groups commands by node when they are queued; while slots migrate, a group can end up
+    // holding keys of two nodes and ioredis fails it whole ("All keys in the pipeline should belong to the
+    // same slots allocation group"). Commands are still sent without waiting for earlier replies.
+    enableAutoPipelining: false,
     clusterRetryStrategy: reconnectDelay,
     // A node connection that breaks is not redialled in the background (a command would wait in its queue
     // for the next attempt): the next lookup for the node's slots dials it, and fails at once while it

@@ -26,6 +26,23 @@ function errorText(err: unknown): string {
 /** A redirection the cluster client could not follow (the node it points to is down), not a data error. */
 const CLUSTER_REDIRECT = /^(?:MOVED|ASK|CLUSTERDOWN|TRYAGAIN) /;
 
+/**
+ * Why a lookup failed, in words an administrator reads in a TEMP reply. ioredis words a missing connection
+ * in terms of its own options ("enableOfflineQueue", "max retries per request"), so say what it means; an
+ * error that Redis itself sent (WRONGTYPE, NOAUTH) is kept as it is.
+ */
+function failureText(db: RedisDb, client: RedisClient, err: unknown): string {
+  const s = db.settings.server;
+  const text = errorText(err);
+  const fromRedis = err instanceof ReplyError;
+  if (s.mode === 'cluster' && client.status !== 'ready') return `no connection to Redis Cluster ${s.describe} (${client.status})`;
+  if (s.mode === 'cluster' && (!fromRedis || CLUSTER_REDIRECT.test(text))) {
+    return `Redis Cluster ${s.describe}: no connection to the node for this key (${text})`;
+  }
+  if (fromRedis) return text;
+  return `no connection to Redis at ${s.describe}` + (client.status === 'ready' ? '' : ` (${client.status})`);
+}
+
 function requestVars(map: string, key: string, conn: ConnInfo): (name: string) => string | undefined {
   return (name) => {
     switch (name) {
@@ -103,21 +120,14 @@ export default defineModule<RedisDb>({
     const vars = requestVars(map, key, conn);
     const s = db.settings;
     try {
+      // Never wait for a connection: while there is none, the answer is TEMP now, not a timeout later.
+      if (client.status !== 'ready') throw new BackendError(`client ${client.status}`);
       const value = await read(db, client, s.key.render(vars), s.field?.render(vars));
       if (value === null) return s.replies.negative.render(vars);
       return s.replies.positive.render((name) => (name === 'value' ? value : vars(name)));
     } catch (err) {
       const timedOut = err instanceof BackendTimeoutError;
-      // ioredis words a missing connection in terms of its own options ("enableOfflineQueue", "max retries
-      // per request"); say what it means instead. An error Redis itself sent (WRONGTYPE, NOAUTH) is kept.
-      const text = errorText(err);
-      const why = timedOut
-        ? text
-        : s.server.mode === 'cluster' && (!(err instanceof ReplyError) || CLUSTER_REDIRECT.test(text))
-          ? `Redis Cluster ${s.server.describe}: no connection to the node for this key (${text})`
-          : err instanceof ReplyError
-            ? text
-            : `no connection to Redis at ${s.server.describe}` + (client.status === 'ready' ? '' : ` (${client.status})`);
+      const why = timedOut ? errorText(err) : failureText(db, client, err);
       db.ctx.log.error({ db: db.ctx.dbId, err: why }, timedOut ? 'redis lookup timed out' : 'redis lookup failed');
       return (timedOut ? s.replies.timeout : s.replies.onerror).render((name) => (name === 'error' ? why : vars(name)));
     }

@@ -163,4 +163,26 @@ dispatch map eq ${MAP} database aliases
       for (const r of load.replies(k, 'down')) assert.match(r, /^TEMP Redis Cluster [\d.:,]+: no connection to the node for this key /, `${k} while its node was down`);
     }
   });
+
+  it('answers TEMP at once while the whole cluster is down, and recovers when it is back', async (t) => {
+    if (!needRedis(t, missing)) return;
+    for (const n of cluster!.nodes) await n.cli('save');
+    const c = await daemon!.client();
+    assert.equal(await c.query(MAP, KEYS[0]!), `OK ${valueOf(KEYS[0]!)}`);
+    await Promise.all(cluster!.nodes.map((n) => n.kill()));
+    // Asked over a few seconds: right after the kill, and after the client has noticed and is reconnecting.
+    for (let round = 0; round < 10; round++) {
+      const started = Date.now();
+      const down = await c.pipeline(KEYS.map((k) => [MAP, k] as const));
+      for (const r of down) assert.match(r, /^TEMP /);
+      assert.ok(Date.now() - started < 3000, `round ${round}: TEMP came at once, not after the 10 s timeout`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    for (const n of cluster!.nodes) await n.restart();
+    await cluster!.waitHealthy();
+    await waitFor('every key to answer OK again', async () => {
+      const replies = await c.pipeline(KEYS.map((k) => [MAP, k] as const));
+      return replies.every((r, i) => r === `OK ${valueOf(KEYS[i]!)}`);
+    });
+  });
 });
