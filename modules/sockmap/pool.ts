@@ -92,7 +92,8 @@ export class Upstream {
 
   private connect(slot: Slot): Promise<SmapClient> {
     const { url, timeoutMs, log } = this.opts;
-    const p = SmapClient.connect({ url, timeoutMs }).then(
+    // Lookups arrive from many client connections in one event-loop turn: gather them into one write.
+    const p = SmapClient.connect({ url, timeoutMs, coalesce: 'turn' }).then(
       (client) => {
         slot.connecting = null;
         if (this.closed) {
