@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import path from 'node:path';
 import * as F from './fixtures.js';
+import { backendRuns, backendTargets } from './backends.js';
 import { runJob, startBaseline, startSmapd, type RunningServer } from './processes.js';
 import * as Rp from './report.js';
 import { loadName, median, Suite, type Load } from './suite.js';
@@ -279,7 +280,7 @@ async function churnRuns(cx: Context, baseline: RunningServer): Promise<{ base: 
   return { base, smapd };
 }
 
-function summary(main: MainFigures, mods: ModuleRow[], churn: { smapd: Rp.Outcome }): void {
+function summary(main: MainFigures, mods: ModuleRow[], churn: { smapd: Rp.Outcome }, more: readonly Rp.Target[]): void {
   const vs = (o: Rp.Outcome | undefined, b: Rp.Outcome | undefined, min: number) => ({
     measured: Rp.isFigures(o) && Rp.isFigures(b) ? `${(o.rps / b.rps).toFixed(2)}x` : undefined,
     pass: Rp.isFigures(o) && Rp.isFigures(b) && o.rps >= min * b.rps,
@@ -307,6 +308,7 @@ function summary(main: MainFigures, mods: ModuleRow[], churn: { smapd: Rp.Outcom
         measured: Rp.isFigures(ch) ? `${Rp.formatRate(ch.rps)}/s, ${ch.errors} err` : undefined,
         pass: Rp.isFigures(ch) && ch.rps >= CHURN_RATE * 0.95 && ch.errors === 0,
       },
+      ...more,
     ]),
   );
   say();
@@ -333,8 +335,12 @@ async function main(): Promise<number> {
     try {
       const mainFigures = await mainComparison(cx, baseline);
       const mods = await moduleRuns(cx, baseline);
+      const backends = await backendRuns(
+        { suite, dist, entries, keysFile, load: AT_16, seconds: SECONDS, warmup: WARMUP, rounds: ROUNDS, say, smapd: (n, m, d) => cx.smapd(n, m, d) },
+        baseline,
+      );
       const churn = await churnRuns(cx, baseline);
-      summary(mainFigures, mods, churn);
+      summary(mainFigures, mods, churn, backendTargets(backends));
     } finally {
       await suite.stop('baseline', baseline);
     }

@@ -40,6 +40,12 @@ export interface SmapClientOptions {
   maxReplySize?: number;
   /** Local IP address to connect from (inet URLs only). */
   sourceAddress?: string;
+  /**
+   * How long requests are gathered into one write: `tick` (default) sends at the end of the current tick;
+   * `turn` waits for the end of the event-loop turn, so that requests made while handling many sockets'
+   * input (a server forwarding its clients' lookups) leave in one write instead of one each.
+   */
+  coalesce?: 'tick' | 'turn';
 }
 
 interface Pending {
@@ -142,12 +148,17 @@ export class SmapClient {
   private endReason = '';
   private markClosed!: () => void;
   private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   private constructor(
     private readonly socket: net.Socket,
     url: string,
     private readonly timeoutMs: number,
     private readonly maxReplySize: number,
+    private readonly coalesceTurn: boolean,
   ) {
     this.url = url;
     this.decoder = new NetstringDecoder(maxReplySize);
@@ -198,7 +209,7 @@ export class SmapClient {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.off('error', onError);
-        resolve(new SmapClient(socket, opts.url, limits.timeoutMs, limits.maxReplySize));
+        resolve(new SmapClient(socket, opts.url, limits.timeoutMs, limits.maxReplySize, opts.coalesce === 'turn'));
       });
     });
   }
@@ -206,6 +217,11 @@ export class SmapClient {
   /** Requests sent and not yet answered. */
   get pending(): number {
     return this.queue.length;
+  }
+
+  /** True while requests can be sent: not closing, not closed, and not given up after an error. */
+  get isOpen(): boolean {
+    return this.state === 'open' && this.failure === undefined;
   }
 
   /** Why the connection ended, if it ended on an error (timeout, bad reply, reset); undefined otherwise. */
@@ -298,14 +314,13 @@ export class SmapClient {
   }
 
   private write(data: string | Buffer): void {
-    // Requests made in the same tick leave in one segment: cheaper for pipelines, no cost for a lone request.
+    // Requests made in the same tick (or turn) leave in one segment: cheaper for pipelines, no cost for a
+    // lone request.
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
+      if (this.coalesceTurn) setImmediate(this.uncork);
+      else process.nextTick(this.uncork);
     }
     this.socket.write(data);
   }

@@ -36,6 +36,9 @@ export { compilePosixRegex, charAt } from '../posix/index.js';
 export type { LinearRegExp, MatchScanner, PosixRegex, PosixRegexOptions } from '../posix/index.js';
 /** The short reason a client may see for an error (`${error}` in reply templates); the detail belongs in the log. */
 export { clientReason, CLIENT_REASONS } from '../errors.js';
+// The sockmap client, for modules that forward lookups to another socketmap server.
+export { SmapClient, parseServerUrl, type SmapClientOptions } from '../client/client.js';
+export { ConnectError, ConnectionClosedError, ReplyTimeoutError } from '../errors.js';
 
 /** The current module API version; a module declares the version it was written for. */
 export const MODULE_API_VERSION = 1;

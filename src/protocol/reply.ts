@@ -124,6 +124,20 @@ export function parseReply(text: string): Reply {
   return ok(trimmed);
 }
 
+/**
+ * A reply payload as another socketmap server sent it, for a module that forwards lookups (`sockmap`): the
+ * upstream's answer goes on unchanged, whatever its status. Undefined when the payload does not start with an
+ * upper-case status word, which no client would understand either. Two repairs only, each keeping the
+ * status: a bare status word gets its space (a bare `OK` crashes Sendmail), and CR/LF become spaces, as in
+ * every reply.
+ */
+export function relay(payload: string): Reply | undefined {
+  const sp = payload.indexOf(' ');
+  const word = sp < 0 ? payload : payload.slice(0, sp);
+  if (!(REPLY_STATUSES as readonly string[]).includes(word)) return undefined;
+  return sp < 0 ? ((word + ' ') as Reply) : (clean(payload) as Reply);
+}
+
 /** The formatter as one object, handed to modules in their context. */
 export interface ReplyFormatter {
   ok(value: string): Reply;
@@ -134,6 +148,8 @@ export interface ReplyFormatter {
   perm(reason: string): Reply;
   reply(status: ReplyStatus, text?: string): Reply;
   parse(text: string): Reply;
+  /** An upstream socketmap server's reply payload, passed on unchanged; undefined when it is not a reply. */
+  relay(payload: string): Reply | undefined;
   statusOf(r: Reply): ReplyStatus;
 }
 
@@ -146,5 +162,6 @@ export const replies: ReplyFormatter = Object.freeze({
   perm,
   reply,
   parse: parseReply,
+  relay,
   statusOf,
 });

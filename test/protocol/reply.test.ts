@@ -30,4 +30,17 @@ describe('reply formatter', () => {
     assert.equal(R.statusOf(R.NOTFOUND), 'NOTFOUND');
     assert.equal(R.statusOf(R.timeout('t')), 'TIMEOUT');
   });
+
+  it('relays an upstream reply unchanged, whatever its status', () => {
+    for (const r of ['OK a  b\u0000c é', 'NOTFOUND ', 'NOMORE x', 'TEMP busy', 'TIMEOUT slow', 'PERM no such map', 'OK ']) {
+      assert.equal(R.relay(r), r);
+    }
+    assert.equal(R.relay('NOTFOUND'), 'NOTFOUND ');
+    assert.equal(R.relay('OK'), 'OK ');
+    assert.equal(R.relay('PERM a\nb'), 'PERM a b');
+  });
+
+  it('refuses to relay what is not a reply', () => {
+    for (const r of ['', ' OK x', 'ok x', 'OKAY x', 'FOUND x', 'OK\tx', 'NOTFOUND\n']) assert.equal(R.relay(r), undefined, JSON.stringify(r));
+  });
 });

@@ -1,0 +1,161 @@
+/**
+ * The rows for modules whose speed is set by a backend server rather than by smapd: each is measured next to
+ * a bare client that makes the same lookups, with the same number in flight (16), straight to that backend.
+ * The target is that putting smapd in between keeps at least 0.7x of the bare client's rate.
+ *
+ *   redis   — smapd+redis against one ioredis client doing the same GETs on the machine's Redis (6379);
+ *   sockmap — smapd+sockmap forwarding to the baseline server, against the load generator asking that
+ *             server directly.
+ */
+import { Redis } from 'ioredis';
+import type { Entry } from './fixtures.js';
+import { hasModule } from './fixtures.js';
+import { runJob, type RunningServer } from './processes.js';
+import * as Rp from './report.js';
+import type { Load, Suite } from './suite.js';
+
+export const REDIS_BENCH = { host: '127.0.0.1', port: 6379 } as const;
+/** The keys live under this prefix, so the bench never touches anyone else's. */
+const REDIS_PREFIX = `smapd-bench:${process.pid}:`;
+
+export interface BackendRow {
+  readonly label: string;
+  readonly bareLabel: string;
+  /** Lookups in flight on both sides. */
+  readonly inFlight: number;
+  /** The paired runs, bare client first; the row shows the round with the median ratio. */
+  readonly bare: Rp.Outcome;
+  readonly smapd: Rp.Outcome;
+}
+
+export interface BackendContext {
+  readonly suite: Suite;
+  readonly dist: string;
+  readonly entries: readonly Entry[];
+  readonly keysFile: string;
+  readonly load: Load;
+  readonly seconds: number;
+  readonly warmup: number;
+  readonly rounds: number;
+  readonly say: (line?: string) => void;
+  smapd(name: string, module: string, database: string): () => Promise<RunningServer>;
+}
+
+async function fillRedis(entries: readonly Entry[]): Promise<string | undefined> {
+  const r = new Redis({ ...REDIS_BENCH, lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on('error', () => undefined);
+  try {
+    await r.connect();
+    const step = 5000;
+    for (let i = 0; i < entries.length; i += step) {
+      await r.mset(entries.slice(i, i + step).flatMap((e) => [REDIS_PREFIX + e.key, e.value]));
+    }
+    return undefined;
+  } catch (err) {
+    return `Redis unusable at ${REDIS_BENCH.host}:${REDIS_BENCH.port} (${(err as Error).message})`;
+  } finally {
+    r.disconnect();
+  }
+}
+
+async function dropRedis(entries: readonly Entry[]): Promise<void> {
+  const r = new Redis({ ...REDIS_BENCH, lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on('error', () => undefined);
+  try {
+    await r.connect();
+    const step = 5000;
+    for (let i = 0; i < entries.length; i += step) await r.unlink(...entries.slice(i, i + step).map((e) => REDIS_PREFIX + e.key));
+  } catch {
+    // Nothing was written, or the server went away; either way there is nothing to clean.
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** `rounds` pairs of (bare, smapd) runs; the pair with the median ratio is kept. */
+async function paired(
+  cx: BackendContext,
+  label: string,
+  bareLabel: string,
+  server: RunningServer | string,
+  bare: (tag: string) => Promise<Rp.Outcome>,
+): Promise<BackendRow> {
+  const inFlight = cx.load.conns * cx.load.depth;
+  if (typeof server === 'string') return { label, bareLabel, inFlight, bare: { label: bareLabel, skipped: server }, smapd: { label, skipped: server } };
+  const runs: Array<{ bare: Rp.Outcome; smapd: Rp.Outcome }> = [];
+  for (let r = 1; r <= cx.rounds; r++) {
+    const tag = cx.rounds > 1 ? ` #${r}` : '';
+    const b = await bare(tag);
+    runs.push({ bare: b, smapd: await cx.suite.load(server, `${label}${tag}`, cx.load) });
+  }
+  await cx.suite.stop(label, server);
+  const ratioOf = (x: (typeof runs)[number]) => (Rp.isFigures(x.smapd) && Rp.isFigures(x.bare) && x.bare.rps > 0 ? x.smapd.rps / x.bare.rps : -1);
+  const pick = [...runs].sort((a, b) => ratioOf(a) - ratioOf(b))[Math.floor((runs.length - 1) / 2)]!;
+  return { label, bareLabel, inFlight, ...pick };
+}
+
+async function redisRow(cx: BackendContext): Promise<BackendRow> {
+  const label = 'smapd+redis';
+  const bareLabel = 'bare ioredis client';
+  const skip = (why: string): BackendRow => ({ label, bareLabel, inFlight: cx.load.conns * cx.load.depth, bare: { label: bareLabel, skipped: why }, smapd: { label, skipped: why } });
+  if (!hasModule(cx.dist, 'redis')) return skip('module redis is not in this build');
+  const down = await fillRedis(cx.entries);
+  if (down !== undefined) return skip(down);
+  try {
+    const server = await cx.suite.start(label, cx.smapd('redis', 'redis', `url=redis://${REDIS_BENCH.host}:${REDIS_BENCH.port}/0 key=${REDIS_PREFIX}\${key}`));
+    return await paired(cx, label, bareLabel, server, async (tag) => {
+      const r = await runJob(cx.dist, {
+        kind: 'redis',
+        opts: { ...REDIS_BENCH, concurrency: cx.load.conns * cx.load.depth, seconds: cx.seconds, warmupSeconds: cx.warmup, keysFile: cx.keysFile, keyPrefix: REDIS_PREFIX },
+      });
+      if (r.kind !== 'load') return { label: bareLabel, skipped: r.kind === 'failed' ? r.error.split('\n')[0]! : 'no figures' };
+      const f = Rp.figuresOf(`${bareLabel}${tag}`, r.result.rps, r.result.latency, r.result.errors, r.result.sample, undefined);
+      cx.say(`  ${f.label.padEnd(40)} ${Rp.formatRate(f.rps).padStart(9)} req/s  p50 ${Rp.formatMs(f.p50)}  p99 ${Rp.formatMs(f.p99)}  max ${Rp.formatMs(f.max)} ms  errors ${f.errors}`);
+      return f;
+    });
+  } finally {
+    await dropRedis(cx.entries);
+  }
+}
+
+async function sockmapRow(cx: BackendContext, upstream: RunningServer): Promise<BackendRow> {
+  const label = 'smapd+sockmap';
+  const bareLabel = 'bare client to the upstream';
+  if (!hasModule(cx.dist, 'sockmap')) {
+    const why = 'module sockmap is not in this build';
+    return { label, bareLabel, inFlight: cx.load.conns * cx.load.depth, bare: { label: bareLabel, skipped: why }, smapd: { label, skipped: why } };
+  }
+  const server = await cx.suite.start(label, cx.smapd('sockmap', 'sockmap', `url=inet://127.0.0.1:${upstream.port}`));
+  return paired(cx, label, bareLabel, server, (tag) => cx.suite.load(upstream, `${bareLabel}${tag}`, cx.load));
+}
+
+/** Measure the backend rows and print their table; `upstream` is the baseline server, sockmap's upstream. */
+export async function backendRuns(cx: BackendContext, upstream: RunningServer): Promise<BackendRow[]> {
+  cx.say(`== backends: smapd next to a bare client making the same lookups, ${cx.load.conns * cx.load.depth} in flight ==`);
+  const rows = [await redisRow(cx), await sockmapRow(cx, upstream)];
+  cx.say();
+  cx.say(
+    Rp.table(
+      ['smapd row', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'err', 'bare client', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'err', 'rate ratio'],
+      rows.map((r) => [
+        cx.rounds > 1 ? `${r.label} (median of ${cx.rounds})` : r.label,
+        ...Rp.cells(r.smapd),
+        r.bareLabel,
+        ...Rp.cells(r.bare),
+        Rp.ratio(r.smapd, r.bare),
+      ]),
+    ),
+  );
+  cx.say('rate ratio: smapd over the bare client run just before it (1.00x = as fast)');
+  cx.say();
+  return rows;
+}
+
+/** The targets of the backend rows: smapd keeps at least 0.7x of the bare client's rate. */
+export function backendTargets(rows: readonly BackendRow[]): Rp.Target[] {
+  return rows.map((r) => ({
+    what: `${r.label} >= 0.7x ${r.bareLabel}, ${r.inFlight} in flight`,
+    measured: Rp.isFigures(r.smapd) && Rp.isFigures(r.bare) && r.bare.rps > 0 ? `${(r.smapd.rps / r.bare.rps).toFixed(2)}x` : undefined,
+    pass: Rp.isFigures(r.smapd) && Rp.isFigures(r.bare) && r.smapd.rps >= 0.7 * r.bare.rps,
+  }));
+}

@@ -1,0 +1,126 @@
+/**
+ * The connections to one upstream socketmap server: a fixed number of persistent connections, each carrying
+ * pipelined requests (the protocol answers in order, so one connection serves many lookups at once), taken
+ * in turn. A connection that breaks is replaced on the next request; while the upstream refuses connections,
+ * lookups fail at once instead of each waiting for its own connect attempt.
+ */
+import type { Logger } from 'pino';
+import { BackendError, ConnectionClosedError, SmapClient } from '../../src/modules/api.js';
+
+/** After a failed connect, how long lookups fail at once before the next attempt. */
+export const RECONNECT_BACKOFF_MS = 500;
+
+export interface UpstreamOptions {
+  /** `inet://HOST:PORT`, `inet6://[ADDR]:PORT` or `unix:///PATH`. */
+  readonly url: string;
+  /** Connect timeout and per-request reply timeout. */
+  readonly timeoutMs: number;
+  /** Persistent connections kept to the upstream. */
+  readonly connections: number;
+  readonly log: Logger;
+}
+
+interface Slot {
+  client: SmapClient | null;
+  connecting: Promise<SmapClient> | null;
+}
+
+function errorText(err: unknown): string {
+  const msg = err instanceof Error ? err.message.replace(/\s+/g, ' ').trim() : String(err);
+  return msg === '' ? 'unknown error' : msg;
+}
+
+export class Upstream {
+  private readonly slots: Slot[];
+  private next = 0;
+  private closed = false;
+  /** Until when connect attempts are not made (Date.now() value), and why. */
+  private downUntil = 0;
+  private downReason = '';
+  /** True while the upstream is known to be unreachable, so that going down and coming back log once each. */
+  private down = false;
+
+  constructor(private readonly opts: UpstreamOptions) {
+    this.slots = Array.from({ length: opts.connections }, () => ({ client: null, connecting: null }));
+  }
+
+  /** Make the first connection, so that an upstream that is down at start is reported then. */
+  async connectFirst(): Promise<void> {
+    const slot = this.slots[0]!;
+    if (slot.client === null) await (slot.connecting ?? this.connect(slot));
+  }
+
+  /**
+   * Ask the upstream; resolves with its reply payload. A request that meets a connection the upstream has just
+   * closed (an idle timeout on its side, a restart) is asked once more on a new connection: lookups only read,
+   * so asking twice is safe. Rejects with ReplyTimeoutError, ConnectError, BackendError, ConnectionClosedError.
+   */
+  async query(map: string, key: string): Promise<string> {
+    try {
+      return await (await this.acquire()).query(map, key);
+    } catch (err) {
+      if (!(err instanceof ConnectionClosedError) || this.closed) throw err;
+      return (await this.acquire()).query(map, key);
+    }
+  }
+
+  /** Close every connection once its pending requests are answered. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(
+      this.slots.map(async (s) => {
+        const c = s.client ?? (await s.connecting?.catch(() => null)) ?? null;
+        s.client = null;
+        await c?.close();
+      }),
+    );
+  }
+
+  private acquire(): SmapClient | Promise<SmapClient> {
+    if (this.closed) throw new BackendError(`the connections to ${this.opts.url} are closed`);
+    const slot = this.slots[this.next]!;
+    this.next = this.next + 1 === this.slots.length ? 0 : this.next + 1;
+    // A connection can be over before its `closed` callback has run: ask the client itself.
+    if (slot.client !== null && !slot.client.isOpen) slot.client = null;
+    if (slot.client !== null) return slot.client;
+    if (slot.connecting !== null) return slot.connecting;
+    if (Date.now() >= this.downUntil) return this.connect(slot);
+    // The upstream refused a connection a moment ago: a connection that still stands may still answer.
+    for (const s of this.slots) if (s.client?.isOpen === true) return s.client;
+    throw new BackendError(`upstream ${this.opts.url} unavailable: ${this.downReason}`);
+  }
+
+  private connect(slot: Slot): Promise<SmapClient> {
+    const { url, timeoutMs, log } = this.opts;
+    // Lookups arrive from many client connections in one event-loop turn: gather them into one write.
+    const p = SmapClient.connect({ url, timeoutMs, coalesce: 'turn' }).then(
+      (client) => {
+        slot.connecting = null;
+        if (this.closed) {
+          void client.close();
+          throw new BackendError(`the connections to ${url} are closed`);
+        }
+        slot.client = client;
+        if (this.down) log.info({ upstream: url }, 'upstream socketmap server reachable again');
+        this.down = false;
+        void client.closed.then(() => {
+          if (slot.client === client) slot.client = null;
+          if (client.error !== undefined && !this.closed) {
+            log.warn({ upstream: url, err: errorText(client.error) }, 'connection to the upstream socketmap server lost');
+          }
+        });
+        return client;
+      },
+      (err: unknown) => {
+        slot.connecting = null;
+        this.downReason = errorText(err);
+        this.downUntil = Date.now() + RECONNECT_BACKOFF_MS;
+        if (!this.down) log.error({ upstream: url, err: this.downReason }, 'upstream socketmap server unreachable');
+        this.down = true;
+        throw new BackendError(`upstream ${url} unavailable: ${this.downReason}`, { cause: err });
+      },
+    );
+    slot.connecting = p;
+    return p;
+  }
+}
