@@ -122,15 +122,15 @@ export default defineModule<MysqlDb>({
         timeoutMs: db.timeoutMs,
         log: db.ctx.log,
       });
-      if (row === null) return renderNotFound(db.ctx, db.replies.negative, req);
-      return renderRow(db.ctx, db.replies.positive, row, req);
+      if (row === null) return renderNotFound(db.replies.negative, req);
+      return renderRow(db.replies.positive, row, req);
     } catch (err) {
       if (isUnspellable(err) && values.some((v) => typeof v !== 'string')) {
-        return renderNotFound(db.ctx, db.replies.negative, req);
+        return renderNotFound(db.replies.negative, req);
       }
       const timedOut = err instanceof BackendTimeoutError;
       db.ctx.log.error({ db: db.ctx.dbId, err: errorText(err) }, timedOut ? 'mysql lookup timed out' : 'mysql lookup failed');
-      return renderError(db.ctx, timedOut ? db.replies.timeout : db.replies.onerror, req, err);
+      return renderError(timedOut ? db.replies.timeout : db.replies.onerror, req, err);
     }
   },
 

@@ -102,7 +102,7 @@ export default defineModule<PostgresDb>({
     const req = requestValues(map, key, conn);
     if (db.servers === null) throw new BackendError(`database ${db.ctx.dbId} is not open`);
     const values = db.query.order.map((v: SqlVariable) => req[v]);
-    if (values.some((v) => UNSTORABLE.test(v))) return renderNotFound(db.ctx, db.replies.negative, req);
+    if (values.some((v) => UNSTORABLE.test(v))) return renderNotFound(db.replies.negative, req);
     try {
       const row = await runLookup(db.servers, {
         name: db.query.name,
@@ -111,12 +111,12 @@ export default defineModule<PostgresDb>({
         timeoutMs: db.timeoutMs,
         log: db.ctx.log,
       });
-      if (row === null) return renderNotFound(db.ctx, db.replies.negative, req);
-      return renderRow(db.ctx, db.replies.positive, row, req);
+      if (row === null) return renderNotFound(db.replies.negative, req);
+      return renderRow(db.replies.positive, row, req);
     } catch (err) {
       const timedOut = err instanceof BackendTimeoutError;
       db.ctx.log.error({ db: db.ctx.dbId, err: errorText(err) }, timedOut ? 'postgres lookup timed out' : 'postgres lookup failed');
-      return renderError(db.ctx, timedOut ? db.replies.timeout : db.replies.onerror, req, err);
+      return renderError(timedOut ? db.replies.timeout : db.replies.onerror, req, err);
     }
   },
 

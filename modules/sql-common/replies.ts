@@ -108,7 +108,7 @@ function requestVar(req: RequestValues, name: string): string | undefined {
  * variable: whoever wrote the SELECT asked for that column. Names match exactly first, then ignoring case,
  * as SQL column names do.
  */
-export function renderRow(ctx: DatabaseContext, t: ReplyTemplate, row: ResultRow, req: RequestValues): Reply {
+export function renderRow(t: ReplyTemplate, row: ResultRow, req: RequestValues): Reply {
   const text = t.render((name) => {
     const position = replyPosition(name);
     if (position !== undefined) return columnText(row.values[position - 1]);
@@ -124,7 +124,7 @@ export function renderRow(ctx: DatabaseContext, t: ReplyTemplate, row: ResultRow
 }
 
 /** Render the negative reply. */
-export function renderNotFound(ctx: DatabaseContext, t: ReplyTemplate, req: RequestValues): Reply {
+export function renderNotFound(t: ReplyTemplate, req: RequestValues): Reply {
   return t.render((name) => requestVar(req, name));
 }
 
@@ -132,7 +132,7 @@ export function renderNotFound(ctx: DatabaseContext, t: ReplyTemplate, req: Requ
  * Render an error or timeout reply. `${error}` is the short reason (`database error`, `database timeout`):
  * any client may read it, so the detail (file, host:port, driver text) stays in the log the caller writes.
  */
-export function renderError(ctx: DatabaseContext, t: ReplyTemplate, req: RequestValues, err: unknown): Reply {
+export function renderError(t: ReplyTemplate, req: RequestValues, err: unknown): Reply {
   const why = clientReason(err);
   return t.render((name) => (name === 'error' ? why : requestVar(req, name)));
 }

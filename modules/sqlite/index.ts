@@ -180,13 +180,13 @@ export default defineModule<SqliteDb>({
         for (const v of db.bound) params[v] = boundValue(req[v]);
         row = db.open.stmt.get(params) as unknown[] | undefined;
       }
-      if (row === undefined) return renderNotFound(db.ctx, db.replies.negative, req);
-      return renderRow(db.ctx, db.replies.positive, { names: db.open.columns, values: row }, req);
+      if (row === undefined) return renderNotFound(db.replies.negative, req);
+      return renderRow(db.replies.positive, { names: db.open.columns, values: row }, req);
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (!(typeof code === 'string' && TRANSIENT.has(code))) closeFile(db);
       db.ctx.log.error({ db: db.ctx.dbId, file: db.file, err: (err as Error).message }, 'sqlite lookup failed');
-      return renderError(db.ctx, db.replies.onerror, req, err);
+      return renderError(db.replies.onerror, req, err);
     }
   },
 

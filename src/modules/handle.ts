@@ -117,6 +117,12 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     return Object.keys(this.mod.commands ?? {});
   }
 
+  /** The one line of help a command declares (`ControlCommand.help`), for `smapc --control db NAME help`. */
+  commandHelp(name: string): string | undefined {
+    const commands = this.mod.commands;
+    return commands !== undefined && Object.hasOwn(commands, name) ? commands[name]?.help : undefined;
+  }
+
   /** Run an administrative command (control socket); opens the database first if needed. */
   async command(name: string, args: readonly string[]): Promise<string> {
     // hasOwn: `constructor` or `toString` must not find a member of Object.prototype.

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { SmapdConfig } from '../config/types.js';
-import { ConfigError, ConfigErrors, errorDetail } from '../errors.js';
+import { ConfigError, errorDetail } from '../errors.js';
 import { replies } from '../protocol/reply.js';
 import { categoryLogger } from '../log.js';
 import { ALL_CLIENT_FIELDS, type DatabaseContext, type ModuleContext, type SmapModule } from './api.js';
@@ -44,16 +44,6 @@ export class Registry {
     /** How long closing every database and module may take in all (from `shutdown-timeout`). */
     private readonly closeBudgetMs: number,
   ) {}
-
-  /** Load and initialise everything in `config`; throws ConfigErrors listing every problem. */
-  static async create(config: SmapdConfig, log: Logger): Promise<Registry> {
-    const { registry, errors } = await Registry.load(config, log);
-    if (errors.length > 0) {
-      await registry.close();
-      throw new ConfigErrors(errors);
-    }
-    return registry;
-  }
 
   /**
    * Load what can be loaded and return the problems alongside, so that a config check can go on to the

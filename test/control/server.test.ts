@@ -166,6 +166,10 @@ describe('control socket: commands', () => {
       list.slice(3).split('\n').map((l) => l.split(' ')[0]),
       ['bind', 'resolve', 'remove', 'list', 'count', 'clear', 'save'],
     );
+    // Each line is the command's own help (ControlCommand.help), not just its name.
+    assert.match(list, /^OK bind \[--replace\] KEY VALUE\.\.\. - bind KEY/);
+    assert.match(list, /\nresolve KEY - print the value bound to KEY\n/);
+    assert.equal(await ask('db mem help'), list);
   });
 
   it('drops a database cache after a command, so a change is seen at once', async () => {

@@ -29,7 +29,7 @@ export function parseExposition(text: string): Map<string, Family> {
     }
     const type = /^# TYPE (\S+) (counter|gauge|histogram|summary|untyped)$/.exec(line);
     if (type) {
-      if (current?.name !== type[1]) throw new Error(`TYPE without HELP: ${line}`);
+      if (current === null || current.name !== type[1]) throw new Error(`TYPE without HELP: ${line}`);
       if (families.has(type[1]!)) throw new Error(`family ${type[1]} appears twice`);
       current.type = type[2]!;
       families.set(type[1]!, { help: current.help!, type: current.type, samples: [] });
@@ -37,7 +37,7 @@ export function parseExposition(text: string): Map<string, Family> {
     }
     const m = SAMPLE.exec(line);
     if (!m) throw new Error(`not a sample line: ${JSON.stringify(line)}`);
-    if (current?.name !== m[1] || current.type === undefined) throw new Error(`sample outside its family: ${line}`);
+    if (current === null || current.name !== m[1] || current.type === undefined) throw new Error(`sample outside its family: ${line}`);
     const labels: Record<string, string> = {};
     if (m[2] !== undefined) {
       LABEL.lastIndex = 0;
