@@ -8,7 +8,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { BackendError, BackendTimeoutError } from '../../src/modules/api.js';
+import { BackendError, BackendTimeoutError, errorDetail } from '../../src/modules/api.js';
 import type { ServerSettings } from './settings.js';
 
 /** Reconnect delays grow to this, so a server that comes back is found within a second. */
@@ -17,11 +17,6 @@ export const MAX_RECONNECT_DELAY_MS = 1000;
 export type RedisClient = Redis | Cluster;
 
 const reconnectDelay = (times: number): number => Math.min(times * 100, MAX_RECONNECT_DELAY_MS);
-
-function errorText(err: unknown): string {
-  const msg = err instanceof Error ? err.message.replace(/\s+/g, ' ').trim() : String(err);
-  return msg === '' ? ((err as { code?: string }).code ?? 'unknown error') : msg;
-}
 
 /**
  * TLS with the server certificate verified, against `tls-cacert` when given (else the system's CAs). The
@@ -99,7 +94,7 @@ export async function openClient(s: ServerSettings, log: Logger): Promise<RedisC
   let lastError = '';
   // ioredis reports every failed (re)connect as an 'error' event; without a listener Node would crash.
   client.on('error', (err: unknown) => {
-    const why = errorText(err);
+    const why = errorDetail(err);
     if (why !== lastError) log.warn({ redis: s.describe, err: why }, 'redis connection error');
     lastError = why;
   });
@@ -115,7 +110,7 @@ export async function openClient(s: ServerSettings, log: Logger): Promise<RedisC
     await Promise.race([client.connect(), late]);
   } catch (err) {
     client.disconnect();
-    throw new BackendError(`cannot connect to Redis at ${s.describe}: ${lastError || errorText(err)}`, { cause: err });
+    throw new BackendError(`cannot connect to Redis at ${s.describe}: ${lastError || errorDetail(err)}`, { cause: err });
   } finally {
     clearTimeout(timer);
   }

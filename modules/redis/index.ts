@@ -12,6 +12,7 @@ import {
   BackendTimeoutError,
   bytesToText,
   defineModule,
+  errorDetail,
   hasRawBytes,
   keyBytes,
   type ClientField,
@@ -29,10 +30,6 @@ export interface RedisDb {
   client: RedisClient | null;
 }
 
-function errorText(err: unknown): string {
-  const msg = err instanceof Error ? err.message.replace(/\s+/g, ' ').trim() : String(err);
-  return msg === '' ? 'unknown error' : msg;
-}
 
 /** A redirection the cluster client could not follow (the node it points to is down), not a data error. */
 const CLUSTER_REDIRECT = /^(?:MOVED|ASK|CLUSTERDOWN|TRYAGAIN) /;
@@ -44,7 +41,7 @@ const CLUSTER_REDIRECT = /^(?:MOVED|ASK|CLUSTERDOWN|TRYAGAIN) /;
  */
 function failureText(db: RedisDb, client: RedisClient, err: unknown): string {
   const s = db.settings.server;
-  const text = errorText(err);
+  const text = errorDetail(err);
   const fromRedis = err instanceof ReplyError;
   if (s.mode === 'cluster' && client.status !== 'ready') return `no connection to Redis Cluster ${s.describe} (${client.status})`;
   if (s.mode === 'cluster' && (!fromRedis || CLUSTER_REDIRECT.test(text))) {
@@ -142,7 +139,7 @@ export default defineModule<RedisDb>({
       return s.replies.positive.render((name) => (name === 'value' ? value : vars(name)));
     } catch (err) {
       const timedOut = err instanceof BackendTimeoutError;
-      const why = timedOut ? errorText(err) : failureText(db, client, err);
+      const why = timedOut ? errorDetail(err) : failureText(db, client, err);
       db.ctx.log.error({ db: db.ctx.dbId, err: why }, timedOut ? 'redis lookup timed out' : 'redis lookup failed');
       return (timedOut ? s.replies.timeout : s.replies.onerror).render((name) => (name === 'error' ? why : vars(name)));
     }

@@ -6,6 +6,7 @@ import {
   bytesToText,
   clientReason,
   defineReplyOptions,
+  errorDetail,
   replyPosition,
   type ClientField,
   type ConnInfo,
@@ -137,22 +138,5 @@ export function renderError(t: ReplyTemplate, req: RequestValues, err: unknown):
   return t.render((name) => (name === 'error' ? why : requestVar(req, name)));
 }
 
-/**
- * One line that says what went wrong. Node's connect errors for a name with several addresses are an
- * AggregateError with an empty message, so fall back to the inner errors and the code.
- */
-export function errorText(err: unknown): string {
-  if (err instanceof AggregateError && err.message === '') {
-    const inner = err.errors.map((e) => errorText(e)).filter((m) => m !== '');
-    if (inner.length > 0) return [...new Set(inner)].join('; ');
-  }
-  if (err instanceof Error) {
-    const msg = err.message.replace(/\s+/g, ' ').trim();
-    if (msg !== '') return msg;
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && code !== '') return code;
-    return err.name || 'unknown error';
-  }
-  const s = String(err).trim();
-  return s === '' ? 'unknown error' : s;
-}
+/** One line that says what went wrong, for the log (the kit's `errorDetail`). */
+export const errorText = errorDetail;

@@ -36,6 +36,8 @@ export { compilePosixRegex, charAt } from '../posix/index.js';
 export type { LinearRegExp, MatchScanner, PosixRegex, PosixRegexOptions } from '../posix/index.js';
 /** The short reason a client may see for an error (`${error}` in reply templates); the detail belongs in the log. */
 export { clientReason, CLIENT_REASONS } from '../errors.js';
+/** One line that says what went wrong, for the log: the message, or the inner messages or code of an error without one. */
+export { errorDetail } from '../errors.js';
 // The sockmap client, for modules that forward lookups to another socketmap server.
 export { SmapClient, parseServerUrl, type SmapClientOptions } from '../client/client.js';
 export { ConnectError, ConnectionClosedError, ReplyTimeoutError } from '../errors.js';

@@ -45,3 +45,15 @@ export class TcpRelay {
     if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
+
+/** A loopback TCP port that was free a moment ago (for servers that cannot be told to take port 0). */
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}

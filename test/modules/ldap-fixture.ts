@@ -10,6 +10,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
+import { freePort } from '../helpers/tcp-relay.js';
+
+export { freePort };
 
 export const SUFFIX = 'dc=example,dc=org';
 export const READER_DN = `cn=reader,${SUFFIX}`;
@@ -57,14 +60,6 @@ function entries(): string {
     blocks.push(lines.join('\n') + '\n');
   }
   return blocks.join('\n');
-}
-
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 async function canConnect(port: number): Promise<boolean> {

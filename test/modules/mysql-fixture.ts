@@ -3,7 +3,7 @@
  * reachable, failed instead when SMAPD_REQUIRE_DB=1), unique object names, and a TCP relay the tests can cut
  * to play a server outage without stopping the real server, which other tests use.
  */
-import net from 'node:net';
+import { TcpRelay } from '../helpers/tcp-relay.js';
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import type { TestContext } from 'node:test';
@@ -59,37 +59,9 @@ export function needServer(t: TestContext, server: Server | undefined): server i
 }
 
 /** A TCP relay to the test server that can be cut and restored on the same port. */
-export class Relay {
-  private server: net.Server | null = null;
-  private readonly sockets = new Set<net.Socket>();
-  port = 0;
-
-  async start(): Promise<void> {
-    const server = net.createServer((client) => {
-      const upstream = net.connect(DB_PORT, DB_HOST);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    this.port = (server.address() as net.AddressInfo).port;
-    this.server = server;
-  }
-
-  /** Close the listener and cut every relayed connection: the server looks dead. */
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    for (const s of this.sockets) s.destroy();
-    if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
+export class Relay extends TcpRelay {
+  constructor() {
+    super(DB_PORT, DB_HOST);
   }
 }
 

@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import type { ConnInfo } from '../../src/modules/api.js';
-import { freePort } from '../helpers/relay.js';
+import { freePort } from '../helpers/tcp-relay.js';
 
 export const REDIS_HOST = process.env.SMAPD_TEST_REDIS_HOST ?? '127.0.0.1';
 export const REDIS_PORT = Number(process.env.SMAPD_TEST_REDIS_PORT ?? 6379);

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { freePort } from '../helpers/relay.js';
+import { freePort } from '../helpers/tcp-relay.js';
 import { askRaw } from '../helpers/ask-raw.js';
 
 const DAEMON = process.env.SMAPD_MTA_STS_DAEMON ?? 'mta-sts-daemon';

@@ -12,7 +12,7 @@ import { askRaw } from '../helpers/ask-raw.js';
 import { startTestServer, type TestServer } from '../client/sockmap-server.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { databaseContext } from '../helpers/module-context.js';
-import { TcpRelay } from '../helpers/relay.js';
+import { TcpRelay } from '../helpers/tcp-relay.js';
 
 const conn: ConnInfo = { serverId: 'main', family: 'inet', src: '192.0.2.7', srcPort: 40000, dst: '127.0.0.1', dstPort: 3145 };
 
