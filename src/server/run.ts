@@ -121,9 +121,8 @@ export async function runSingle(config: SmapdConfig, reread: ConfigReader, log: 
     await daemon.stop();
     return EX_UNAVAILABLE;
   }
-  log.info({ version: VERSION, config: config.file, addresses: Object.fromEntries(daemon.addresses) }, 'smapd started');
-  notifyReady();
-  return serveUntilSignalled(config, reread, log, {
+  // Signal handlers first: a stop sent as soon as the daemon says it is ready must be a graceful one.
+  const served = serveUntilSignalled(config, reread, log, {
     stop: () => daemon.stop(),
     services,
     apply: async (next) => {
@@ -131,6 +130,9 @@ export async function runSingle(config: SmapdConfig, reread: ConfigReader, log: 
       log.info({ config: next.file }, 'configuration reloaded');
     },
   });
+  log.info({ version: VERSION, config: config.file, addresses: Object.fromEntries(daemon.addresses) }, 'smapd started');
+  notifyReady();
+  return served;
 }
 
 /** `workers N`: the primary checks the config, forks the workers, then owns the listeners. */
@@ -157,9 +159,7 @@ export async function runPrimary(config: SmapdConfig, reread: ConfigReader, log:
     await primary.stop();
     return EX_UNAVAILABLE;
   }
-  log.info({ version: VERSION, config: config.file, workers: config.workers, addresses: Object.fromEntries(primary.addresses) }, 'smapd started');
-  notifyReady();
-  return serveUntilSignalled(config, reread, log, {
+  const served = serveUntilSignalled(config, reread, log, {
     stop: async () => {
       stopping = true;
       target.stop();
@@ -172,6 +172,9 @@ export async function runPrimary(config: SmapdConfig, reread: ConfigReader, log:
       log.info({ config: next.file }, 'configuration checked; workers reloading');
     },
   });
+  log.info({ version: VERSION, config: config.file, workers: config.workers, addresses: Object.fromEntries(primary.addresses) }, 'smapd started');
+  notifyReady();
+  return served;
 }
 
 /** A worker of `workers N`: a full smapd without listeners; connections come from the primary. */
