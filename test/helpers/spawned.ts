@@ -27,6 +27,8 @@ export interface SpawnedSmapd {
   waitForLog(msg: RegExp, ms?: number, from?: number): Promise<LogLine>;
   /** The exit code (or the signal name), once the process has exited. */
   readonly exited: Promise<number | string>;
+  /** `exited`, but rejects when the process is still running after `ms` (stopAll() then kills it). */
+  exitCode(ms?: number): Promise<number | string>;
   /** `smapd started`'s bound address of a server (its real port when the config said 0). */
   address(serverId: string): Promise<string>;
   /** SIGTERM, then the exit code; SIGKILL if it has not exited within `ms`. */
@@ -109,6 +111,13 @@ export function spawnSmapd(configText: string, opts: SpawnOptions = {}): Spawned
     stderr: () => text,
     waitForLog,
     exited,
+    exitCode(ms = 20_000) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`smapd still runs after ${ms} ms; stderr:\n${text}`)), ms);
+      });
+      return Promise.race([exited, late]).finally(() => clearTimeout(timer));
+    },
     async address(serverId) {
       const started = await waitForLog(/^smapd started$/);
       const a = (started.addresses as Record<string, string> | undefined)?.[serverId];
