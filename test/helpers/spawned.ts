@@ -19,6 +19,8 @@ export interface SpawnedSmapd {
   /** The temp dir `@DIR@` stands for; removed by stopAll(). */
   readonly dir: string;
   readonly configFile: string;
+  /** Write a new config (same substitutions and load path as at start), e.g. before a SIGHUP. */
+  rewriteConfig(configText: string): void;
   /** Every JSON log line so far; stderr lines that are not JSON are kept as `{ msg: text }`. */
   readonly lines: LogLine[];
   /** stderr as text, for assertion messages. */
@@ -55,7 +57,8 @@ export function spawnSmapd(configText: string, opts: SpawnOptions = {}): Spawned
   const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), 'smapd-spawn-'));
   const head = opts.noFixtureModules ? '' : `prepend-load-path ${fixture('modules')}\n`;
   const configFile = path.join(dir, 'smapd.conf');
-  writeFileSync(configFile, head + configText.replaceAll('@DIR@', dir).replaceAll('@FIXTURES@', fixture()));
+  const rewriteConfig = (text: string) => writeFileSync(configFile, head + text.replaceAll('@DIR@', dir).replaceAll('@FIXTURES@', fixture()));
+  rewriteConfig(configText);
   const child = spawn(process.execPath, [SMAPD_JS, '-f', '-c', configFile, ...(opts.args ?? [])], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -107,6 +110,7 @@ export function spawnSmapd(configText: string, opts: SpawnOptions = {}): Spawned
     pid: child.pid!,
     dir,
     configFile,
+    rewriteConfig,
     lines,
     stderr: () => text,
     waitForLog,
