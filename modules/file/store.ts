@@ -163,6 +163,8 @@ export class FileMapStore {
     try {
       current = signatureOf(await stat(this.file));
     } catch (err) {
+      // closeDb may have run while stat was waiting.
+      if (this.entries === null) return 'closed';
       if (this.failedSignature !== 'missing') {
         this.failedSignature = 'missing';
         const kept = this.entries.size;

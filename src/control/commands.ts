@@ -119,6 +119,7 @@ async function dbCommand(target: ControlTarget, args: readonly string[], log: Lo
   if (args.length === 0) fail('usage: db NAME COMMAND [ARGS...]');
   const [name, cmd, ...rest] = args as [string, string | undefined, ...string[]];
   const db = lookup(target, name);
+  if (target.commandsRefused !== undefined) fail(target.commandsRefused);
   const names = db.commandNames;
   if (names.length === 0) fail(`database ${name} (module ${db.moduleId}) has no commands`);
   if (cmd === undefined || (cmd === 'help' && !names.includes('help'))) {

@@ -28,6 +28,8 @@ export interface ControlTarget {
   databases(): ReadonlyMap<string, ControlDatabase>;
   /** True once the daemon is shutting down; health checks then fail so a balancer stops sending. */
   stopping(): boolean;
+  /** Set when `db` commands cannot run here (several worker processes): the reason they are refused. */
+  readonly commandsRefused?: string;
 }
 
 /** The daemon as far as `smapdTarget` needs it (structurally a `Smapd`). */

@@ -10,6 +10,7 @@ import type { ClusterPrimary, WorkerDatabaseStats } from './cluster.js';
 import { createStats, type ServerStats } from './stats.js';
 
 const POLL_MS = 1000;
+const COMMANDS_REFUSED = 'database commands are not available with workers > 1';
 
 function sumCache(a: CacheStats | undefined, b: CacheStats | undefined): CacheStats | undefined {
   if (!a) return b;
@@ -45,7 +46,7 @@ export function clusterTarget(primary: ClusterPrimary, isStopping: () => boolean
           isOpen: m.open,
           cache: m.cache && { stats: () => m.cache!, clear: () => primary.flush(id) },
           commandNames: [],
-          command: () => Promise.reject(new Error('database commands are not available with workers > 1')),
+          command: () => Promise.reject(new Error(COMMANDS_REFUSED)),
         } satisfies ControlDatabase,
       ]),
     );
@@ -57,6 +58,7 @@ export function clusterTarget(primary: ClusterPrimary, isStopping: () => boolean
     stats: () => stats,
     databases: () => dbs,
     stopping: isStopping,
+    commandsRefused: COMMANDS_REFUSED,
     stop: () => clearInterval(timer),
   };
 }

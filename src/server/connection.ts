@@ -90,6 +90,8 @@ export class Connection {
   private readPaused = false;
   private flushScheduled = false;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** The idle timer fired while a request was at a backend; the next reply restarts the idle time. */
+  private idleWhileBusy = false;
   private lingerTimer: NodeJS.Timeout | undefined;
   private lingerMs = LINGER_MS;
   private done!: () => void;
@@ -351,6 +353,10 @@ export class Connection {
 
   private flush(): void {
     if (this.out === '') return;
+    if (this.idleWhileBusy) {
+      this.idleWhileBusy = false;
+      this.idleTimer?.refresh();
+    }
     const data = this.out;
     this.out = '';
     this.outBytes = 0;
@@ -451,6 +457,9 @@ export class Connection {
 
   private onIdle(): void {
     if (this.inFlight > 0) {
+      // Idleness is counted from the last answer: a lookup slower than the timeout must not leave the
+      // connection only what remains of the timer once it is answered.
+      this.idleWhileBusy = true;
       this.idleTimer!.refresh();
       return;
     }

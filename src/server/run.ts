@@ -142,9 +142,8 @@ export async function runSingle(config: SmapdConfig, reread: ConfigReader, log: 
     await daemon.stop();
     return EX_UNAVAILABLE;
   }
-  log.info({ version: VERSION, config: config.file, addresses: Object.fromEntries(daemon.addresses) }, 'smapd started');
-  notifyReady();
-  return serveUntilSignalled(config, reread, log, {
+  // Signal handlers first: a stop sent as soon as the daemon says it is ready must be a graceful one.
+  const served = serveUntilSignalled(config, reread, log, {
     stop: () => daemon.stop(),
     services,
     apply: async (next) => {
@@ -152,6 +151,9 @@ export async function runSingle(config: SmapdConfig, reread: ConfigReader, log: 
       log.info({ config: next.file }, 'configuration reloaded');
     },
   });
+  log.info({ version: VERSION, config: config.file, addresses: Object.fromEntries(daemon.addresses) }, 'smapd started');
+  notifyReady();
+  return served;
 }
 
 /** `workers N`: the primary checks the config, forks the workers, then owns the listeners. */
@@ -179,9 +181,7 @@ export async function runPrimary(config: SmapdConfig, reread: ConfigReader, log:
     await primary.stop();
     return EX_UNAVAILABLE;
   }
-  log.info({ version: VERSION, config: config.file, workers: config.workers, addresses: Object.fromEntries(primary.addresses) }, 'smapd started');
-  notifyReady();
-  return serveUntilSignalled(config, reread, log, {
+  const served = serveUntilSignalled(config, reread, log, {
     stop: async () => {
       stopping = true;
       target.stop();
@@ -195,6 +195,9 @@ export async function runPrimary(config: SmapdConfig, reread: ConfigReader, log:
     },
     reopen: () => primary.reopenLogs(),
   });
+  log.info({ version: VERSION, config: config.file, workers: config.workers, addresses: Object.fromEntries(primary.addresses) }, 'smapd started');
+  notifyReady();
+  return served;
 }
 
 /**

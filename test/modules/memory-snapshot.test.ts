@@ -84,7 +84,8 @@ describe('memory snapshot file', () => {
     for (let i = 0; i < 20; i++) await run(db, 'bind', `key${i}`, `value${i}`);
     const file = path.join(dir, 'b.snap');
     assert.equal(existsSync(file), false, 'writes are delayed so a burst costs one write');
-    await sleep(600);
+    // Wait for the file rather than for a fixed time; a write that never comes fails after 5 s.
+    for (const end = Date.now() + 5000; !existsSync(file) && Date.now() < end; ) await sleep(10);
     assert.equal(parseSnapshot(readFileSync(file, 'utf8'), file).bindings.length, 20);
     await memory.closeDb!(db);
   });

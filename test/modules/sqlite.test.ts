@@ -50,6 +50,17 @@ function initDb(args: string[], moduleArgs: string[] = []): SqliteDb {
   return sqlite.initDb(args, { ...databaseContext('db1', moduleArgs, 'sqlite', dir), log: logged.log }) as SqliteDb;
 }
 
+/** Ask every 5 ms until the answer is `want` (a file check runs on its own timer), for at most 5 s. */
+async function untilAnswer(db: SqliteDb, key: string, want: string): Promise<Reply> {
+  const end = Date.now() + 5000;
+  let r = ask(db, key);
+  while (r !== want && Date.now() < end) {
+    await new Promise((res) => setTimeout(res, 5));
+    r = ask(db, key);
+  }
+  return r;
+}
+
 function ask(db: SqliteDb, key: string, map = 'aliases'): Reply {
   return sqlite.query!(db, map, key, conn) as Reply;
 }
@@ -185,8 +196,7 @@ describe('sqlite module', () => {
     assert.equal(ask(db, 'k'), 'OK old');
     makeMapFile('swap.db.new', [['k', 'new']]);
     renameSync(path.join(dir, 'swap.db.new'), path.join(dir, 'swap.db'));
-    await new Promise((r) => setTimeout(r, 30));
-    assert.equal(ask(db, 'k'), 'OK new');
+    assert.equal(await untilAnswer(db, 'k', 'OK new'), 'OK new');
     sqlite.closeDb!(db);
   });
 
@@ -202,8 +212,7 @@ describe('sqlite module', () => {
     // Replacing the file whole, as smapd-makemap does, is seen.
     makeMapFile('frozen.db.new', [['k', 'new']]);
     renameSync(path.join(dir, 'frozen.db.new'), path.join(dir, 'frozen.db'));
-    await new Promise((r) => setTimeout(r, 30));
-    assert.equal(ask(db, 'k'), 'OK new');
+    assert.equal(await untilAnswer(db, 'k', 'OK new'), 'OK new');
     sqlite.closeDb!(db);
     await assert.rejects(async () => sqlite.initDb(['file=frozen.db', 'immutable', 'readonly=no'], databaseContext()), /immutable needs readonly/);
   });

@@ -1,0 +1,40 @@
+/**
+ * A database without a `timeout` statement answers `TIMEOUT` after the documented default, 90 s (below
+ * Postfix's fixed 100 s), and not before. The daemon is real; only setTimeout is mocked, once the connection
+ * is up, so ninety seconds pass in an instant and exactly.
+ */
+import assert from 'node:assert/strict';
+import { describe, it, mock } from 'node:test';
+import { encodeNetstring } from '../../src/protocol/netstring.js';
+import { startDaemon } from '../helpers/daemon.js';
+import { connectRaw } from '../helpers/raw.js';
+
+const DEFAULT_MS = 90_000;
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+describe('database timeout default', () => {
+  it('is 90 s', async () => {
+    const d = await startDaemon('server tcp inet://127.0.0.1:0\nmodule t testmod\ndatabase d t\ndispatch default database d\n');
+    const s = await connectRaw(d.url());
+    let got = '';
+    s.on('data', (b) => (got += b.toString()));
+    try {
+      mock.timers.enable({ apis: ['setTimeout'] });
+      s.write(encodeNetstring('m sleep:1000000'));
+      for (let i = 0; i < 10_000 && d.daemon.stats.requests === 0; i++) await turn();
+      assert.equal(d.daemon.stats.requests, 1, 'the request arrived');
+      mock.timers.tick(DEFAULT_MS - 1);
+      for (let i = 0; i < 20; i++) await turn();
+      assert.equal(got, '', 'no answer before 90 s');
+      mock.timers.tick(1);
+      const want = encodeNetstring(`TIMEOUT database d did not answer within ${DEFAULT_MS} ms`);
+      for (let i = 0; i < 10_000 && got.length < want.length; i++) await turn();
+      assert.equal(got, want);
+    } finally {
+      mock.timers.reset();
+      s.destroy();
+      await d.stop();
+    }
+  });
+});

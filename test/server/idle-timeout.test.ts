@@ -1,0 +1,69 @@
+/**
+ * The idle timeout, bounded on both sides: a connection is closed no earlier than `idle-timeout` after its
+ * last answer, and is closed at all (a timeout that never fires fails here within seconds instead of hanging
+ * the suite). Supersedes the unbounded "closes idle connections after idle-timeout" in server.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { SmapClient } from '../../src/client/client.js';
+import { startDaemon } from '../helpers/daemon.js';
+
+const IDLE_MS = 400;
+/** Far above IDLE_MS, for a loaded machine; the test fails rather than waits longer. */
+const CLOSE_WITHIN_MS = 8000;
+
+/** Ms from now until the server closes `c`; rejects after `limit` ms. */
+function msUntilClosed(c: SmapClient, limit: number): Promise<number> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const never = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the server did not close the idle connection within ${limit} ms`)), limit);
+  });
+  return Promise.race([c.closed.then(() => performance.now() - started), never]).finally(() => clearTimeout(timer));
+}
+
+const BACKEND = 'module t testmod\ndatabase test t\ndispatch default database test\n';
+
+describe('idle-timeout', () => {
+  it('closes a connection idle-timeout after its last answer, not before', async () => {
+    const d = await startDaemon(`idle-timeout ${IDLE_MS}ms\nserver tcp inet://127.0.0.1:0\n${BACKEND}`);
+    try {
+      const c = await d.client();
+      assert.equal(await c.query('test', 'a'), 'OK test/a');
+      const took = await msUntilClosed(c, CLOSE_WITHIN_MS);
+      // The timer starts when the answer is written, a moment before we see it: a few ms of slack.
+      assert.ok(took >= IDLE_MS - 20, `closed after ${took.toFixed(0)} ms, before the ${IDLE_MS} ms idle timeout`);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('counts idleness from the last answer, also after a lookup slower than the timeout', async () => {
+    const d = await startDaemon(`idle-timeout ${IDLE_MS}ms\nserver tcp inet://127.0.0.1:0\n${BACKEND}`);
+    try {
+      const c = await d.client();
+      // A request busy for longer than the idle timeout is not idleness: the connection must stay.
+      assert.equal(await c.query('test', `sleep:${IDLE_MS * 2}`), `OK slept ${IDLE_MS * 2}`);
+      const took = await msUntilClosed(c, CLOSE_WITHIN_MS);
+      assert.ok(took >= IDLE_MS - 20, `closed ${took.toFixed(0)} ms after the slow answer`);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it("a server block's idle-timeout overrides the global one", async () => {
+    const d = await startDaemon(`idle-timeout 0\nserver tcp inet://127.0.0.1:0 begin\n idle-timeout ${IDLE_MS}ms\nend\nserver never inet://127.0.0.1:0\n${BACKEND}`);
+    try {
+      const timed = await d.client('tcp');
+      const forever = await d.client('never');
+      assert.equal(await timed.query('test', 'a'), 'OK test/a');
+      assert.equal(await forever.query('test', 'b'), 'OK test/b');
+      const took = await msUntilClosed(timed, CLOSE_WITHIN_MS);
+      assert.ok(took >= IDLE_MS - 20, `closed after ${took.toFixed(0)} ms`);
+      // `idle-timeout 0` is never: the other connection, idle for as long, still answers.
+      assert.equal(await forever.query('test', 'c'), 'OK test/c');
+    } finally {
+      await d.stop();
+    }
+  });
+});
