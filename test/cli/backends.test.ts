@@ -96,7 +96,7 @@ describe('real databases through smapd -f -c FILE', () => {
       assert.equal(await c.query('sqlite', 'bob'), 'OK bob@one.example');
       assert.equal(await c.query('sqlite', 'carol'), 'NOTFOUND ');
       const started = Date.now();
-      assert.equal(await c.query('slow', 'sleep:30000'), 'TIMEOUT database slow did not answer within 300 ms');
+      assert.equal(await c.query('slow', 'sleep:30000'), 'TIMEOUT database timeout');
       const took = Date.now() - started;
       assert.ok(took >= 280 && took < 10_000, `TIMEOUT after ${took} ms`);
       // The connection goes on; a lookup inside the timeout is answered.
