@@ -6,6 +6,7 @@ import { encodeNetstring } from '../../src/protocol/netstring.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { capture } from '../helpers/capture-log.js';
 import { connectRaw, readBytes, readUntilClose } from '../helpers/raw.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CONFIG = `
 server tcp inet://127.0.0.1:0
@@ -202,8 +203,10 @@ describe('smapd server lifecycle', () => {
     const quietEnded = new Promise((r) => quiet.once('end', r));
     quiet.on('error', () => undefined);
     quiet.pause();
+    const before = d.daemon.stats.requests;
     const pending = c.query('test', 'sleep:100');
-    await new Promise((r) => setTimeout(r, 20));
+    // The stop must find the lookup in flight: wait until the daemon has it.
+    await waitFor(() => d.daemon.stats.requests > before, 'the slow request to arrive');
     const stopped = d.daemon.stop();
     assert.equal(await pending, 'OK slept 100');
     await stopped;
