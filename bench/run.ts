@@ -11,12 +11,16 @@
  *   BENCH_ROUNDS=N   repeats of the main comparison and of the sqlite row, median kept (default 5)
  *   BENCH_QUICK=1    a smoke run of about 30 s (0.8 s per run, 1 round, one shared baseline run for the modules)
  *   BENCH_KEYS=N     entries in the map (default 100000)
+ *   BENCH_C_DIR=DIR  also run the C reference section (bench/c-reference.ts) with the sockbench and refsmapd
+ *                    built in DIR; off by default: the Node baseline is the reference the targets use
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import path from 'node:path';
 import * as F from './fixtures.js';
 import { backendRuns, backendTargets } from './backends.js';
+import { cReferenceRuns, cTargets } from './c-reference.js';
+import { findCTools } from './c-tools.js';
 import { runJob, startBaseline, startSmapd, type RunningServer } from './processes.js';
 import * as Rp from './report.js';
 import { loadName, median, Suite, type Load } from './suite.js';
@@ -280,6 +284,33 @@ async function churnRuns(cx: Context, baseline: RunningServer): Promise<{ base: 
   return { base, smapd };
 }
 
+/** The C reference section, when BENCH_C_DIR says where the C tools were built; its targets, if it ran. */
+async function cReferenceSection(cx: Context): Promise<Rp.Target[]> {
+  const dir = process.env.BENCH_C_DIR;
+  if (dir === undefined || dir === '') return [];
+  const tools = findCTools(dir);
+  if (typeof tools === 'string') {
+    say(`== C reference: skipped: ${tools} ==`);
+    cx.suite.failures.push(`C reference: ${tools}`);
+    say();
+    return [];
+  }
+  const res = await cReferenceRuns({
+    tools,
+    workDir: cx.workDir,
+    entries: cx.entries,
+    mapFile: cx.keysFile,
+    seconds: SECONDS,
+    warmup: WARMUP,
+    rounds: ROUNDS,
+    say,
+    startSmapd: cx.smapd('c-ref', 'file', `file=${cx.keysFile}`),
+    startBaseline: () => startBaseline(dist, cx.keysFile),
+  });
+  if (res.rows.length === 0) cx.suite.failures.push('C reference: a server did not start');
+  return cTargets(res);
+}
+
 function summary(main: MainFigures, mods: ModuleRow[], churn: { smapd: Rp.Outcome }, more: readonly Rp.Target[]): void {
   const vs = (o: Rp.Outcome | undefined, b: Rp.Outcome | undefined, min: number) => ({
     measured: Rp.isFigures(o) && Rp.isFigures(b) ? `${(o.rps / b.rps).toFixed(2)}x` : undefined,
@@ -340,7 +371,8 @@ async function main(): Promise<number> {
         baseline,
       );
       const churn = await churnRuns(cx, baseline);
-      summary(mainFigures, mods, churn, backendTargets(backends));
+      const cRef = await cReferenceSection(cx);
+      summary(mainFigures, mods, churn, [...backendTargets(backends), ...cRef]);
     } finally {
       await suite.stop('baseline', baseline);
     }
