@@ -14,7 +14,7 @@ import path from 'node:path';
 import { runSockbench, startRefsmapd, type CTools, type SockbenchResult } from './c-tools.js';
 import { cpuSeconds } from './cpu.js';
 import { MAP_NAME, type Entry } from './fixtures.js';
-import type { RunningServer } from './processes.js';
+import { probe, type RunningServer } from './processes.js';
 import * as Rp from './report.js';
 
 interface CLoad {
@@ -104,6 +104,12 @@ export async function cReferenceRuns(cx: CSectionContext): Promise<CSectionResul
   const servers: RunningServer[] = [];
   try {
     servers.push(await startRefsmapd(cx.tools, cx.mapFile), await cx.startBaseline(), await cx.startSmapd());
+    // Each must answer a known key right (this also waits for a map loaded on the first request).
+    const e = cx.entries[Math.floor(cx.entries.length / 2)]!;
+    for (const [si, server] of servers.entries()) {
+      const got = await probe(server.port, MAP_NAME, e.key);
+      if (got !== `OK ${e.value}`) throw new Error(`${SIDES[si]} answered '${got}' for ${e.key}, expected 'OK ${e.value}'`);
+    }
   } catch (err) {
     say(`  skipped: ${(err as Error).message}`);
     await Promise.all(servers.map((s) => s.stop()));
