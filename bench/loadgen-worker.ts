@@ -4,6 +4,7 @@
  * event loop and, where there are enough cores, its own core.
  */
 import { runChurn, type ChurnOptions, type ChurnResult } from './churn.js';
+import { runDirectMysql, type DirectMysqlOptions } from './direct-mysql.js';
 import { runDirectPg, type DirectPgOptions } from './direct-pg.js';
 import { runLoad, type LoadOptions, type LoadResult } from './loadgen.js';
 import { runRedisLoad, type RedisLoadOptions } from './redis-load.js';
@@ -13,6 +14,8 @@ export type Job =
   | { readonly kind: 'churn'; readonly opts: ChurnOptions }
   /** Bare `pg` lookups, no smapd: the reference the postgres row is compared with. */
   | { readonly kind: 'pg-direct'; readonly opts: DirectPgOptions }
+  /** Bare `mysql2` lookups, no smapd: the reference the mysql row is compared with. */
+  | { readonly kind: 'mysql-direct'; readonly opts: DirectMysqlOptions }
   | { readonly kind: 'redis'; readonly opts: RedisLoadOptions };
 
 export type JobResult =
@@ -31,6 +34,8 @@ process.once('message', (job: Job) => {
       ? runLoad(job.opts).then((result) => ({ kind: 'load', result }))
       : job.kind === 'pg-direct'
         ? runDirectPg(job.opts).then((result) => ({ kind: 'load', result }))
+        : job.kind === 'mysql-direct'
+          ? runDirectMysql(job.opts).then((result) => ({ kind: 'load', result }))
         : job.kind === 'redis'
           ? runRedisLoad(job.opts).then((result) => ({ kind: 'load', result }))
           : runChurn(job.opts).then((result) => ({ kind: 'churn', result }));

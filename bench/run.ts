@@ -11,12 +11,16 @@
  *   BENCH_ROUNDS=N   repeats of the main comparison and of the sqlite row, median kept (default 5)
  *   BENCH_QUICK=1    a smoke run of about 30 s (0.8 s per run, 1 round, one shared baseline run for the modules)
  *   BENCH_KEYS=N     entries in the map (default 100000)
+ *   BENCH_C_DIR=DIR  also run the C reference section (bench/c-reference.ts) with the sockbench and refsmapd
+ *                    built in DIR; off by default: the Node baseline is the reference the targets use
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import path from 'node:path';
 import * as F from './fixtures.js';
 import { backendRuns, backendTargets } from './backends.js';
+import { cReferenceRuns, cTargets } from './c-reference.js';
+import { findCTools } from './c-tools.js';
 import { runJob, startBaseline, startSmapd, type RunningServer } from './processes.js';
 import * as Rp from './report.js';
 import { loadName, median, Suite, type Load } from './suite.js';
@@ -175,6 +179,23 @@ async function directPg(keysFile: string): Promise<Rp.Outcome> {
   return f;
 }
 
+/** The mysql module's default pool-size, and so the concurrency the bare client gets too. */
+const MYSQL_POOL = 4;
+const BARE_MYSQL = `bare mysql2 client, ${AT_16.conns} callers, pool ${MYSQL_POOL}`;
+
+/** The same lookups as the mysql row, straight from `mysql2` in the load generator's process: no smapd. */
+async function directMysql(keysFile: string): Promise<Rp.Outcome> {
+  const m = F.MYSQL;
+  const r = await runJob(dist, {
+    kind: 'mysql-direct',
+    opts: { host: m.host, port: m.port, user: m.user, database: m.database, sql: `SELECT v FROM ${m.table} WHERE k = ?`, callers: AT_16.conns, poolSize: MYSQL_POOL, seconds: SECONDS, warmupSeconds: WARMUP, keysFile },
+  });
+  if (r.kind !== 'load') return { label: BARE_MYSQL, skipped: r.kind === 'failed' ? r.error : 'no figures' };
+  const f = Rp.figuresOf(BARE_MYSQL, r.result.rps, r.result.latency, r.result.errors, r.result.sample, undefined);
+  say(`  ${BARE_MYSQL.padEnd(40)} ${Rp.formatRate(f.rps).padStart(9)} req/s  p50 ${Rp.formatMs(f.p50)}  p99 ${Rp.formatMs(f.p99)}  max ${Rp.formatMs(f.max)} ms  errors ${f.errors}`);
+  return f;
+}
+
 /** Each module at 16 x 1, each right after a baseline run of its own. */
 async function moduleRuns(cx: Context, baseline: RunningServer): Promise<ModuleRow[]> {
   say(`== modules, 16 connections x depth 1, ${QUICK ? 'against one baseline run' : 'each after a baseline run'} ==`);
@@ -227,9 +248,10 @@ async function moduleRuns(cx: Context, baseline: RunningServer): Promise<ModuleR
   const mysqlDown = F.hasModule(dist, 'mysql') ? await F.fillMysql(cx.entries) : undefined;
   if (mysqlDown !== undefined) {
     say(`  mysql: skipped: ${mysqlDown}`);
-    for (const label of ['mysql', 'mysql + cache, all keys', `mysql + cache, ${HOT_KEYS} hot keys`]) rows.push({ label, outcome: { label, skipped: mysqlDown }, paired: undefined });
+    for (const label of ['mysql', BARE_MYSQL, 'mysql + cache, all keys', `mysql + cache, ${HOT_KEYS} hot keys`]) rows.push({ label, outcome: { label, skipped: mysqlDown }, paired: undefined });
   } else {
     await run('mysql', 'mysql', F.mysqlDatabaseArgs);
+    rows.push({ label: BARE_MYSQL, outcome: await directMysql(cx.keysFile), paired: undefined });
     // Over all the keys a short run mostly misses the cache; over a hot set it mostly hits. Both are shown.
     const cached = () => `${F.mysqlDatabaseArgs()} begin\n  cache ttl=60s size=200000\nend`;
     const hot = F.writeTextMap(cx.workDir, cx.entries.slice(0, HOT_KEYS), 'hot.txt');
@@ -280,6 +302,33 @@ async function churnRuns(cx: Context, baseline: RunningServer): Promise<{ base: 
   return { base, smapd };
 }
 
+/** The C reference section, when BENCH_C_DIR says where the C tools were built; its targets, if it ran. */
+async function cReferenceSection(cx: Context): Promise<Rp.Target[]> {
+  const dir = process.env.BENCH_C_DIR;
+  if (dir === undefined || dir === '') return [];
+  const tools = findCTools(dir);
+  if (typeof tools === 'string') {
+    say(`== C reference: skipped: ${tools} ==`);
+    cx.suite.failures.push(`C reference: ${tools}`);
+    say();
+    return [];
+  }
+  const res = await cReferenceRuns({
+    tools,
+    workDir: cx.workDir,
+    entries: cx.entries,
+    mapFile: cx.keysFile,
+    seconds: SECONDS,
+    warmup: WARMUP,
+    rounds: ROUNDS,
+    say,
+    startSmapd: cx.smapd('c-ref', 'file', `file=${cx.keysFile}`),
+    startBaseline: () => startBaseline(dist, cx.keysFile),
+  });
+  if (res.rows.length === 0) cx.suite.failures.push('C reference: a server did not start');
+  return cTargets(res);
+}
+
 function summary(main: MainFigures, mods: ModuleRow[], churn: { smapd: Rp.Outcome }, more: readonly Rp.Target[]): void {
   const vs = (o: Rp.Outcome | undefined, b: Rp.Outcome | undefined, min: number) => ({
     measured: Rp.isFigures(o) && Rp.isFigures(b) ? `${(o.rps / b.rps).toFixed(2)}x` : undefined,
@@ -289,6 +338,8 @@ function summary(main: MainFigures, mods: ModuleRow[], churn: { smapd: Rp.Outcom
   const sqlite = mods.find((r) => r.label === 'sqlite, immutable');
   const postgres = mods.find((r) => r.label === 'postgres');
   const barePg = mods.find((r) => r.label === BARE_PG);
+  const mysqlRow = mods.find((r) => r.label === 'mysql');
+  const bareMysql = mods.find((r) => r.label === BARE_MYSQL);
   const at64 = main.file[2];
   const ch = churn.smapd;
   say('== targets ==');
@@ -298,6 +349,7 @@ function summary(main: MainFigures, mods: ModuleRow[], churn: { smapd: Rp.Outcom
       { what: 'smapd+file >= 0.85x baseline, 64 conn x 1', ...ratioTarget(main.rateRatio[2], 0.85) },
       { what: 'smapd+sqlite (immutable) >= 0.7x baseline, 16 conn x 1', ...vs(sqlite?.outcome, sqlite?.paired, 0.7) },
       { what: `smapd+postgres >= 0.7x ${BARE_PG}`, ...vs(postgres?.outcome, barePg?.outcome, 0.7) },
+      { what: `smapd+mysql >= 0.7x ${BARE_MYSQL}`, ...vs(mysqlRow?.outcome, bareMysql?.outcome, 0.7) },
       {
         what: 'smapd+file p99 < 2 ms at 64 conn x 1',
         measured: Rp.isFigures(at64) ? `${Rp.formatMs(at64.p99)} ms` : undefined,
@@ -340,7 +392,8 @@ async function main(): Promise<number> {
         baseline,
       );
       const churn = await churnRuns(cx, baseline);
-      summary(mainFigures, mods, churn, backendTargets(backends));
+      const cRef = await cReferenceSection(cx);
+      summary(mainFigures, mods, churn, [...backendTargets(backends), ...cRef]);
     } finally {
       await suite.stop('baseline', baseline);
     }

@@ -147,10 +147,15 @@ export class SmapClient {
   private failure: Error | undefined;
   private endReason = '';
   private markClosed!: () => void;
-  private corked = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
+  /** Request text gathered in this tick (or turn), not yet handed to the socket. */
+  private outText = '';
+  private flushScheduled = false;
+  private readonly flushOut = (): void => {
+    this.flushScheduled = false;
+    if (this.outText === '') return;
+    const text = this.outText;
+    this.outText = '';
+    if (!this.socket.destroyed) this.socket.write(text);
   };
 
   private constructor(
@@ -314,15 +319,20 @@ export class SmapClient {
   }
 
   private write(data: string | Buffer): void {
-    // Requests made in the same tick (or turn) leave in one segment: cheaper for pipelines, no cost for a
-    // lone request.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      if (this.coalesceTurn) setImmediate(this.uncork);
-      else process.nextTick(this.uncork);
+    // Requests made in the same tick (or turn) leave in one write of one string: cheaper for pipelines (no
+    // stream chunk per request), no cost for a lone request. A request in bytes (a key that is not UTF-8)
+    // goes after the text gathered before it, so the order on the wire is the order of the calls.
+    if (typeof data !== 'string') {
+      this.flushOut();
+      this.socket.write(data);
+      return;
     }
-    this.socket.write(data);
+    this.outText += data;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      if (this.coalesceTurn) setImmediate(this.flushOut);
+      else process.nextTick(this.flushOut);
+    }
   }
 
   /**

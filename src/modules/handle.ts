@@ -23,6 +23,7 @@ import {
 import type { ConnInfo, SmapModule } from './api.js';
 import type { DatabaseHandle } from './database.js';
 import type { ResultCache } from './cache.js';
+import { DeadlineList } from './deadline-list.js';
 import { callHook, isThenable, withDeadline } from './hooks.js';
 import { enterScope, leaveScope, ModuleScope } from './scope.js';
 
@@ -64,6 +65,8 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
   private lastOpenError = '';
   private closed = false;
   readonly scope: ModuleScope;
+  /** The deadlines of the async lookups in flight: one timer for all of them, none per lookup. */
+  private readonly deadlines = new DeadlineList();
 
   constructor(
     readonly id: string,
@@ -191,15 +194,26 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
       return r;
     }
     if (!isThenable(r)) return this.badAnswer('query', r);
-    return this.bounded(r, ms).then(
-      (reply) => {
-        if (reply === TIMED_OUT) return this.timedOut();
-        if (typeof reply !== 'string' || !R.isReply(reply)) return this.badAnswer('query', reply);
-        if (this.cache !== undefined) this.cache.set(map, key, conn, reply);
-        return reply;
-      },
-      (err) => this.queryFailed(err),
-    );
+    if (this.timeoutMs <= 0) return Promise.resolve(r).then((reply) => this.answered(map, key, conn, reply), (err: unknown) => this.queryFailed(err));
+    const p = r;
+    return new Promise<Reply>((resolve) => {
+      const d = this.deadlines.add(ms, () => resolve(this.timedOut()));
+      p.then(
+        (reply) => {
+          if (this.deadlines.remove(d)) resolve(this.answered(map, key, conn, reply));
+        },
+        (err: unknown) => {
+          if (this.deadlines.remove(d)) resolve(this.queryFailed(err));
+        },
+      );
+    });
+  }
+
+  /** What an async answer that came in time becomes. */
+  private answered(map: string, key: string, conn: ConnInfo, reply: unknown): Reply {
+    if (typeof reply !== 'string' || !R.isReply(reply)) return this.badAnswer('query', reply);
+    if (this.cache !== undefined) this.cache.set(map, key, conn, reply);
+    return reply;
   }
 
   private runTransform(input: string, conn: ConnInfo, ms: number): string | null | Promise<string | null> {
@@ -214,26 +228,27 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     leaveScope(prev);
     if (r === null || typeof r === 'string') return r;
     if (!isThenable(r)) return this.transformFailed(new ModuleContractError(`transform answered ${describeValue(r)}; expected a string or null`));
-    return this.bounded(r, ms).then(
-      (v) => {
-        if (v === TIMED_OUT) {
-          this.timedOut();
-          return null;
-        }
-        if (v === null || typeof v === 'string') return v;
-        return this.transformFailed(new ModuleContractError(`transform answered ${describeValue(v)}; expected a string or null`));
-      },
-      (err) => this.transformFailed(err),
-    );
+    if (this.timeoutMs <= 0) return Promise.resolve(r).then((v) => this.transformed(v), (err: unknown) => this.transformFailed(err));
+    const p = r;
+    return new Promise<string | null>((resolve) => {
+      const d = this.deadlines.add(ms, () => {
+        this.timedOut();
+        resolve(null);
+      });
+      p.then(
+        (v) => {
+          if (this.deadlines.remove(d)) resolve(this.transformed(v));
+        },
+        (err: unknown) => {
+          if (this.deadlines.remove(d)) resolve(this.transformFailed(err));
+        },
+      );
+    });
   }
 
-  private bounded<T>(p: PromiseLike<T>, ms: number): Promise<T | typeof TIMED_OUT> {
-    if (this.timeoutMs <= 0) return Promise.resolve(p);
-    let timer: NodeJS.Timeout;
-    const t = new Promise<typeof TIMED_OUT>((resolve) => {
-      timer = setTimeout(resolve, Math.max(ms, 1), TIMED_OUT);
-    });
-    return Promise.race([p, t]).finally(() => clearTimeout(timer));
+  private transformed(v: unknown): string | null {
+    if (v === null || typeof v === 'string') return v;
+    return this.transformFailed(new ModuleContractError(`transform answered ${describeValue(v)}; expected a string or null`));
   }
 
   private timedOut(): Reply {
@@ -334,5 +349,3 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     });
   }
 }
-
-const TIMED_OUT = Symbol('timed out');
