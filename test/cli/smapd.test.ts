@@ -86,13 +86,36 @@ describe('smapd -t', () => {
   });
 
   it('refuses a module that cannot share its database between worker processes', async () => {
-    const f = conf('workers-level.conf', `workers 2\nserver tcp inet://127.0.0.1:0\nmodule level level\ndatabase maps level path=${dir}/maps.ldb\ndispatch default database maps\n`);
+    const f = conf('workers-level.conf', `workers 2\nserver tcp inet://127.0.0.1:0\nmodule level level\ndatabase maps level path=${dir}/maps.ldb allow-missing\ndispatch default database maps\n`);
     const r = await run(['-t', '-c', f]);
     assert.equal(r.code, 78);
     assert.match(r.stderr, new RegExp(`${f}:5: database maps: module level cannot share its database between processes; use workers 1`));
     // GNU Smap's -s (single process) is accepted and means workers 1.
     const single = await run(['-t', '-s', '-c', f]);
     assert.equal(single.code, 0, single.stderr);
+  });
+
+  it('catches a map whose file is missing, misspelt module options, and names each database once', async () => {
+    const f = conf(
+      'missing-map.conf',
+      [
+        'server tcp inet://127.0.0.1:0', // 2
+        'module file file', // 3
+        `database gone file file=${dir}/no-such-map.txt`, // 4
+        `database later file file=${dir}/made-later.txt allow-missing`, // 5
+        `database typo file file=${dir}/no-such-map.txt domain-fallbak`, // 6
+        'module mysql mysql', // 7
+        'database m mysql querry=x', // 8
+        'dispatch default database later', // 9
+      ].join('\n') + '\n',
+    );
+    const r = await run(['-t', '-c', f]);
+    assert.equal(r.code, 78);
+    assert.match(r.stderr, new RegExp(`${f}:4: database gone: map file ${dir}/no-such-map.txt does not exist: every lookup would answer TEMP \\(add allow-missing`));
+    assert.match(r.stderr, new RegExp(`smapd: warning: database later: map file ${dir}/made-later.txt does not exist \\(allow-missing\\)`));
+    assert.match(r.stderr, new RegExp(`${f}:6: database typo: unknown option 'domain-fallbak' \\(did you mean 'domain-fallback'\\?\\)`));
+    assert.match(r.stderr, new RegExp(`${f}:8: database m: unknown option 'querry' \\(did you mean 'query'\\?\\)`));
+    assert.doesNotMatch(r.stderr, /database (\w+): database \1:/);
   });
 
   it('warns about rules after a catch-all, which are never tried', async () => {
