@@ -1,7 +1,8 @@
 /**
  * `name=value` option parsing for module arguments, as GNU Smap's smap_parseopt: string, number, boolean
  * (`name`, `noname`, `name=yes|no`), enum, and duration (`30`, `30s`, `5m`, `1h`, `250ms` → milliseconds).
- * Words without `=` that are not boolean options are positional (when allowed).
+ * Words without `=` that are not boolean options are positional (when allowed), unless they are close to an
+ * option's name: those are reported as a misspelt option with the nearest name ("did you mean").
  */
 import { closest } from '../config/suggest.js';
 import { ModuleArgumentError } from '../errors.js';
