@@ -5,11 +5,14 @@
  *
  *   redis   — smapd+redis against one ioredis client doing the same GETs on the machine's Redis (6379);
  *   sockmap — smapd+sockmap forwarding to the baseline server, against the load generator asking that
- *             server directly.
+ *             server directly;
+ *   ldap    — smapd+ldap against one ldapts client making the same searches, both on a private slapd
+ *             (bench/slapd.ts) loaded with LDAP_KEYS of the entries around the one the start check asks.
  */
 import { Redis } from 'ioredis';
 import type { Entry } from './fixtures.js';
-import { hasModule } from './fixtures.js';
+import { hasModule, writeTextMap } from './fixtures.js';
+import { READER_DN, READER_PW, Slapd, slapdUnavailable, SUFFIX } from './slapd.js';
 import { runJob, type RunningServer } from './processes.js';
 import * as Rp from './report.js';
 import type { Load, Suite } from './suite.js';
@@ -38,6 +41,8 @@ export interface BackendContext {
   readonly warmup: number;
   readonly rounds: number;
   readonly say: (line?: string) => void;
+  /** The work directory, for the ldap row's keys file. */
+  readonly workDir: string;
   smapd(name: string, module: string, database: string): () => Promise<RunningServer>;
 }
 
@@ -79,6 +84,7 @@ async function paired(
   bareLabel: string,
   server: RunningServer | string,
   bare: (tag: string) => Promise<Rp.Outcome>,
+  keysFile?: string,
 ): Promise<BackendRow> {
   const inFlight = cx.load.conns * cx.load.depth;
   if (typeof server === 'string') return { label, bareLabel, inFlight, bare: { label: bareLabel, skipped: server }, smapd: { label, skipped: server } };
@@ -86,7 +92,7 @@ async function paired(
   for (let r = 1; r <= cx.rounds; r++) {
     const tag = cx.rounds > 1 ? ` #${r}` : '';
     const b = await bare(tag);
-    runs.push({ bare: b, smapd: await cx.suite.load(server, `${label}${tag}`, cx.load) });
+    runs.push({ bare: b, smapd: await cx.suite.load(server, `${label}${tag}`, cx.load, keysFile) });
   }
   await cx.suite.stop(label, server);
   const ratioOf = (x: (typeof runs)[number]) => (Rp.isFigures(x.smapd) && Rp.isFigures(x.bare) && x.bare.rps > 0 ? x.smapd.rps / x.bare.rps : -1);
@@ -129,10 +135,84 @@ async function sockmapRow(cx: BackendContext, upstream: RunningServer): Promise<
   return paired(cx, label, bareLabel, server, (tag) => cx.suite.load(upstream, `${bareLabel}${tag}`, cx.load));
 }
 
+/** Entries in the bench directory: slapadd and slapd's memory set the size, not smapd. */
+const LDAP_KEYS = 20_000;
+const LDAP_BASE = `ou=people,${SUFFIX}`;
+
+/** The suffix, the reader the ACL lets read, and one inetOrgPerson per entry: `mail` the key, `description` the value. */
+function ldapData(entries: readonly Entry[]): string {
+  const out = [
+    `dn: ${SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\no: Example\ndc: example\n`,
+    `dn: ${READER_DN}\nobjectClass: person\ncn: reader\nsn: reader\nuserPassword: ${READER_PW}\n`,
+    `dn: ${LDAP_BASE}\nobjectClass: organizationalUnit\nou: people\n`,
+  ];
+  entries.forEach((e, i) => out.push(`dn: uid=u${i},${LDAP_BASE}\nobjectClass: inetOrgPerson\nuid: u${i}\ncn: u${i}\nsn: u${i}\nmail: ${e.key}\ndescription: ${e.value}\n`));
+  return out.join('\n');
+}
+
+async function ldapRow(cx: BackendContext): Promise<BackendRow> {
+  const label = 'smapd+ldap';
+  const bareLabel = 'bare ldapts client';
+  const inFlight = cx.load.conns * cx.load.depth;
+  const skip = (why: string): BackendRow => ({ label, bareLabel, inFlight, bare: { label: bareLabel, skipped: why }, smapd: { label, skipped: why } });
+  if (!hasModule(cx.dist, 'ldap')) return skip('module ldap is not in this build');
+  const missing = slapdUnavailable();
+  if (missing !== null) return skip(missing);
+  // The entries around the middle one, which the start check of the smapd server asks for.
+  const mid = Math.floor(cx.entries.length / 2);
+  const subset = cx.entries.slice(Math.max(0, mid - LDAP_KEYS / 2), mid + LDAP_KEYS / 2);
+  const keysFile = writeTextMap(cx.workDir, subset, 'ldap-keys.txt');
+  const slapd = new Slapd();
+  try {
+    const began = Date.now();
+    slapd.setup(ldapData(subset));
+    await slapd.start();
+    cx.say(`  slapd: ${subset.length} entries loaded and serving in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+    // The password has a `#`, which would start a comment in smapd.conf outside quotes.
+    const bind = `"binddn=${READER_DN}" "bindpw=${READER_PW}"`;
+    const server = await cx.suite.start(
+      label,
+      cx.smapd('ldap', 'ldap', `uri=${slapd.url} base=${LDAP_BASE} ${bind} config-file= "filter=(mail=$key)" "positive-reply=OK \${description}"`),
+    );
+    return await paired(
+      cx,
+      label,
+      bareLabel,
+      server,
+      async (tag) => {
+        const r = await runJob(cx.dist, {
+          kind: 'ldap',
+          opts: {
+            url: slapd.url,
+            bindDn: READER_DN,
+            bindPassword: READER_PW,
+            base: LDAP_BASE,
+            keyAttribute: 'mail',
+            valueAttribute: 'description',
+            concurrency: inFlight,
+            seconds: cx.seconds,
+            warmupSeconds: cx.warmup,
+            keysFile,
+          },
+        });
+        if (r.kind !== 'load') return { label: bareLabel, skipped: r.kind === 'failed' ? r.error.split('\n')[0]! : 'no figures' };
+        const f = Rp.figuresOf(`${bareLabel}${tag}`, r.result.rps, r.result.latency, r.result.errors, r.result.sample, undefined);
+        cx.say(`  ${f.label.padEnd(40)} ${Rp.formatRate(f.rps).padStart(9)} req/s  p50 ${Rp.formatMs(f.p50)}  p99 ${Rp.formatMs(f.p99)}  max ${Rp.formatMs(f.max)} ms  errors ${f.errors}`);
+        return f;
+      },
+      keysFile,
+    );
+  } catch (err) {
+    return skip(`private slapd failed: ${(err as Error).message.split('\n')[0]}`);
+  } finally {
+    await slapd.destroy();
+  }
+}
+
 /** Measure the backend rows and print their table; `upstream` is the baseline server, sockmap's upstream. */
 export async function backendRuns(cx: BackendContext, upstream: RunningServer): Promise<BackendRow[]> {
   cx.say(`== backends: smapd next to a bare client making the same lookups, ${cx.load.conns * cx.load.depth} in flight ==`);
-  const rows = [await redisRow(cx), await sockmapRow(cx, upstream)];
+  const rows = [await redisRow(cx), await sockmapRow(cx, upstream), await ldapRow(cx)];
   cx.say();
   cx.say(
     Rp.table(

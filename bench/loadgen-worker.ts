@@ -8,6 +8,7 @@ import { runDirectMysql, type DirectMysqlOptions } from './direct-mysql.js';
 import { runDirectPg, type DirectPgOptions } from './direct-pg.js';
 import { runLoad, type LoadOptions, type LoadResult } from './loadgen.js';
 import { runRedisLoad, type RedisLoadOptions } from './redis-load.js';
+import { runLdapLoad, type LdapLoadOptions } from './ldap-load.js';
 
 export type Job =
   | { readonly kind: 'load'; readonly opts: LoadOptions }
@@ -16,7 +17,8 @@ export type Job =
   | { readonly kind: 'pg-direct'; readonly opts: DirectPgOptions }
   /** Bare `mysql2` lookups, no smapd: the reference the mysql row is compared with. */
   | { readonly kind: 'mysql-direct'; readonly opts: DirectMysqlOptions }
-  | { readonly kind: 'redis'; readonly opts: RedisLoadOptions };
+  | { readonly kind: 'redis'; readonly opts: RedisLoadOptions }
+  | { readonly kind: 'ldap'; readonly opts: LdapLoadOptions };
 
 export type JobResult =
   | { readonly kind: 'load'; readonly result: LoadResult }
@@ -38,7 +40,9 @@ process.once('message', (job: Job) => {
           ? runDirectMysql(job.opts).then((result) => ({ kind: 'load', result }))
         : job.kind === 'redis'
           ? runRedisLoad(job.opts).then((result) => ({ kind: 'load', result }))
-          : runChurn(job.opts).then((result) => ({ kind: 'churn', result }));
+          : job.kind === 'ldap'
+            ? runLdapLoad(job.opts).then((result) => ({ kind: 'load', result }))
+            : runChurn(job.opts).then((result) => ({ kind: 'churn', result }));
   work
     .catch((err: unknown): JobResult => ({ kind: 'failed', error: err instanceof Error ? (err.stack ?? err.message) : String(err) }))
     .then((msg) => process.send!(msg, () => process.exit(0)));

@@ -13,6 +13,8 @@
  *   BENCH_KEYS=N     entries in the map (default 100000)
  *   BENCH_C_DIR=DIR  also run the C reference section (bench/c-reference.ts) with the sockbench and refsmapd
  *                    built in DIR; off by default: the Node baseline is the reference the targets use
+ *   BENCH_ONLY=LIST  only these sections, comma-separated: main, modules, backends, churn (default all; the
+ *                    targets summary needs all, so a partial run prints only the backend targets it measured)
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -31,6 +33,8 @@ const SECONDS = positive(process.env.BENCH_SECONDS) ?? (QUICK ? 0.8 : 5);
 const ROUNDS = Math.round(positive(process.env.BENCH_ROUNDS) ?? (QUICK ? 1 : 5));
 const WARMUP = QUICK ? 0.2 : 1;
 const KEYS = Math.round(positive(process.env.BENCH_KEYS) ?? 100_000);
+const SECTIONS = ['main', 'modules', 'backends', 'churn'] as const;
+const ONLY = onlySections(process.env.BENCH_ONLY);
 const CHURN_RATE = 1000;
 const CHURN_TOTAL = Math.max(1000, Math.round(CHURN_RATE * SECONDS));
 /** The working set of the cache run that stands for a few busy recipients. */
@@ -47,6 +51,14 @@ const AT_16: Load = SCENARIOS[1]!;
 function positive(v: string | undefined): number | undefined {
   const n = Number(v);
   return v !== undefined && v !== '' && Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+function onlySections(v: string | undefined): ReadonlySet<string> {
+  if (v === undefined || v.trim() === '') return new Set(SECTIONS);
+  const picked = v.split(',').map((s) => s.trim());
+  const bad = picked.filter((s) => !(SECTIONS as readonly string[]).includes(s));
+  if (bad.length > 0) throw new Error(`BENCH_ONLY: unknown section ${bad.join(', ')} (sections: ${SECTIONS.join(', ')})`);
+  return new Set(picked);
 }
 
 const say = (line = '') => process.stdout.write(line + '\n');
@@ -385,15 +397,18 @@ async function main(): Promise<number> {
     const baseline = await suite.start('baseline', () => startBaseline(dist, keysFile));
     if (typeof baseline === 'string') throw new Error(`the baseline server did not run (${baseline}); nothing to compare with`);
     try {
-      const mainFigures = await mainComparison(cx, baseline);
-      const mods = await moduleRuns(cx, baseline);
-      const backends = await backendRuns(
-        { suite, dist, entries, keysFile, load: AT_16, seconds: SECONDS, warmup: WARMUP, rounds: ROUNDS, say, smapd: (n, m, d) => cx.smapd(n, m, d) },
-        baseline,
-      );
-      const churn = await churnRuns(cx, baseline);
+      const mainFigures = ONLY.has('main') ? await mainComparison(cx, baseline) : undefined;
+      const mods = ONLY.has('modules') ? await moduleRuns(cx, baseline) : undefined;
+      const backends = ONLY.has('backends')
+        ? await backendRuns(
+            { suite, dist, entries, keysFile, workDir, load: AT_16, seconds: SECONDS, warmup: WARMUP, rounds: ROUNDS, say, smapd: (n, m, d) => cx.smapd(n, m, d) },
+            baseline,
+          )
+        : [];
+      const churn = ONLY.has('churn') ? await churnRuns(cx, baseline) : undefined;
       const cRef = await cReferenceSection(cx);
-      summary(mainFigures, mods, churn, [...backendTargets(backends), ...cRef]);
+      if (mainFigures !== undefined && mods !== undefined && churn !== undefined) summary(mainFigures, mods, churn, [...backendTargets(backends), ...cRef]);
+      else if (backends.length > 0 || cRef.length > 0) say(Rp.targetLines([...backendTargets(backends), ...cRef]));
     } finally {
       await suite.stop('baseline', baseline);
     }

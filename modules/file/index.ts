@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { defineModule, foldCase, mapAndKeyOnly, MODULE_API_VERSION, ModuleArgumentError, BackendError } from '../../src/modules/api.js';
 import type { DatabaseContext, OptionSpec, Reply } from '../../src/modules/api.js';
+import { ALLOW_MISSING_OPTION, checkPresent } from '../map-common/missing.js';
 import { compileMapReplies, MAP_REPLY_OPTIONS, type MapReplies } from '../map-common/replies.js';
 import { fallbackKeys, type SearchOptions } from './search.js';
 import { FileMapStore } from './store.js';
@@ -22,6 +23,7 @@ const OPTIONS: OptionSpec = {
   // Defaults are stored as given, not parsed, so this one is already in milliseconds.
   reload: { type: 'duration', default: 5000 },
   ...MAP_REPLY_OPTIONS,
+  ...ALLOW_MISSING_OPTION,
 };
 
 /** The state of one `file` database; `store.checkNow()` forces a change check (tests, diagnostics). */
@@ -56,6 +58,7 @@ function initDb(args: readonly string[], ctx: DatabaseContext): FileDb {
     : (_key: string, value: string): string => value;
 
   const file = path.resolve(ctx.configDir, fileArg);
+  checkPresent(file, 'map file', v['allow-missing'] === true, ctx);
   // The same file read with the same options gives the same map: after a config reload the new database may
   // serve the old one's while its file cannot be loaded (store.ts).
   const identity = JSON.stringify([file, ...ctx.moduleArgs, ...args]);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { defineModule, foldCase, mapAndKeyOnly, MODULE_API_VERSION, ModuleArgumentError, BackendError } from '../../src/modules/api.js';
 import { bytesToText, hasRawBytes, keyBytes } from '../../src/modules/api.js';
 import type { DatabaseContext, OptionSpec, Reply } from '../../src/modules/api.js';
+import { ALLOW_MISSING_OPTION, checkPresent } from '../map-common/missing.js';
 import { compileMapReplies, MAP_REPLY_OPTIONS, type MapReplies } from '../map-common/replies.js';
 import { acquireLevel, describeLevelError, releaseLevel, type LevelDb } from './shared.js';
 
@@ -23,6 +24,7 @@ const OPTIONS: OptionSpec = {
   keys: { type: ['plain', 'sublevel'], default: 'plain' },
   read: { type: ['async', 'sync'], default: 'async' },
   ...MAP_REPLY_OPTIONS,
+  ...ALLOW_MISSING_OPTION,
 };
 
 /**
@@ -63,12 +65,15 @@ function initDb(args: readonly string[], ctx: DatabaseContext): LevelDbState {
   if (typeof dir !== 'string' || dir === '') {
     throw new ModuleArgumentError('missing path=DIR: the LevelDB directory to serve');
   }
+  const replies = compileMapReplies(parsed, ctx);
+  const location = path.resolve(ctx.configDir, dir);
+  checkPresent(location, 'LevelDB directory', v['allow-missing'] === true, ctx);
   return {
-    location: path.resolve(ctx.configDir, dir),
+    location,
     foldCase: v['fold-case'] === true,
     keys: v['keys'] as KeyMode,
     syncReads: (v['read'] as ReadMode) === 'sync',
-    replies: compileMapReplies(parsed, ctx),
+    replies,
     db: null,
   };
 }

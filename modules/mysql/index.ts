@@ -19,7 +19,7 @@ import {
 } from '../sql-common/replies.js';
 import { PoolRegistry, type SharedPool } from './pools.js';
 import { runLookup } from './lookup.js';
-import { describeServer, MYSQL_OPTIONS, resolveSettings, type ConnectionSettings } from './settings.js';
+import { checkDefaultDb, describeServer, MYSQL_OPTIONS, resolveSettings, type ConnectionSettings } from './settings.js';
 
 export interface MysqlDb {
   readonly ctx: DatabaseContext;
@@ -81,6 +81,8 @@ export default defineModule<MysqlDb>({
     if (values.query === undefined || String(values.query).trim() === '') {
       throw new ModuleArgumentError(`${where}: query= is required (in the database statement or in module ${ctx.moduleId})`);
     }
+    const hint = checkDefaultDb(ctx.parseOptions(args, MYSQL_OPTIONS, { context: where }).given, where);
+    if (hint !== undefined) ctx.log.warn({ db: ctx.dbId }, hint);
     const ownTimeoutMs = values.timeout as number;
     if (ownTimeoutMs <= 0) throw new ModuleArgumentError(`${where}: timeout must be more than 0`);
     // The database block's timeout answers TIMEOUT whatever the module does; stopping the query then too

@@ -27,6 +27,8 @@ export const MYSQL_OPTIONS: OptionSpec = {
   password: { type: 'string' },
   query: { type: 'string' },
   'pool-size': { type: 'number', default: 4 },
+  // GNU Smap's "use the module's connection"; smapd does that for any database without connection options.
+  defaultdb: { type: 'boolean', default: false },
   timeout: { type: 'duration', default: 5000 },
   'connect-timeout': { type: 'duration', default: 5000 },
   ...REPLY_OPTIONS,
@@ -63,7 +65,10 @@ export function resolveSettings(values: OptionValues, given: ReadonlySet<string>
   if (cnfFile === undefined && !given.has('config-file') && existsSync(DEFAULT_CONFIG_FILE)) cnfFile = DEFAULT_CONFIG_FILE;
   const group = str(values['config-group']);
   if (group !== undefined && (cnfFile === undefined || cnfFile === '')) {
-    throw new ModuleArgumentError(`${where}: config-group=${group} needs an option file (config-file=PATH)`);
+    const why = given.has('config-file') ? 'config-file= is empty' : `${DEFAULT_CONFIG_FILE} (libmysqlclient's default, read when it exists) does not exist`;
+    throw new ModuleArgumentError(
+      `${where}: config-group=${group} needs an option file, and ${why}: name the file with config-file=PATH (Debian keeps it in /etc/mysql/my.cnf)`,
+    );
   }
   let cnf = new Map<string, string>();
   if (cnfFile !== undefined && cnfFile !== '') {
@@ -109,6 +114,24 @@ export function resolveSettings(values: OptionValues, given: ReadonlySet<string>
     poolSize,
     connectTimeoutMs,
   };
+}
+
+/** The options that say where and as whom to connect: what `defaultdb` takes from the module statement. */
+const CONNECTION_OPTIONS = ['config-file', 'config-group', 'host', 'port', 'socket', 'ssl-ca', 'database', 'user', 'password'];
+
+/**
+ * GNU Smap's `defaultdb` (a database statement's "use the module's connection"). smapd does that already for
+ * a database that names no connection option, so the word is accepted with a hint; with connection options of
+ * its own on the same statement it contradicts itself, which is an error. `dbGiven`: the options the
+ * database statement names (not the module's).
+ */
+export function checkDefaultDb(dbGiven: ReadonlySet<string>, where: string): string | undefined {
+  if (!dbGiven.has('defaultdb')) return undefined;
+  const own = CONNECTION_OPTIONS.filter((o) => dbGiven.has(o));
+  if (own.length > 0) {
+    throw new ModuleArgumentError(`${where}: defaultdb means the module's connection, but the database names its own (${own.join(', ')}); drop one or the other`);
+  }
+  return "defaultdb (GNU Smap) is not needed: a database without connection options uses the module statement's; it can be removed";
 }
 
 /** `host:port` or the socket path, for messages. */

@@ -10,6 +10,7 @@ import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { BackendError, defineModule, type DatabaseContext, type OptionSpec } from '../../src/modules/api.js';
 import { ModuleArgumentError } from '../../src/modules/api.js';
+import { ALLOW_MISSING_OPTION, checkPresent } from '../map-common/missing.js';
 import { boundValue, compileQuery, SQLITE_DIALECT, type CompiledQuery, type SqlVariable } from '../sql-common/query.js';
 import {
   clientFieldsOf,
@@ -38,6 +39,7 @@ const OPTIONS: OptionSpec = {
   // dropping it (7 system calls) on every lookup — about 4x faster. Writers to the file in place are blocked.
   immutable: { type: 'boolean', default: false },
   ...REPLY_OPTIONS,
+  ...ALLOW_MISSING_OPTION,
 };
 
 interface OpenFile {
@@ -143,16 +145,19 @@ export default defineModule<SqliteDb>({
     }
     const query = compileQuery(String(values.query), SQLITE_DIALECT);
     for (const w of query.warnings) ctx.log.warn({ db: ctx.dbId }, w);
+    const replies = compileReplies(ctx, values, given);
+    const file = path.resolve(ctx.configDir, fileOpt);
+    checkPresent(file, 'SQLite file', values['allow-missing'] === true, ctx);
     return {
       ctx,
-      file: path.resolve(ctx.configDir, fileOpt),
+      file,
       readonly: values.readonly as boolean,
       busyTimeoutMs: values['busy-timeout'] as number,
       checkIntervalMs: values['check-interval'] as number,
       immutable,
       query,
       bound: [...new Set(query.params)],
-      replies: compileReplies(ctx, values, given),
+      replies,
       open: null,
       nextCheck: 0,
     };

@@ -6,7 +6,6 @@
 import cluster from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import { pino } from 'pino';
 import { loadConfig, type ConfigOverrides } from '../config/parser.js';
 import { defaultConfigFile } from '../config/default-path.js';
 import { parseDebugSpec, parseFacility } from '../config/logging.js';
@@ -17,6 +16,7 @@ import { ruleWarnings } from '../dispatch/lint.js';
 import { Runtime } from '../server/runtime.js';
 import { detach } from '../server/detach.js';
 import { installFaultHandlers } from '../server/fault-handlers.js';
+import { lintLogger } from './lint-log.js';
 import { checkServable, type ServeMode } from '../server/config-check.js';
 import { runInetd, runPrimary, runSingle, runWorkerProcess } from '../server/run.js';
 import { VERSION } from '../version.js';
@@ -121,7 +121,7 @@ export async function smapdMain(argv: string[]): Promise<number> {
   try {
     config = await readConfig(o);
     if (o.lint) {
-      const rt = await Runtime.create(config, pino({ level: 'silent' }));
+      const rt = await Runtime.create(config, lintLogger());
       await rt.close();
       for (const w of ruleWarnings(config.rules)) process.stderr.write(`smapd: ${w}\n`);
       if (config.servers.length === 0 && !config.inetdMode) {

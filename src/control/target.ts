@@ -6,6 +6,7 @@
 import { VERSION } from '../version.js';
 import type { CacheStats } from '../modules/cache.js';
 import type { HandleStats } from '../modules/handle.js';
+import type { LatencySnapshot } from '../metrics/latency.js';
 import type { Registry } from '../modules/registry.js';
 import type { ServerStats } from '../server/stats.js';
 
@@ -15,6 +16,8 @@ export interface ControlDatabase {
   readonly stats: Readonly<HandleStats>;
   readonly cache: { stats(): CacheStats; clear(): void } | undefined;
   readonly isOpen: boolean;
+  /** The lookup latency histogram (absent for a target that keeps none). */
+  readonly latency?: { snapshot(): LatencySnapshot };
   readonly commandNames: readonly string[];
   command(name: string, args: readonly string[]): Promise<string>;
   /** One line of help for a command, when the handle can tell (optional). */

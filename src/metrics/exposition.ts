@@ -8,10 +8,11 @@
 import { VERSION } from '../version.js';
 import type { ControlTarget } from '../control/target.js';
 import type { ProcessMetrics } from './process.js';
+import { LATENCY_BUCKETS_SECONDS, type LatencySnapshot } from './latency.js';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-type Kind = 'counter' | 'gauge';
+type Kind = 'counter' | 'gauge' | 'histogram';
 type Labels = Readonly<Record<string, string>>;
 
 /** Label values may hold any text (a database name is the user's choice); these three must be escaped. */
@@ -32,6 +33,20 @@ class Exposition {
       const keys = Object.keys(labels);
       const ls = keys.length === 0 ? '' : `{${keys.map((k) => `${k}="${escapeLabelValue(labels[k]!)}"`).join(',')}}`;
       this.lines.push(`${name}${ls} ${formatValue(value)}`);
+    }
+  }
+
+  /** A histogram family: cumulative `_bucket{le}` samples, `_sum` and `_count`, for each labelled snapshot. */
+  histogram(name: string, help: string, label: string, items: ReadonlyArray<readonly [string, LatencySnapshot]>): void {
+    this.lines.push(`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} histogram`);
+    for (const [value, h] of items) {
+      const l = `${label}="${escapeLabelValue(value)}"`;
+      let cumulative = 0;
+      LATENCY_BUCKETS_SECONDS.forEach((le, i) => {
+        cumulative += h.counts[i] ?? 0;
+        this.lines.push(`${name}_bucket{${l},le="${le}"} ${cumulative}`);
+      });
+      this.lines.push(`${name}_bucket{${l},le="+Inf"} ${h.count}`, `${name}_sum{${l}} ${formatValue(h.sum)}`, `${name}_count{${l}} ${h.count}`);
     }
   }
 
@@ -80,6 +95,9 @@ export function renderMetrics(target: ControlTarget, now = Date.now(), processMe
   e.family('smapd_db_transforms_total', 'counter', 'Transform rules run through the database.', per((h) => h.stats.transforms));
   e.family('smapd_db_errors_total', 'counter', 'Failed opens, queries and transforms (answered TEMP).', per((h) => h.stats.errors));
   e.family('smapd_db_timeouts_total', 'counter', 'Queries that got no answer within the timeout (answered TIMEOUT).', per((h) => h.stats.timeouts));
+
+  const timed = dbs.flatMap(([db, h]) => (h.latency ? [[db, h.latency.snapshot()] as const] : []));
+  e.histogram('smapd_db_lookup_duration_seconds', 'How long lookups took, from reaching the database to its answer (cache hits included).', 'db', timed);
 
   const cached = dbs.flatMap(([db, h]) => (h.cache ? [[db, h.cache.stats()] as const] : []));
   const cache = (f: (c: (typeof cached)[number][1]) => number) => cached.map(([db, c]) => [{ db }, f(c)] as const);

@@ -26,6 +26,7 @@ import type { ResultCache } from './cache.js';
 import { DeadlineList } from './deadline-list.js';
 import { callHook, isThenable, withDeadline } from './hooks.js';
 import { enterScope, leaveScope, ModuleScope } from './scope.js';
+import { LatencyHistogram } from '../metrics/latency.js';
 
 /** After a failed open, answer TEMP at once for this long before trying again, so a dead backend is not hammered. */
 const REOPEN_BACKOFF_MS = 1000;
@@ -86,7 +87,23 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     this.scope.onFault = (err) => this.faulted(err);
   }
 
+  /** How long lookups take, from the request reaching the database to its answer (cache hits included). */
+  readonly latency = new LatencyHistogram();
+
   query(map: string, key: string, conn: ConnInfo): Reply | Promise<Reply> {
+    const started = performance.now();
+    const r = this.answer(map, key, conn);
+    if (typeof r === 'string') {
+      this.latency.observe(performance.now() - started);
+      return r;
+    }
+    return r.then((reply) => {
+      this.latency.observe(performance.now() - started);
+      return reply;
+    });
+  }
+
+  private answer(map: string, key: string, conn: ConnInfo): Reply | Promise<Reply> {
     this.stats.queries++;
     if (this.cache !== undefined) {
       const hit = this.cache.get(map, key, conn);

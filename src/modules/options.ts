@@ -1,8 +1,10 @@
 /**
  * `name=value` option parsing for module arguments, as GNU Smap's smap_parseopt: string, number, boolean
  * (`name`, `noname`, `name=yes|no`), enum, and duration (`30`, `30s`, `5m`, `1h`, `250ms` → milliseconds).
- * Words without `=` that are not boolean options are positional (when allowed).
+ * Words without `=` that are not boolean options are positional (when allowed), unless they are close to an
+ * option's name: those are reported as a misspelt option with the nearest name ("did you mean").
  */
+import { closest } from '../config/suggest.js';
 import { ModuleArgumentError } from '../errors.js';
 
 export type OptionType = 'string' | 'number' | 'boolean' | 'duration' | readonly string[];
@@ -87,21 +89,17 @@ export function parseOptions(
       }
     }
     if (name === undefined) {
-      if (eq < 0 && opts.allowPositional) {
+      // A word close to an option name is a misspelt option, not a positional argument (a file name).
+      const near = closest(rawName, canon.keys());
+      if (eq < 0 && opts.allowPositional && near === undefined) {
         positional.push(word);
         continue;
       }
-      throw new ModuleArgumentError(`${where}unknown option '${rawName}'`);
+      throw new ModuleArgumentError(`${where}unknown option '${rawName}'${near === undefined ? '' : ` (did you mean '${near}'?)`}`);
     }
     const def = spec[name]!;
     if (eq < 0) {
-      if (def.type !== 'boolean') {
-        if (opts.allowPositional) {
-          positional.push(word);
-          continue;
-        }
-        throw new ModuleArgumentError(`${where}option '${name}' needs a value (${name}=...)`);
-      }
+      if (def.type !== 'boolean') throw new ModuleArgumentError(`${where}option '${name}' needs a value (${name}=...)`);
       values[name] = !negated;
     } else {
       values[name] = convert(name, word.slice(eq + 1), def.type, where);

@@ -77,7 +77,7 @@ export class Registry {
         await callHook(scope, 'init()', limits.initMs, () => m.init?.(decl.args, ctx));
         modules.set(decl.id, { id: decl.id, mod, file, args: decl.args, scope });
       } catch (err) {
-        errors.push(new ConfigError(`module ${decl.id}: ${errorDetail(err)}`, decl.loc));
+        errors.push(new ConfigError(`module ${decl.id}: ${unprefixed(errorDetail(err), `module ${decl.id}: `)}`, decl.loc));
       }
     }
 
@@ -122,7 +122,7 @@ export class Registry {
         if (decl.cache) cacheObj = new ResultCache(decl.cache, depends);
         databases.set(decl.id, new DatabaseHandleImpl(decl.id, m.id, m.mod, state, dbLog, timeout, cacheObj, scope));
       } catch (err) {
-        errors.push(new ConfigError(`database ${decl.id}: ${errorDetail(err)}`, decl.loc));
+        errors.push(new ConfigError(`database ${decl.id}: ${unprefixed(errorDetail(err), `database ${decl.id}: `)}`, decl.loc));
       }
     }
 
@@ -148,6 +148,16 @@ export class Registry {
       }
     }
   }
+}
+
+/**
+ * The message without the statement's name in front: the registry names the module or database itself, and
+ * modules often name it too (their messages are also logged at run time, where the name is needed), which
+ * would print it twice. Done here, once, so every module's messages read right, third-party ones included.
+ */
+function unprefixed(detail: string, prefix: string): string {
+  while (detail.startsWith(prefix)) detail = detail.slice(prefix.length);
+  return detail;
 }
 
 const replyTools = { reply: replies, compileTemplate };

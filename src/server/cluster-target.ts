@@ -6,6 +6,7 @@
 import type { ControlDatabase, ControlTarget } from '../control/target.js';
 import type { CacheStats } from '../modules/cache.js';
 import type { HandleStats } from '../modules/handle.js';
+import { mergeLatency, type LatencySnapshot } from '../metrics/latency.js';
 import type { ClusterPrimary, WorkerDatabaseStats } from './cluster.js';
 import { createStats, type ServerStats } from './stats.js';
 
@@ -24,15 +25,16 @@ export function clusterTarget(primary: ClusterPrimary, isStopping: () => boolean
   const poll = async () => {
     const r = await primary.stats();
     stats = r.stats;
-    const merged = new Map<string, { moduleId: string; stats: HandleStats; cache: CacheStats | undefined; open: boolean }>();
+    const merged = new Map<string, { moduleId: string; stats: HandleStats; cache: CacheStats | undefined; latency: LatencySnapshot | undefined; open: boolean }>();
     for (const w of r.workers) {
       for (const [id, d] of Object.entries(w) as Array<[string, WorkerDatabaseStats]>) {
-        const m = merged.get(id) ?? { moduleId: d.moduleId, stats: { queries: 0, transforms: 0, errors: 0, timeouts: 0 }, cache: undefined, open: false };
+        const m = merged.get(id) ?? { moduleId: d.moduleId, stats: { queries: 0, transforms: 0, errors: 0, timeouts: 0 }, cache: undefined, latency: undefined, open: false };
         m.stats.queries += d.queries;
         m.stats.transforms += d.transforms;
         m.stats.errors += d.errors;
         m.stats.timeouts += d.timeouts;
         m.cache = sumCache(m.cache, d.cache);
+        m.latency = mergeLatency(m.latency, d.latency);
         m.open ||= d.open;
         merged.set(id, m);
       }
@@ -45,6 +47,7 @@ export function clusterTarget(primary: ClusterPrimary, isStopping: () => boolean
           stats: m.stats,
           isOpen: m.open,
           cache: m.cache && { stats: () => m.cache!, clear: () => primary.flush(id) },
+          latency: m.latency && { snapshot: () => m.latency! },
           commandNames: [],
           command: () => Promise.reject(new Error(COMMANDS_REFUSED)),
         } satisfies ControlDatabase,

@@ -19,6 +19,7 @@ import { RateLimitedWarning } from './rate-log.js';
 import { createStats, type ServerStats } from './stats.js';
 import type { CacheStats } from '../modules/cache.js';
 import type { HandleStats } from '../modules/handle.js';
+import type { LatencySnapshot } from '../metrics/latency.js';
 
 /** Messages between the primary and the workers. */
 type ToWorker =
@@ -41,6 +42,7 @@ export interface WorkerDatabaseStats extends HandleStats {
   readonly moduleId: string;
   readonly open: boolean;
   readonly cache: CacheStats | undefined;
+  readonly latency: LatencySnapshot;
 }
 
 const RESTART_DELAY_MS = 1000;
@@ -379,7 +381,7 @@ export function runWorker(daemon: Smapd, hooks: WorkerHooks, log: Logger): Promi
           // No prototype: a database may be called `__proto__`.
           const databases: Record<string, WorkerDatabaseStats> = Object.create(null) as Record<string, WorkerDatabaseStats>;
           for (const [id, h] of daemon.currentRuntime.registry.databases) {
-            databases[id] = { ...h.stats, moduleId: h.moduleId, open: h.isOpen, cache: h.cache?.stats() };
+            databases[id] = { ...h.stats, moduleId: h.moduleId, open: h.isOpen, cache: h.cache?.stats(), latency: h.latency.snapshot() };
           }
           process.send?.({ t: 'stats', id: msg.id, stats: daemon.stats, databases } satisfies ToPrimary);
           break;

@@ -142,7 +142,7 @@ describe('SIGHUP reload', () => {
   it('keeps a file map serving when its file is missing at reload, and logs it', async () => {
     const map = path.join(dir, 'aliases.txt');
     writeFileSync(map, 'alice alice@example.org\n');
-    const withMap = (n: string) => base() + `module f file\ndatabase a f file=${map}\ndatabase d t ${n}\ndispatch map aliases database a\ndispatch default database d\n`;
+    const withMap = (n: string) => base() + `module f file\ndatabase a f file=${map} allow-missing\ndatabase d t ${n}\ndispatch map aliases database a\ndispatch default database d\n`;
     writeFileSync(conf, withMap('v1-'));
     const { p, log } = await startSmapd(conf);
     const exited = new Promise<number | null>((r) => p.on('exit', r));

@@ -86,13 +86,63 @@ describe('smapd -t', () => {
   });
 
   it('refuses a module that cannot share its database between worker processes', async () => {
-    const f = conf('workers-level.conf', `workers 2\nserver tcp inet://127.0.0.1:0\nmodule level level\ndatabase maps level path=${dir}/maps.ldb\ndispatch default database maps\n`);
+    const f = conf('workers-level.conf', `workers 2\nserver tcp inet://127.0.0.1:0\nmodule level level\ndatabase maps level path=${dir}/maps.ldb allow-missing\ndispatch default database maps\n`);
     const r = await run(['-t', '-c', f]);
     assert.equal(r.code, 78);
     assert.match(r.stderr, new RegExp(`${f}:5: database maps: module level cannot share its database between processes; use workers 1`));
     // GNU Smap's -s (single process) is accepted and means workers 1.
     const single = await run(['-t', '-s', '-c', f]);
     assert.equal(single.code, 0, single.stderr);
+  });
+
+  it('catches a map whose file is missing, misspelt module options, and names each database once', async () => {
+    const f = conf(
+      'missing-map.conf',
+      [
+        'server tcp inet://127.0.0.1:0', // 2
+        'module file file', // 3
+        `database gone file file=${dir}/no-such-map.txt`, // 4
+        `database later file file=${dir}/made-later.txt allow-missing`, // 5
+        `database typo file file=${dir}/no-such-map.txt domain-fallbak`, // 6
+        'module mysql mysql', // 7
+        'database m mysql querry=x', // 8
+        'dispatch default database later', // 9
+      ].join('\n') + '\n',
+    );
+    const r = await run(['-t', '-c', f]);
+    assert.equal(r.code, 78);
+    assert.match(r.stderr, new RegExp(`${f}:4: database gone: map file ${dir}/no-such-map.txt does not exist: every lookup would answer TEMP \\(add allow-missing`));
+    assert.match(r.stderr, new RegExp(`smapd: warning: database later: map file ${dir}/made-later.txt does not exist \\(allow-missing\\)`));
+    assert.match(r.stderr, new RegExp(`${f}:6: database typo: unknown option 'domain-fallbak' \\(did you mean 'domain-fallback'\\?\\)`));
+    assert.match(r.stderr, new RegExp(`${f}:8: database m: unknown option 'querry' \\(did you mean 'query'\\?\\)`));
+    assert.doesNotMatch(r.stderr, /database (\w+): database \1:/);
+  });
+
+  it("takes GNU's MeTA1 mysql lines: defaultdb with a hint, config-group with a hint when no option file exists", async () => {
+    const f = conf(
+      'meta1.conf',
+      [
+        'server tcp inet://127.0.0.1:0', // 2
+        'module mysql mysql host=127.0.0.1 user=root database=test', // 3
+        'database a mysql defaultdb "query=SELECT v FROM t WHERE k = $key"', // 4
+        'database b mysql defaultdb host=db2 "query=SELECT v FROM t WHERE k = $key"', // 5
+        'database c mysql config-group=smap config-file= "query=SELECT v FROM t WHERE k = $key"', // 6
+        'database d mysql config-group=smap "query=SELECT v FROM t WHERE k = $key"', // 7
+        'dispatch default database a', // 8
+      ].join('\n') + '\n',
+    );
+    const r = await run(['-t', '-c', f]);
+    assert.equal(r.code, 78);
+    assert.match(r.stderr, /smapd: warning: database a: defaultdb \(GNU Smap\) is not needed: a database without connection options uses the module statement's/);
+    assert.doesNotMatch(r.stderr, new RegExp(`${f}:4:`));
+    assert.match(r.stderr, new RegExp(`${f}:5: database b: defaultdb means the module's connection, but the database names its own \\(host\\)`));
+    assert.match(r.stderr, new RegExp(`${f}:6: database c: config-group=smap needs an option file, and config-file= is empty: name the file with config-file=PATH`));
+    // libmysqlclient's default file is read when it exists (then the group must be in it); else the hint.
+    if (!existsSync('/etc/my.cnf')) {
+      assert.match(r.stderr, new RegExp(`${f}:7: database d: config-group=smap needs an option file, and /etc/my.cnf \\(libmysqlclient's default, read when it exists\\) does not exist: .*Debian keeps it in /etc/mysql/my.cnf`));
+    } else {
+      assert.doesNotMatch(r.stderr, /needs an option file, and \/etc\/my.cnf/);
+    }
   });
 
   it('warns about rules after a catch-all, which are never tried', async () => {

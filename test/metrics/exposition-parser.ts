@@ -37,7 +37,9 @@ export function parseExposition(text: string): Map<string, Family> {
     }
     const m = SAMPLE.exec(line);
     if (!m) throw new Error(`not a sample line: ${JSON.stringify(line)}`);
-    if (current === null || current.name !== m[1] || current.type === undefined) throw new Error(`sample outside its family: ${line}`);
+    // A histogram's samples are NAME_bucket (with an `le` label), NAME_sum and NAME_count.
+    const own = current !== null && (m[1] === current.name || (current.type === 'histogram' && [`${current.name}_bucket`, `${current.name}_sum`, `${current.name}_count`].includes(m[1]!)));
+    if (current === null || !own || current.type === undefined) throw new Error(`sample outside its family: ${line}`);
     const labels: Record<string, string> = {};
     if (m[2] !== undefined) {
       LABEL.lastIndex = 0;
@@ -49,7 +51,8 @@ export function parseExposition(text: string): Map<string, Family> {
     }
     const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : Number(m[3]);
     if (Number.isNaN(value) && m[3] !== 'NaN') throw new Error(`bad value: ${line}`);
-    families.get(m[1]!)!.samples.push({ name: m[1]!, labels, value });
+    if (m[1]!.endsWith('_bucket') && current.type === 'histogram' && labels['le'] === undefined) throw new Error(`bucket without le: ${line}`);
+    families.get(current.name)!.samples.push({ name: m[1]!, labels, value });
   }
   return families;
 }
@@ -58,7 +61,7 @@ export function parseExposition(text: string): Map<string, Family> {
 export function valueOf(families: Map<string, Family>, name: string, labels: Record<string, string> = {}): number | undefined {
   const f = families.get(name);
   if (!f) return undefined;
-  const hits = f.samples.filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  const hits = f.samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
   if (hits.length > 1) throw new Error(`${name}${JSON.stringify(labels)} matches ${hits.length} samples`);
   return hits[0]?.value;
 }

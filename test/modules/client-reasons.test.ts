@@ -30,8 +30,8 @@ describe('client-visible errors say little', () => {
 module file file
 module sqlite sqlite
 module mysql mysql
-database textmap file file=@DIR@/missing/aliases
-database lite sqlite file=@DIR@/missing.db
+database textmap file file=@DIR@/missing/aliases allow-missing
+database lite sqlite file=@DIR@/missing.db allow-missing
 database my mysql config-file= host=127.0.0.1 port=${port} user=nobody database=none "query=SELECT v FROM t WHERE k = $key"
 dispatch map textmap database textmap
 dispatch map lite database lite

@@ -81,8 +81,19 @@ describe('file module: arguments', () => {
     assert.throws(() => fileModule.initDb(['file=x', 'nomore', 'negative-reply=NOTFOUND'], ctx), /nomore and negative-reply/);
     assert.throws(() => fileModule.initDb(['file=x', 'colour=red'], ctx), /unknown option 'colour'/);
   });
-  it('does no I/O in initDb: a missing file is found only at open', () => {
-    assert.doesNotThrow(() => fileModule.initDb(['file=does-not-exist'], ctx));
+  it('refuses a missing file at initDb (smapd -t), or with allow-missing only warns and leaves the open for later', () => {
+    assert.throws(
+      () => fileModule.initDb(['file=does-not-exist'], ctx),
+      (e: unknown) => e instanceof ModuleArgumentError && /map file \/nonexistent\/does-not-exist does not exist: every lookup would answer TEMP \(add allow-missing/.test(e.message),
+    );
+    const { ctx: logged, logs } = loggingContext();
+    assert.doesNotThrow(() => fileModule.initDb(['file=does-not-exist', 'allow-missing'], logged));
+    assert.equal(logs.filter((l) => l.level === 40 && /does-not-exist does not exist \(allow-missing\)/.test(l.msg)).length, 1);
+  });
+  it('suggests the option a misspelt word was meant to be, rather than file=', () => {
+    assert.throws(() => fileModule.initDb(['file=x', 'domain-fallbak'], ctx), /unknown option 'domain-fallbak' \(did you mean 'domain-fallback'\?\)/);
+    assert.throws(() => fileModule.initDb(['fiel=x'], ctx), /unknown option 'fiel' \(did you mean 'file'\?\)/);
+    assert.throws(() => fileModule.initDb(['file'], ctx), /option 'file' needs a value/);
   });
 });
 
@@ -213,7 +224,7 @@ describe('file module: domain fallback', () => {
 
 describe('file module: open, reload and close', () => {
   it('throws BackendError when the file is missing at open, and opens once it exists', async () => {
-    const db = fileModule.initDb(['file=later.txt'], databaseContext('db', [], 'file', dir)) as FileDb;
+    const db = fileModule.initDb(['file=later.txt', 'allow-missing'], databaseContext('db', [], 'file', dir)) as FileDb;
     opened.push(db);
     await assert.rejects(Promise.resolve(fileModule.openDb!(db)), (e: unknown) => e instanceof BackendError && /ENOENT/.test(e.message));
     await writeFile(path.join(dir, 'later.txt'), 'k v\n');
@@ -288,10 +299,10 @@ describe('file module: across a configuration reload', () => {
 
   it('serves the old map when the file is missing at reload, logs it, and loads the file once it is back', async () => {
     const { ctx, logs } = loggingContext();
-    const old = await openMap('a 1\nb 2\n', ['reload=0'], ctx);
+    const old = await openMap('a 1\nb 2\n', ['reload=0', 'allow-missing'], ctx);
     await rm(old.store.file);
     // The reload: the new database is made while the old one serves, then the old one is closed.
-    const next = again(old, ['reload=0'], ctx);
+    const next = again(old, ['reload=0', 'allow-missing'], ctx);
     await fileModule.closeDb!(old);
     await fileModule.openDb!(next);
     assert.equal(q(next, 'a'), 'OK 1');
@@ -326,12 +337,12 @@ describe('file module: across a configuration reload', () => {
     const { ctx } = loggingContext();
     const old = await openMap('A 1\n', ['reload=0'], ctx);
     await rm(old.store.file);
-    const folded = again(old, ['reload=0', 'fold-case'], ctx);
+    const folded = again(old, ['reload=0', 'fold-case', 'allow-missing'], ctx);
     await assert.rejects(Promise.resolve(fileModule.openDb!(folded)), (e: unknown) => e instanceof BackendError && /ENOENT/.test(e.message));
 
-    const never = fileModule.initDb(['file=never-there.txt'], ctx) as FileDb;
+    const never = fileModule.initDb(['file=never-there.txt', 'allow-missing'], ctx) as FileDb;
     opened.push(never);
-    const next = again(never, [], ctx);
+    const next = again(never, ['allow-missing'], ctx);
     await assert.rejects(Promise.resolve(fileModule.openDb!(next)), (e: unknown) => e instanceof BackendError && /ENOENT/.test(e.message));
   });
 });

@@ -60,7 +60,8 @@ describe('level module', () => {
     assert.throws(() => levelModule.initDb([], ctx), (e: unknown) => e instanceof ModuleArgumentError && /missing path=DIR/.test(e.message));
     assert.throws(() => levelModule.initDb(['/var/db'], ctx), /did you mean path=\/var\/db\?/);
     assert.throws(() => levelModule.initDb(['path=x', 'keys=prefixed'], ctx), /keys.*one of plain, sublevel/);
-    assert.doesNotThrow(() => levelModule.initDb(['path=does-not-exist'], ctx));
+    assert.throws(() => levelModule.initDb(['path=does-not-exist'], ctx), /LevelDB directory .*does-not-exist does not exist: every lookup would answer TEMP \(add allow-missing/);
+    assert.doesNotThrow(() => levelModule.initDb(['path=does-not-exist', 'allow-missing'], ctx));
   });
 
   it('answers hits, misses and UTF-8 keys; path= is relative to the config directory', async () => {
@@ -89,7 +90,7 @@ describe('level module', () => {
   });
 
   it('fails to open a missing directory with BackendError, and opens once it exists', async () => {
-    const s = init(['path=later.ldb']);
+    const s = init(['path=later.ldb', 'allow-missing']);
     await assert.rejects(
       Promise.resolve(levelModule.openDb!(s)),
       (e: unknown) => e instanceof BackendError && e.message.includes(path.join(dir, 'later.ldb')) && /does not exist/.test(e.message),

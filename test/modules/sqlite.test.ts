@@ -144,7 +144,7 @@ describe('sqlite module', () => {
   });
 
   it('a missing file fails the open with a BackendError, and works once the file appears', () => {
-    const db = initDb(['file=later.db']);
+    const db = initDb(['file=later.db', 'allow-missing']);
     assert.throws(() => sqlite.openDb!(db), (e: unknown) => e instanceof BackendError && /later\.db/.test(e.message));
     assert.equal(ask(db, 'root'), 'TEMP database error', 'the client sees no file path');
     assert.match(lastLoggedError(), /cannot open .*later\.db/);
@@ -260,5 +260,7 @@ describe('sqlite module', () => {
       assert.throws(() => initDb(args), (e: unknown) => e instanceof ModuleArgumentError && why.test(e.message), args.join(' '));
     }
     assert.throws(() => sqlite.init!(['bogus=1'], databaseContext()), /unknown option 'bogus'/);
+    assert.throws(() => initDb(['file=x.db']), (e: unknown) => e instanceof ModuleArgumentError && /SQLite file .*x\.db does not exist: every lookup would answer TEMP/.test(e.message));
+    assert.doesNotThrow(() => initDb(['file=x.db', 'allow-missing']));
   });
 });

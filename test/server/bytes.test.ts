@@ -78,7 +78,7 @@ database echo echo OK \${key}
 database both echo OK \${map}|\${key} begin
   cache ttl=10m size=100
 end
-database latin file file=@DIR@/latin.map begin
+database latin file file=@DIR@/latin.map allow-missing begin
   cache ttl=10m negative-ttl=10m size=100
 end
 dispatch map eq echo database echo

@@ -9,7 +9,7 @@ describe('database cache block, end to end', () => {
     const d = await startDaemon(`
 server tcp inet://127.0.0.1:0
 module file file
-database aliases file file=@DIR@/aliases reload=50ms begin
+database aliases file file=@DIR@/aliases reload=50ms allow-missing begin
   cache ttl=10m negative-ttl=10m size=100
 end
 dispatch map eq aliases database aliases
