@@ -77,6 +77,8 @@ describe('POSIX bracket expressions (property)', () => {
       fc.assert(
         fc.property(bracket, (b) => {
           const src = write(b);
+          // A body that is only `^` cannot be written un-negated (`[^]` opens a negated bracket).
+          fc.pre(b.negate || !src.startsWith('[^'));
           const re = compilePosixRegex(`^${src}$`, { extended }).regex;
           for (const c of PROBES) assert.equal(re.test(c), oracle(b, c), `${src} against ${JSON.stringify(c)}`);
         }),
