@@ -40,6 +40,11 @@ const CHURN_TOTAL = Math.max(1000, Math.round(CHURN_RATE * SECONDS));
 /** The working set of the cache run that stands for a few busy recipients. */
 const HOT_KEYS = 1000;
 
+/** Entries of the cache in the full-cache row: a fifth of the map, so random keys keep it evicting. */
+const CACHE_FULL_SIZE = Math.max(100, Math.round(KEYS / 5));
+const CACHE_FULL_ROW = `sqlite, immutable + cache size=${CACHE_FULL_SIZE.toLocaleString('en-US')}, all keys (full, evicting)`;
+const CACHE_HOT_ROW = `sqlite, immutable + cache, ${HOT_KEYS} hot keys`;
+
 const SCENARIOS: readonly Load[] = [
   { conns: 1, depth: 1 },
   { conns: 16, depth: 1 },
@@ -257,6 +262,13 @@ async function moduleRuns(cx: Context, baseline: RunningServer): Promise<ModuleR
   await run('sqlite', 'sqlite', () => `file=${sqliteFile}`);
   // A map that is only ever replaced whole (smapd-makemap) can keep its read lock: the recommended setting.
   await run('sqlite, immutable', 'sqlite', () => `file=${sqliteFile} immutable`, { rounds: ROUNDS });
+  // The cache against the same database without it. A cache a fifth the size of the map, over keys drawn from
+  // all of it, fills within a second and then evicts on most lookups: it must cost (almost) nothing. Over a
+  // hot set it must pay. Judged on the ratio of each row's baseline ratio to the uncached row's.
+  const sqliteCached = () => `file=${sqliteFile} immutable begin\n  cache ttl=60s negative-ttl=60s size=${CACHE_FULL_SIZE}\nend`;
+  const sqliteHot = F.writeTextMap(cx.workDir, cx.entries.slice(0, HOT_KEYS), 'sqlite-hot.txt');
+  await run(CACHE_FULL_ROW, 'sqlite', sqliteCached, { rounds: ROUNDS });
+  await run(CACHE_HOT_ROW, 'sqlite', sqliteCached, { rounds: ROUNDS, keysFile: sqliteHot });
   const mysqlDown = F.hasModule(dist, 'mysql') ? await F.fillMysql(cx.entries) : undefined;
   if (mysqlDown !== undefined) {
     say(`  mysql: skipped: ${mysqlDown}`);
@@ -353,6 +365,15 @@ function summary(main: MainFigures, mods: ModuleRow[], churn: { smapd: Rp.Outcom
   const mysqlRow = mods.find((r) => r.label === 'mysql');
   const bareMysql = mods.find((r) => r.label === BARE_MYSQL);
   const at64 = main.file[2];
+  // Each row over its own baseline run, then over the uncached row's: machine noise hits both alike.
+  const baselineRatio = (r: ModuleRow | undefined) =>
+    r !== undefined && Rp.isFigures(r.outcome) && Rp.isFigures(r.paired) && r.paired.rps > 0 ? r.outcome.rps / r.paired.rps : undefined;
+  const uncached = baselineRatio(sqlite);
+  const cacheVs = (label: string, min: number, what: string): Rp.Target => {
+    const cached = baselineRatio(mods.find((r) => r.label === label));
+    const rel = cached !== undefined && uncached !== undefined && uncached > 0 ? cached / uncached : undefined;
+    return { what, ...ratioTarget(rel, min) };
+  };
   const ch = churn.smapd;
   say('== targets ==');
   say(
@@ -362,6 +383,8 @@ function summary(main: MainFigures, mods: ModuleRow[], churn: { smapd: Rp.Outcom
       { what: 'smapd+sqlite (immutable) >= 0.7x baseline, 16 conn x 1', ...vs(sqlite?.outcome, sqlite?.paired, 0.7) },
       { what: `smapd+postgres >= 0.7x ${BARE_PG}`, ...vs(postgres?.outcome, barePg?.outcome, 0.7) },
       { what: `smapd+mysql >= 0.7x ${BARE_MYSQL}`, ...vs(mysqlRow?.outcome, bareMysql?.outcome, 0.7) },
+      cacheVs(CACHE_FULL_ROW, 0.95, 'sqlite + full, evicting cache >= 0.95x sqlite without cache'),
+      cacheVs(CACHE_HOT_ROW, 1.6, `sqlite + cache over ${HOT_KEYS} hot keys >= 1.6x sqlite without cache`),
       {
         what: 'smapd+file p99 < 2 ms at 64 conn x 1',
         measured: Rp.isFigures(at64) ? `${Rp.formatMs(at64.p99)} ms` : undefined,

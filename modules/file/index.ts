@@ -96,6 +96,8 @@ export default defineModule<FileDb>({
   capabilities: ['query'],
   answerDependsOn: mapAndKeyOnly,
   initDb,
+  // A big map takes about a second to read: load it before the daemon (or a reloaded config) serves.
+  openAtStart: true,
   openDb: (db) => db.store.open(),
   query,
   closeDb: (db) => db.store.close(),

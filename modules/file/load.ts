@@ -48,7 +48,18 @@ export interface LoadOptions extends TextMapOptions {
   readonly store: (key: string, value: string) => string;
 }
 
-const READ_CHUNK = 1 << 20;
+/**
+ * Parsing runs on the event loop, between lookups, one chunk at a time, and gives the loop a turn after each
+ * chunk (a buffered chunk can follow the last one without one): 64 KiB is about 1,000–1,500 lines and 2–3 ms of
+ * parsing, where a 1 MiB chunk held the loop for 30–100 ms and a reload of a 1M-line map stalled every lookup
+ * (docs/performance.md). A turn costs microseconds; a 60 MB map takes about a thousand.
+ */
+const READ_CHUNK = 64 << 10;
+
+/** Resolves on the next turn of the event loop, after pending I/O callbacks: lookups waiting run first. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** Read and parse the whole file. Throws `TextMapSyntaxError`, a file system error, or `FileChangedWhileReading`. */
 export async function loadMapFile(file: string, options: LoadOptions): Promise<LoadedMap> {
@@ -72,7 +83,10 @@ export async function loadMapFile(file: string, options: LoadOptions): Promise<L
         }
         entries.set(key, store(key, value));
       },
-      options,
+      {
+        ...options,
+        afterChunk: nextTurn,
+      },
     );
     const after = await fh.stat();
     if (!sameSignature(signatureOf(before), signatureOf(after))) throw new FileChangedWhileReading(file);

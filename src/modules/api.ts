@@ -6,7 +6,7 @@
  * reader, the error classes), never on the rest of the core; test/modules/boundary.test.ts keeps it so.
  *
  * Lifecycle, per database: `initDb` (validate arguments, no I/O to backends: `smapd -t` runs it) →
- * `openDb` (lazily, on first use; connect here) → `query` / `transform` → `closeDb` (on stop or reload;
+ * `openDb` (lazily, on first use, or at start with `openAtStart`; connect here) → `query` / `transform` → `closeDb` (on stop or reload;
  * called for every database that `initDb` made, opened or not). `init`/`done` bracket the module itself.
  */
 import type { Logger } from 'pino';
@@ -149,6 +149,13 @@ export interface SmapModule<Db = unknown> {
   answerDependsOn?(db: Db): readonly ClientField[];
   /** Open the backend (connect, open files). Called lazily on first use, and again after a failure. */
   openDb?(db: Db): void | Promise<void>;
+  /**
+   * True: a daemon calls `openDb` when it starts and when a reload builds the new databases, before they
+   * serve (before the listeners open, before the new config replaces the old), so no lookup waits for it.
+   * For databases whose open loads data (the `file` module reads its whole map). A failure is logged and the
+   * open is tried again on first use, as for a lazy open. `smapd -t` never calls it. Default false: lazy.
+   */
+  readonly openAtStart?: boolean;
   /** Answer a lookup. Return a reply made by `ctx.reply`. */
   query?(db: Db, map: string, key: string, conn: ConnInfo): Reply | Promise<Reply>;
   /** Rewrite a map name or key for a `transform` rule; null leaves it unchanged. */

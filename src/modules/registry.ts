@@ -131,6 +131,15 @@ export class Registry {
   }
 
   /**
+   * Open the databases whose module asks for it (`openAtStart`), all at once, and wait for them. Never
+   * throws: a failed open is logged by the handle and retried on first use.
+   */
+  async openAtStart(): Promise<void> {
+    const eager = [...this.databases.values()].filter((h) => this.modules.get(h.moduleId)?.mod.openAtStart === true);
+    await Promise.all(eager.map((h) => h.open()));
+  }
+
+  /**
    * Close every database (reverse order of declaration), then every module. All of it together waits at
    * most the close budget: a hook still running when it is spent is logged and left behind.
    */

@@ -55,7 +55,7 @@ export class Smapd {
    * config the daemon started with, when `config` is a later one (a worker started after a reload).
    */
   static async create(config: SmapdConfig, log: Logger, servers: readonly ServerDecl[] = config.servers): Promise<Smapd> {
-    return new Smapd(await Runtime.create(config, log), log, servers);
+    return new Smapd(await Runtime.start(config, log), log, servers);
   }
 
   get config(): SmapdConfig {
@@ -118,7 +118,7 @@ export class Smapd {
 
   /** Replace the runtime with one built from `config`; open connections finish on the old one. */
   async reload(config: SmapdConfig): Promise<void> {
-    const next = await Runtime.create(config, this.log);
+    const next = await Runtime.start(config, this.log);
     const was = this.runtime.config.servers.map((d) => `${d.id}=${d.url.text}`).join(' ');
     const now = config.servers.map((d) => `${d.id}=${d.url.text}`).join(' ');
     if (was !== now) this.log.warn('server statements changed: listeners are kept as they are until a restart');

@@ -64,6 +64,18 @@ export class Runtime {
     return new Runtime(config, registry, dispatcher, log);
   }
 
+  /**
+   * Build a runtime that is ready to serve: `create`, then open the databases that load their data at open
+   * (`openAtStart`: a `file` map), so that the first lookup does not wait for a load. Used by the daemon at
+   * start (before it listens) and at reload (before the new runtime replaces the old); `smapd -t` uses
+   * `create` alone, which does no backend I/O.
+   */
+  static async start(config: SmapdConfig, log: Logger): Promise<Runtime> {
+    const rt = await Runtime.create(config, log);
+    await rt.registry.openAtStart();
+    return rt;
+  }
+
   acquire(): void {
     this.refs++;
   }

@@ -63,6 +63,8 @@ describe('8-bit keys on a real socket', () => {
   let d: TestDaemon;
   let socket: net.Socket;
   let replies: RawReplies;
+  let mapDir = '';
+  let latinMap = '';
 
   const lookup = async (map: Buffer, key: Buffer): Promise<Buffer> => {
     socket.write(frame(Buffer.concat([map, Buffer.from(' '), key])));
@@ -70,24 +72,12 @@ describe('8-bit keys on a real socket', () => {
   };
 
   before(async () => {
-    d = await startDaemon(`
-server tcp inet://127.0.0.1:0
-module echo echo
-module file file
-database echo echo OK \${key}
-database both echo OK \${map}|\${key} begin
-  cache ttl=10m size=100
-end
-database latin file file=@DIR@/latin.map allow-missing begin
-  cache ttl=10m negative-ttl=10m size=100
-end
-dispatch map eq echo database echo
-dispatch map eq latin database latin
-dispatch default database both
-`);
+    // Written before the daemon starts, which loads file maps before it listens.
+    mapDir = mkdtempSync(path.join(tmpdir(), 'smapd-latin-map-'));
+    latinMap = path.join(mapDir, 'latin.map');
     // A map file mixing Latin-1 and UTF-8 bytes: each must be its own key.
     writeFileSync(
-      path.join(d.dir, 'latin.map'),
+      latinMap,
       Buffer.concat([
         bytes('caf', [0xe9], ' latin1-hit\n'),
         bytes('café utf8-hit\n'),
@@ -96,6 +86,21 @@ dispatch default database both
         bytes('value ', [0xe9, 0xe8], '\n'),
       ]),
     );
+    d = await startDaemon(`
+server tcp inet://127.0.0.1:0
+module echo echo
+module file file
+database echo echo OK \${key}
+database both echo OK \${map}|\${key} begin
+  cache ttl=10m size=100
+end
+database latin file file=${latinMap} begin
+  cache ttl=10m negative-ttl=10m size=100
+end
+dispatch map eq echo database echo
+dispatch map eq latin database latin
+dispatch default database both
+`);
     socket = await connectRaw(d.url());
     replies = new RawReplies(socket);
   });
@@ -103,6 +108,7 @@ dispatch default database both
   after(async () => {
     socket?.destroy();
     await d?.stop();
+    if (mapDir !== '') rmSync(mapDir, { recursive: true, force: true });
   });
 
   it('echoes a 131-byte 8-bit key back as exactly those bytes', async () => {

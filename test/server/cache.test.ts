@@ -1,22 +1,25 @@
 import assert from 'node:assert/strict';
-import { renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startDaemon } from '../helpers/daemon.js';
 
 describe('database cache block, end to end', () => {
   it('answers repeats from the cache, and drops it when the file map reloads', async () => {
+    // The file module loads its map at start, so the map exists before the daemon does.
+    const mapDir = mkdtempSync(path.join(tmpdir(), 'smapd-cache-map-'));
+    const aliases = path.join(mapDir, 'aliases');
+    writeFileSync(aliases, 'alice one\n');
     const d = await startDaemon(`
 server tcp inet://127.0.0.1:0
 module file file
-database aliases file file=@DIR@/aliases reload=50ms allow-missing begin
+database aliases file file=${aliases} reload=50ms begin
   cache ttl=10m negative-ttl=10m size=100
 end
 dispatch map eq aliases database aliases
 `);
     try {
-      // startDaemon wrote the config before the map exists; the file module opens lazily.
-      writeFileSync(path.join(d.dir, 'aliases'), 'alice one\n');
       const c = await d.client();
       assert.equal(await c.query('aliases', 'alice'), 'OK one');
       assert.equal(await c.query('aliases', 'alice'), 'OK one');
@@ -24,9 +27,9 @@ dispatch map eq aliases database aliases
       const h = d.daemon.currentRuntime.registry.databases.get('aliases')!;
       assert.deepEqual({ hits: h.cache!.stats().hits, entries: h.cache!.stats().entries }, { hits: 1, entries: 2 });
 
-      const next = path.join(d.dir, 'aliases.new');
+      const next = path.join(mapDir, 'aliases.new');
       writeFileSync(next, 'alice two\nbob three\n');
-      renameSync(next, path.join(d.dir, 'aliases'));
+      renameSync(next, aliases);
       let reply = '';
       for (let i = 0; i < 200 && reply !== 'OK two'; i++) {
         await new Promise((r) => setTimeout(r, 25));
@@ -36,6 +39,7 @@ dispatch map eq aliases database aliases
       assert.equal(await c.query('aliases', 'bob'), 'OK three', 'the cached NOTFOUND was dropped too');
     } finally {
       await d.stop();
+      rmSync(mapDir, { recursive: true, force: true });
     }
   });
 

@@ -1,0 +1,44 @@
+/**
+ * `node dist/bench/file-reload.js [LINES]`: how long a reload of a big `file` map holds the event loop.
+ * Writes a map of LINES (default 1,000,000) `user@domain  value` lines, loads it, then loads it again while a
+ * 1 ms timer records the gaps between its runs (a lookup arriving then would wait as long), and prints the
+ * load time, the 99th percentile and the worst gap, and the RSS. Not part of `npm run bench`: it takes a few
+ * seconds and a few hundred MB.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { loadMapFile } from '../modules/file/load.js';
+
+const LINES = Number(process.argv[2] ?? 1_000_000);
+const file = path.join(tmpdir(), `smapd-bench-reload-${LINES}.map`);
+if (!existsSync(file)) {
+  const parts: string[] = [];
+  for (let i = 0; i < LINES; i++) parts.push(`user${i}@example${i % 1000}.com\tOK value-for-${i}@dest.example.net\n`);
+  writeFileSync(file, parts.join(''));
+}
+const options = { store: (_k: string, v: string) => v };
+let held = await loadMapFile(file, options);
+const rssBefore = process.memoryUsage().rss;
+const delay = monitorEventLoopDelay({ resolution: 1 });
+delay.enable();
+let worst = 0;
+let last = performance.now();
+const timer = setInterval(() => {
+  const now = performance.now();
+  worst = Math.max(worst, now - last);
+  last = now;
+}, 1);
+const started = performance.now();
+held = await loadMapFile(file, options);
+const loadMs = performance.now() - started;
+const rssPeak = process.memoryUsage().rss;
+await new Promise((r) => setTimeout(r, 200));
+clearInterval(timer);
+delay.disable();
+const mb = (n: number) => Math.round(n / 1e6);
+process.stdout.write(
+  `${held.entries.size} entries: reload ${Math.round(loadMs)} ms; event-loop gap p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms, ` +
+    `worst ${worst.toFixed(1)} ms; RSS ${mb(rssBefore)} MB with one map, ${mb(rssPeak)} MB at the end of the reload\n`,
+);
