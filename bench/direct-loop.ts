@@ -1,5 +1,5 @@
 /**
- * The closed loop of a bare-client run (bench/direct-pg.ts, bench/direct-mysql.ts): `callers` callers each
+ * The closed loop of a bare-client run (bench/direct-pg.ts, direct-mysql.ts, redis-load.ts, ldap-load.ts): `callers` callers each
  * making one lookup after another with a random key, for a warm-up and then a measured window. A lookup
  * answers true for a row found; a throw counts as an error.
  */
