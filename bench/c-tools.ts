@@ -4,11 +4,11 @@
  * built by npm: the bench uses them only when they have been built (`make -C .../sockbench OUT=DIR`) and
  * `BENCH_C_DIR=DIR` says where.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { RunningServer } from './processes.js';
+import { START_TIMEOUT_MS, stopChild, type RunningServer } from './processes.js';
 
 export interface CTools {
   readonly sockbench: string;
@@ -26,21 +26,6 @@ export function findCTools(dir: string): CTools | string {
     }
   }
   return tools;
-}
-
-const START_TIMEOUT_MS = 30_000;
-const STOP_TIMEOUT_MS = 10_000;
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 /** `refsmapd -p 0 -f MAPFILE` on loopback; ready once it has printed its port and then `ready`. */
