@@ -14,6 +14,7 @@ import mysql from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { ConnectionSettings } from './settings.js';
 import { describeServer } from './settings.js';
+import { settledWithin } from '../sql-common/settle.js';
 
 /** Lookups waiting for a free connection beyond this many fail at once instead of piling up. */
 const QUEUE_LIMIT = 1000;
@@ -174,17 +175,7 @@ function makePool(s: ConnectionSettings): mysql.Pool {
 }
 
 async function endPool(pool: mysql.Pool): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const gaveUp = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(resolve, END_TIMEOUT_MS, 'timeout');
-  });
-  const ended = pool.end().then(
-    () => 'ended' as const,
-    () => 'ended' as const,
-  );
-  const how = await Promise.race([ended, gaveUp]);
-  clearTimeout(timer);
-  if (how === 'timeout') {
+  if (!(await settledWithin(pool.end(), END_TIMEOUT_MS))) {
     // The pool's own bookkeeping is the only list of its connections.
     const core = (pool as unknown as { pool: { _allConnections?: { toArray?(): CoreConnection[] } } }).pool;
     for (const c of core._allConnections?.toArray?.() ?? []) c.destroy();

@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import { BackendError } from '../../src/modules/api.js';
 import { errorText } from '../sql-common/replies.js';
 import type { Endpoint, PostgresSettings } from './settings.js';
+import { settledWithin } from '../sql-common/settle.js';
 
 /** How long a server that failed to connect is passed over while another one is tried first. */
 export const DOWN_MS = 2000;
@@ -223,17 +224,7 @@ function sendCancel(e: Endpoint, pid: number, secret: number, timeoutMs: number)
 }
 
 async function endPool(pool: pg.Pool): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const gaveUp = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(resolve, END_TIMEOUT_MS, 'timeout');
-  });
-  const ended = pool.end().then(
-    () => 'ended' as const,
-    () => 'ended' as const,
-  );
-  const how = await Promise.race([ended, gaveUp]);
-  clearTimeout(timer);
-  if (how === 'timeout') {
+  if (!(await settledWithin(pool.end(), END_TIMEOUT_MS))) {
     // pg-pool keeps its clients in `_clients`; a client whose server never answers the Terminate is dropped.
     const clients = (pool as unknown as { _clients?: { connection?: { stream?: net.Socket } }[] })._clients ?? [];
     for (const c of clients) c.connection?.stream?.destroy();
