@@ -15,6 +15,17 @@ export interface LoopOptions {
   readonly keysFile: string;
 }
 
+/** A bare SQL client's run: where to connect, the statement, and the pool the callers share. */
+export interface DirectSqlOptions extends LoopOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly database: string;
+  /** The statement, with the driver's placeholder for the key (`?` for mysql2, `$1` for pg). */
+  readonly sql: string;
+  readonly poolSize: number;
+}
+
 export async function runClosedLoop(o: LoopOptions, lookup: (key: string) => Promise<boolean>): Promise<LoadResult> {
   const keys = readKeys(o.keysFile);
   const hist = new Histogram();

@@ -5,22 +5,10 @@
  * The difference between the two is what smapd costs on top of the driver.
  */
 import mysql from 'mysql2/promise';
-import { runClosedLoop } from './direct-loop.js';
+import { runClosedLoop, type DirectSqlOptions } from './direct-loop.js';
 import type { LoadResult } from './loadgen.js';
 
-export interface DirectMysqlOptions {
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  readonly database: string;
-  /** The statement, with `?` for the key. */
-  readonly sql: string;
-  readonly callers: number;
-  readonly poolSize: number;
-  readonly seconds: number;
-  readonly warmupSeconds: number;
-  readonly keysFile: string;
-}
+export type DirectMysqlOptions = DirectSqlOptions;
 
 export async function runDirectMysql(o: DirectMysqlOptions): Promise<LoadResult> {
   const pool = mysql.createPool({ host: o.host, port: o.port, user: o.user, database: o.database, connectionLimit: o.poolSize, maxIdle: o.poolSize, charset: 'utf8mb4' });

@@ -5,22 +5,10 @@
  * difference between the two is what smapd costs on top of the driver.
  */
 import pg from 'pg';
-import { runClosedLoop } from './direct-loop.js';
+import { runClosedLoop, type DirectSqlOptions } from './direct-loop.js';
 import type { LoadResult } from './loadgen.js';
 
-export interface DirectPgOptions {
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  readonly database: string;
-  /** The statement, with `$1` for the key. */
-  readonly sql: string;
-  readonly callers: number;
-  readonly poolSize: number;
-  readonly seconds: number;
-  readonly warmupSeconds: number;
-  readonly keysFile: string;
-}
+export type DirectPgOptions = DirectSqlOptions;
 
 export async function runDirectPg(o: DirectPgOptions): Promise<LoadResult> {
   const pool = new pg.Pool({ host: o.host, port: o.port, user: o.user, database: o.database, max: o.poolSize, ssl: false });
