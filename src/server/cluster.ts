@@ -15,7 +15,7 @@ import type { Smapd } from './daemon.js';
 import { addressKey, OpenCounts, type LimitHit } from './limits.js';
 import { Handoffs } from './handoff.js';
 import { openListener, type OpenListener } from './listeners.js';
-import { RateLimitedWarning } from './rate-log.js';
+import { RATE_LOG_INTERVAL_MS, RateLimitedWarning } from './rate-log.js';
 import { createStats, type ServerStats } from './stats.js';
 import type { CacheStats } from '../modules/cache.js';
 import type { HandleStats } from '../modules/handle.js';
@@ -72,6 +72,8 @@ export class ClusterPrimary {
   /** Per worker: its open connections by `SERVER ADDRESS` (an address has no space), so a dead worker's are let go. */
   private readonly openPerWorker = new Map<Worker, Map<string, number>>();
   private readonly refusedLog: RateLimitedWarning;
+  /** While every worker is down, each new connection is closed: one line per interval, not one per connection. */
+  private readonly noWorkerLog: RateLimitedWarning;
   private readonly statsWaiters = new Map<number, { got: ToPrimary[]; want: number; done: (r: ToPrimary[]) => void }>();
 
   /**
@@ -86,6 +88,7 @@ export class ClusterPrimary {
     private readonly log: Logger,
   ) {
     this.refusedLog = new RateLimitedWarning(log, 'too many connections; closing new one');
+    this.noWorkerLog = new RateLimitedWarning(log, 'no worker ready; closing connection', RATE_LOG_INTERVAL_MS, 'error');
     this.initial = config;
   }
 
@@ -188,6 +191,7 @@ export class ClusterPrimary {
     clearTimeout(timer);
     await closed;
     this.refusedLog.close();
+    this.noWorkerLog.close();
   }
 
   /**
@@ -200,7 +204,7 @@ export class ClusterPrimary {
   private dispatchConnection(socket: net.Socket, serverId: string): void {
     const live = this.workers.filter((w) => this.ready.has(w) && w.isConnected());
     if (live.length === 0) {
-      this.log.error({ server: serverId }, 'no worker ready; closing connection');
+      this.noWorkerLog.note({ server: serverId });
       socket.destroy();
       return;
     }

@@ -16,11 +16,12 @@ export class RateLimitedWarning {
     private readonly log: Logger,
     private readonly msg: string,
     private readonly intervalMs = RATE_LOG_INTERVAL_MS,
+    private readonly level: 'warn' | 'error' = 'warn',
   ) {}
 
   note(fields: Record<string, unknown>): void {
     if (this.timer === undefined) {
-      this.log.warn(fields, this.msg);
+      this.log[this.level](fields, this.msg);
       this.open();
       return;
     }
@@ -50,7 +51,7 @@ export class RateLimitedWarning {
     if (this.suppressed === 0) return false;
     const n = this.suppressed;
     this.suppressed = 0;
-    this.log.warn({ ...this.last, repeated: n }, `${this.msg} (${n} more since the last such line)`);
+    this.log[this.level]({ ...this.last, repeated: n }, `${this.msg} (${n} more since the last such line)`);
     return true;
   }
 }

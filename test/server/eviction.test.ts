@@ -54,4 +54,13 @@ describe('RateLimitedWarning', () => {
     assert.deepEqual(msgs()[3], ['refused', undefined]);
     w.close();
   });
+
+  it('logs at the level it was made with (a cluster with no worker ready logs errors)', async () => {
+    const { log, lines } = capture();
+    const w = new RateLimitedWarning(log, 'no worker ready; closing connection', 50, 'error');
+    for (let i = 0; i < 5; i++) w.note({ server: 's' });
+    await waitFor(() => lines().length === 2, 'the summary line');
+    assert.deepEqual(lines().map((l) => [l.level, l.repeated]), [[50, undefined], [50, 4]]);
+    w.close();
+  });
 });
