@@ -14,6 +14,7 @@ import {
   errorDetail,
   hasRawBytes,
   keyBytes,
+  RateLimitedWarning,
   type ClientField,
   type ConnInfo,
   type DatabaseContext,
@@ -29,6 +30,9 @@ export interface RedisDb {
   readonly settings: RedisSettings;
   /** One server (`url=`), or a cluster (`cluster=`); null while closed. */
   client: RedisLink | RedisCluster | null;
+  /** While Redis is down every lookup fails: one log line at once, then one summary per interval. */
+  readonly failedLog: RateLimitedWarning;
+  readonly timedOutLog: RateLimitedWarning;
 }
 
 function requestVars(map: string, key: string, conn: ConnInfo): (name: string) => string | undefined {
@@ -80,7 +84,13 @@ export default defineModule<RedisDb>({
   initDb(args, ctx) {
     const where = `database ${ctx.dbId}`;
     const { values, given } = ctx.parseOptions([...ctx.moduleArgs, ...args], REDIS_OPTIONS, { context: where });
-    return { ctx, settings: resolveSettings(ctx, values, given, where), client: null };
+    return {
+      ctx,
+      settings: resolveSettings(ctx, values, given, where),
+      client: null,
+      failedLog: new RateLimitedWarning(ctx.log, 'redis lookup failed'),
+      timedOutLog: new RateLimitedWarning(ctx.log, 'redis lookup timed out'),
+    };
   },
 
   async openDb(db) {
@@ -102,7 +112,7 @@ export default defineModule<RedisDb>({
     } catch (err) {
       const timedOut = err instanceof BackendTimeoutError;
       const why = errorDetail(err);
-      db.ctx.log.error({ db: db.ctx.dbId, err: why }, timedOut ? 'redis lookup timed out' : 'redis lookup failed');
+      (timedOut ? db.timedOutLog : db.failedLog).note({ db: db.ctx.dbId, err: why });
       return (timedOut ? s.replies.timeout : s.replies.onerror).render((name) => (name === 'error' ? why : vars(name)));
     }
   },
@@ -110,6 +120,8 @@ export default defineModule<RedisDb>({
   async closeDb(db) {
     const client = db.client;
     db.client = null;
+    db.failedLog.close();
+    db.timedOutLog.close();
     if (client !== null) await client.close();
   },
 });

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import redisModule, { type RedisDb } from '../../modules/redis/index.js';
 import type { Reply } from '../../src/modules/api.js';
+import { pino } from 'pino';
 import { databaseContext } from '../helpers/module-context.js';
 import { FakeRedis, type FakeHandler } from './redis-fake.js';
 import { conn, waitFor } from './redis-fixture.js';
@@ -149,5 +150,21 @@ describe('redis module, its connection to one server', () => {
     opened.push(db);
     await redisModule.openDb!(db);
     assert.match(await (redisModule.query!(db, 'm', 'a', conn) as Promise<Reply>), /^TEMP WRONGTYPE /);
+  });
+
+  it('logs the lookups that fail while Redis is down once, then as one summary line, not one line each', async () => {
+    const f = await fake();
+    const lines: Array<{ msg: string; repeated?: number }> = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string; repeated?: number }) });
+    const db = (await redisModule.initDb([`url=${f.url}`], { ...databaseContext('db1', [], 'redis'), log })) as RedisDb;
+    await redisModule.openDb!(db);
+    await f.stop();
+    await waitFor('the connection to be lost', async () => /^TEMP /.test(await ask(db, 'a')), 5000);
+    for (let i = 0; i < 20; i++) assert.match(await ask(db, 'a'), /^TEMP no connection to Redis/);
+    const failed = () => lines.filter((l) => l.msg.startsWith('redis lookup failed'));
+    assert.equal(failed().length, 1, 'one line while the outage goes on');
+    await redisModule.closeDb!(db);
+    assert.equal(failed().length, 2, 'and one summary at the end');
+    assert.ok((failed()[1]!.repeated ?? 0) >= 20, `the summary counts the rest: ${JSON.stringify(failed()[1])}`);
   });
 });
