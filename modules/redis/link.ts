@@ -229,7 +229,10 @@ export class RedisLink {
       for (const cmd of cmds) {
         this.send(cmd, (r) => {
           if (r instanceof Error) return fail(r);
-          if (r.kind === 'error') return fail(new BackendError(r.text));
+          if (r.kind === 'error') {
+            this.noteError(r.text);
+            return fail(new BackendError(r.text));
+          }
           if (++answered < cmds.length || settled) return;
           settled = true;
           clearTimeout(timer);
