@@ -39,8 +39,9 @@ class Fifo<T> {
   push(item: T): void {
     this.items.push(item);
   }
-  peek(): T | undefined {
-    return this.items[this.head];
+  /** The item `i` places after the head. */
+  at(i: number): T | undefined {
+    return this.items[this.head + i];
   }
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
@@ -83,10 +84,13 @@ export class RedisLink {
   private status_: LinkStatus = 'connecting';
   private socket: net.Socket | null = null;
   private decoder = new RespDecoder();
-  /** Lookups sent (or about to be), in the order of their replies. */
+  /**
+   * Commands sent (or about to be), in the order of their replies. All share one timeout, so they time out
+   * oldest first: the queue is `timedOut` entries that are waiting only for their late reply to be dropped,
+   * then the entries still waiting for an answer.
+   */
   private readonly queue = new Fifo<Pending>();
-  /** The same lookups, for the timer; answered ones are dropped from it when they reach its head. */
-  private readonly watch = new Fifo<Pending>();
+  private timedOut = 0;
   private timer: NodeJS.Timeout | null = null;
   private outText = '';
   private outBytes: Array<string | Buffer> = [];
@@ -166,7 +170,6 @@ export class RedisLink {
   private send(args: RespArg[], settle: (reply: RespReply | Error) => void): void {
     const p: Pending = { settle, deadline: Date.now() + this.timeoutMs };
     this.queue.push(p);
-    this.watch.push(p);
     if (this.timer === null) this.armTimer(this.timeoutMs);
     const frame = encodeCommand(args);
     if (typeof frame === 'string') this.outText += frame;
@@ -263,6 +266,7 @@ export class RedisLink {
       this.decoder.push(chunk, (reply) => {
         const p = this.queue.shift();
         if (p === undefined) throw new BackendError('Redis sent a reply to nothing');
+        if (this.timedOut > 0) this.timedOut--;
         const settle = p.settle;
         p.settle = null;
         settle?.(reply);
@@ -291,7 +295,7 @@ export class RedisLink {
       p.settle = null;
       settle?.(lost);
     }
-    this.watch.takeAll();
+    this.timedOut = 0;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     if (this.status_ !== 'end') this.scheduleReconnect();
   }
@@ -320,12 +324,12 @@ export class RedisLink {
   private readonly onTimer = (): void => {
     this.timer = null;
     const now = Date.now();
-    for (let p = this.watch.peek(); p !== undefined; p = this.watch.peek()) {
-      if (p.settle !== null && p.deadline > now) {
+    for (let p = this.queue.at(this.timedOut); p !== undefined; p = this.queue.at(this.timedOut)) {
+      if (p.deadline > now) {
         this.armTimer(p.deadline - now);
         return;
       }
-      this.watch.shift();
+      this.timedOut++;
       const settle = p.settle;
       p.settle = null;
       // Its reply, when it comes, is read and dropped (the entry stays in the queue for it).
