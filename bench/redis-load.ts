@@ -1,7 +1,8 @@
 /**
- * The bare-client side of the redis bench row: one ioredis client (auto-pipelining, as the redis module uses
- * it) keeping the same number of GETs in flight as the load generator keeps lookups on smapd, over the same
- * keys in random order. What smapd+redis is compared with: the same lookups without smapd in between.
+ * The bare-client side of the redis bench row: one ioredis client (auto-pipelining: a turn's GETs in one
+ * write, as the redis module sends them) keeping the same number of GETs in flight as the load generator
+ * keeps lookups on smapd, over the same keys in random order. What smapd+redis is compared with: the same
+ * lookups without smapd in between, through the usual Node client (issue 12).
  */
 import { Redis } from 'ioredis';
 import { runClosedLoop } from './direct-loop.js';

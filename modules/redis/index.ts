@@ -10,45 +10,29 @@
 import {
   BackendError,
   BackendTimeoutError,
-  bytesToText,
   defineModule,
   errorDetail,
   hasRawBytes,
   keyBytes,
+  RateLimitedWarning,
   type ClientField,
   type ConnInfo,
   type DatabaseContext,
   type Reply,
 } from '../../src/modules/api.js';
-import { ReplyError } from 'ioredis';
-import { closeClient, openClient, type RedisClient } from './connect.js';
+import { RedisCluster } from './cluster.js';
+import { RedisLink } from './link.js';
+import type { RespArg } from './resp.js';
 import { REDIS_OPTIONS, resolveSettings, type RedisSettings } from './settings.js';
 
 export interface RedisDb {
   readonly ctx: DatabaseContext;
   readonly settings: RedisSettings;
-  client: RedisClient | null;
-}
-
-
-/** A redirection the cluster client could not follow (the node it points to is down), not a data error. */
-const CLUSTER_REDIRECT = /^(?:MOVED|ASK|CLUSTERDOWN|TRYAGAIN) /;
-
-/**
- * Why a lookup failed, in words an administrator reads in a TEMP reply. ioredis words a missing connection
- * in terms of its own options ("enableOfflineQueue", "max retries per request"), so say what it means; an
- * error that Redis itself sent (WRONGTYPE, NOAUTH) is kept as it is.
- */
-function failureText(db: RedisDb, client: RedisClient, err: unknown): string {
-  const s = db.settings.server;
-  const text = errorDetail(err);
-  const fromRedis = err instanceof ReplyError;
-  if (s.mode === 'cluster' && client.status !== 'ready') return `no connection to Redis Cluster ${s.describe} (${client.status})`;
-  if (s.mode === 'cluster' && (!fromRedis || CLUSTER_REDIRECT.test(text))) {
-    return `Redis Cluster ${s.describe}: no connection to the node for this key (${text})`;
-  }
-  if (fromRedis) return text;
-  return `no connection to Redis at ${s.describe}` + (client.status === 'ready' ? '' : ` (${client.status})`);
+  /** One server (`url=`), or a cluster (`cluster=`); null while closed. */
+  client: RedisLink | RedisCluster | null;
+  /** While Redis is down every lookup fails: one log line at once, then one summary per interval. */
+  readonly failedLog: RateLimitedWarning;
+  readonly timedOutLog: RateLimitedWarning;
 }
 
 function requestVars(map: string, key: string, conn: ConnInfo): (name: string) => string | undefined {
@@ -70,30 +54,12 @@ function requestVars(map: string, key: string, conn: ConnInfo): (name: string) =
   };
 }
 
-/** GET or HGET with a deadline; resolves with the value, or null when the key (or field) does not exist. */
-function read(db: RedisDb, client: RedisClient, redisKey: string, field: string | undefined): Promise<string | null> {
-  const { timeoutMs } = db.settings;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new BackendTimeoutError(`no answer from Redis at ${db.settings.server.describe} within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    // Keys are bytes (smapd.md "Keys are bytes"): a key holding 8-bit bytes goes to Redis as those bytes, and
-    // the value comes back as its bytes too, so `\xfe` and `\xff` stay two keys and a Latin-1 value round-trips.
-    const k = hasRawBytes(redisKey) ? keyBytes(redisKey) : redisKey;
-    const f = field === undefined ? undefined : hasRawBytes(field) ? keyBytes(field) : field;
-    const cmd = f === undefined ? client.getBuffer(k) : client.hgetBuffer(k, f);
-    cmd.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v === null ? null : bytesToText(v));
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
+/**
+ * Keys are bytes (smapd.md "Keys are bytes"): a key holding 8-bit bytes goes to Redis as those bytes, and
+ * the value comes back as its bytes too, so `\xfe` and `\xff` stay two keys and a Latin-1 value round-trips.
+ */
+function arg(text: string): RespArg {
+  return hasRawBytes(text) ? keyBytes(text) : text;
 }
 
 export default defineModule<RedisDb>({
@@ -118,12 +84,19 @@ export default defineModule<RedisDb>({
   initDb(args, ctx) {
     const where = `database ${ctx.dbId}`;
     const { values, given } = ctx.parseOptions([...ctx.moduleArgs, ...args], REDIS_OPTIONS, { context: where });
-    return { ctx, settings: resolveSettings(ctx, values, given, where), client: null };
+    return {
+      ctx,
+      settings: resolveSettings(ctx, values, given, where),
+      client: null,
+      failedLog: new RateLimitedWarning(ctx.log, 'redis lookup failed'),
+      timedOutLog: new RateLimitedWarning(ctx.log, 'redis lookup timed out'),
+    };
   },
 
   async openDb(db) {
     if (db.client !== null) return;
-    db.client = await openClient(db.settings.server, db.ctx.log);
+    const s = db.settings;
+    db.client = s.server.mode === 'server' ? await RedisLink.open(s.server, s.timeoutMs, db.ctx.log) : await RedisCluster.open(s.server, s.timeoutMs, db.ctx.log);
   },
 
   async query(db, map, key, conn): Promise<Reply> {
@@ -132,15 +105,14 @@ export default defineModule<RedisDb>({
     const vars = requestVars(map, key, conn);
     const s = db.settings;
     try {
-      // Never wait for a connection: while there is none, the answer is TEMP now, not a timeout later.
-      if (client.status !== 'ready') throw new BackendError(`client ${client.status}`);
-      const value = await read(db, client, s.key.render(vars), s.field?.render(vars));
+      const field = s.field?.render(vars);
+      const value = await client.read(arg(s.key.render(vars)), field === undefined ? undefined : arg(field));
       if (value === null) return s.replies.negative.render(vars);
       return s.replies.positive.render((name) => (name === 'value' ? value : vars(name)));
     } catch (err) {
       const timedOut = err instanceof BackendTimeoutError;
-      const why = timedOut ? errorDetail(err) : failureText(db, client, err);
-      db.ctx.log.error({ db: db.ctx.dbId, err: why }, timedOut ? 'redis lookup timed out' : 'redis lookup failed');
+      const why = errorDetail(err);
+      (timedOut ? db.timedOutLog : db.failedLog).note({ db: db.ctx.dbId, err: why });
       return (timedOut ? s.replies.timeout : s.replies.onerror).render((name) => (name === 'error' ? why : vars(name)));
     }
   },
@@ -148,6 +120,8 @@ export default defineModule<RedisDb>({
   async closeDb(db) {
     const client = db.client;
     db.client = null;
-    if (client !== null) await closeClient(client);
+    db.failedLog.close();
+    db.timedOutLog.close();
+    if (client !== null) await client.close();
   },
 });

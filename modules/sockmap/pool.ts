@@ -1,11 +1,15 @@
 /**
  * The connections to one upstream socketmap server: a fixed number of persistent connections, each carrying
  * pipelined requests (the protocol answers in order, so one connection serves many lookups at once), taken
- * in turn. A connection that breaks is replaced on the next request; while the upstream refuses connections,
+ * in turn: the lookups of one event-loop turn (up to TURN_BATCH) on one connection, the next turn's on the
+ * next. A connection that breaks is replaced on the next request; while the upstream refuses connections,
  * lookups fail at once instead of each waiting for its own connect attempt.
  */
 import type { Logger } from 'pino';
 import { BackendError, ConnectionClosedError, SmapClient } from '../../src/modules/api.js';
+
+/** Lookups of one event-loop turn that go to one connection before the next connection is taken. */
+export const TURN_BATCH = 32;
 
 /** After a failed connect, how long lookups fail at once before the next attempt. */
 export const RECONNECT_BACKOFF_MS = 500;
@@ -33,6 +37,12 @@ function errorText(err: unknown): string {
 export class Upstream {
   private readonly slots: Slot[];
   private next = 0;
+  /** Lookups given to the connection in turn in this event-loop turn; 0: none yet (see acquire()). */
+  private takenThisTurn = 0;
+  private readonly endTurn = (): void => {
+    this.takenThisTurn = 0;
+    this.advance();
+  };
   private closed = false;
   /** Until when connect attempts are not made (Date.now() value), and why. */
   private downUntil = 0;
@@ -55,13 +65,24 @@ export class Upstream {
    * closed (an idle timeout on its side, a restart) is asked once more on a new connection: lookups only read,
    * so asking twice is safe. Rejects with ReplyTimeoutError, ConnectError, BackendError, ConnectionClosedError.
    */
-  async query(map: string, key: string): Promise<string> {
+  query(map: string, key: string): Promise<string> {
+    let first: Promise<string>;
     try {
-      return await (await this.acquire()).query(map, key);
+      first = this.ask(map, key);
     } catch (err) {
-      if (!(err instanceof ConnectionClosedError) || this.closed) throw err;
-      return (await this.acquire()).query(map, key);
+      return Promise.reject(err);
     }
+    // One handler on the lookup's own promise, and no other promise, when the answer comes in the usual way.
+    return first.catch((err: unknown) => {
+      if (!(err instanceof ConnectionClosedError) || this.closed) throw err;
+      return this.ask(map, key);
+    });
+  }
+
+  /** Send on the connection in turn (once it is made); throws when there is none to be had. */
+  private ask(map: string, key: string): Promise<string> {
+    const c = this.acquire();
+    return c instanceof SmapClient ? c.query(map, key) : c.then((client) => client.query(map, key));
   }
 
   /** Close every connection once its pending requests are answered. */
@@ -78,8 +99,14 @@ export class Upstream {
 
   private acquire(): SmapClient | Promise<SmapClient> {
     if (this.closed) throw new BackendError(`the connections to ${this.opts.url} are closed`);
+    // All the lookups of one event-loop turn go to the same connection, so that they leave in one write and
+    // their replies come back in one read; the next turn takes the next connection. (Taking connections in
+    // turn per lookup spread every batch over all of them: a write and a read per connection per turn.)
+    // A burst larger than TURN_BATCH still spreads, so that one slow answer holds up fewer lookups behind it.
+    if (this.takenThisTurn === 0) setImmediate(this.endTurn);
+    else if (this.takenThisTurn % TURN_BATCH === 0) this.advance();
+    this.takenThisTurn++;
     const slot = this.slots[this.next]!;
-    this.next = this.next + 1 === this.slots.length ? 0 : this.next + 1;
     // A connection can be over before its `closed` callback has run: ask the client itself.
     if (slot.client !== null && !slot.client.isOpen) slot.client = null;
     if (slot.client !== null) return slot.client;
@@ -88,6 +115,10 @@ export class Upstream {
     // The upstream refused a connection a moment ago: a connection that still stands may still answer.
     for (const s of this.slots) if (s.client?.isOpen === true) return s.client;
     throw new BackendError(`upstream ${this.opts.url} unavailable: ${this.downReason}`);
+  }
+
+  private advance(): void {
+    this.next = this.next + 1 === this.slots.length ? 0 : this.next + 1;
   }
 
   private connect(slot: Slot): Promise<SmapClient> {

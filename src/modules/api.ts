@@ -41,6 +41,11 @@ export { errorDetail } from '../errors.js';
 // The sockmap client, for modules that forward lookups to another socketmap server.
 export { SmapClient, parseServerUrl, type SmapClientOptions } from '../client/client.js';
 export { ConnectError, ConnectionClosedError, ReplyTimeoutError } from '../errors.js';
+/**
+ * A warning that may repeat many times a second (a failed lookup while a backend is down): the first is
+ * logged at once, the rest counted and summed up in one line per interval (RATE_LOG_INTERVAL_MS, 10 s).
+ */
+export { RateLimitedWarning, RATE_LOG_INTERVAL_MS } from '../server/rate-log.js';
 
 /** The current module API version; a module declares the version it was written for. */
 export const MODULE_API_VERSION = 1;

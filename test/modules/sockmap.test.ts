@@ -165,6 +165,22 @@ describe('sockmap module, against a scripted upstream', () => {
     assert.ok(server.maxOutstanding > 1, 'requests were pipelined');
   });
 
+  it('sends the lookups of one turn (as from many client connections) on one connection in one write, each answered in order', async () => {
+    const before = server.framesPerChunk.length;
+    const db = await open([`url=${server.tcpUrl}`, 'connections=4']);
+    const keys = Array.from({ length: 12 }, (_, i) => `k${i}`);
+    const replies = await Promise.all(keys.map((k, i) => (i % 3 === 2 ? ask(db, 'nothere', k) : ask(db, 'echo', k))));
+    assert.deepEqual(
+      replies,
+      keys.map((k, i) => (i % 3 === 2 ? 'NOTFOUND ' : `OK ${k}`)),
+    );
+    const chunks = server.framesPerChunk.slice(before);
+    assert.deepEqual(chunks, [[12]], 'one connection, one chunk of all twelve requests');
+    // The next turn's lookups take the next connection.
+    assert.equal(await ask(db, 'echo', 'next turn'), 'OK next turn');
+    assert.equal(server.framesPerChunk.length - before, 2);
+  });
+
   it('answers TIMEOUT when the upstream does not answer in time, and goes on with a new connection', async () => {
     const db = await open([`url=${server.tcpUrl}`, 'timeout=300ms', 'connections=1']);
     const started = Date.now();
