@@ -30,6 +30,9 @@ export type { TextMapEntryHandler, TextMapOptions } from '../maps/textmap.js';
 export { parseTextMap, TextMapParser } from '../maps/textmap.js';
 export type { ReadProgress, StreamTextMapOptions } from '../maps/textmap-reader.js';
 export { streamTextMap } from '../maps/textmap-reader.js';
+/** A compact read-only string table (one buffer of records and a hash index), for maps of millions of entries. */
+export type { StringTable } from '../maps/compact-table.js';
+export { CompactTable, CompactTableBuilder } from '../maps/compact-table.js';
 export { SmapdError, ModuleArgumentError, BackendError, BackendTimeoutError, PatternError, TextMapSyntaxError } from '../errors.js';
 // The POSIX pattern engine (linear-time): what the sed module uses, for any module that takes patterns.
 export { compilePosixRegex, charAt } from '../posix/index.js';
