@@ -1,20 +1,21 @@
 /**
  * A read-only string → string table held in a few big typed arrays instead of a `Map` of strings: records
  * (`keyLength`, `valueLength·2 + kind` as varints, key bytes, value bytes; compact-codec.ts says how strings
- * become bytes) in Buffers of 16 MiB, and an open-addressing hash index (linear probing, at most half full) of
- * `(hash, record address)` pairs in Int32Arrays.
+ * become bytes) in Buffers (segments) of up to 16 MiB, and an open-addressing hash index (linear probing, at
+ * most half full) of `(hash, record address)` pairs in Int32Arrays.
  *
  * Nothing is ever copied whole while a table is built, so building one in slices between lookups never holds
- * the event loop for long: records go into a new segment when one is full (64 KiB first, each twice the last
- * up to 16 MiB, so small maps stay small), and the index is split by the top 6 bits of the hash into 64 parts that double
- * on their own (a rehash moves 1/64 of the entries: 16,000 for a 1M-entry map, where one index moved
- * 500,000 in 30–180 ms).
+ * the event loop for long: records go into a new segment when one is full (64 KiB first, each twice the
+ * last up to 16 MiB, so small maps stay small), and the index is split by the top 6 bits of the hash into 64
+ * parts that double on their own (a rehash moves 1/64 of the entries: 16,000 for a 1M-entry map, where one
+ * index moved 500,000 in 30–180 ms).
  *
  * Why: a 1M-entry `Map` of short strings is 2M heap objects plus the Map's own store, about 200 bytes an entry
  * in all, and every full garbage collection marks them all (a pause of 60–250 ms while a reload builds the
- * next map). Here an entry costs its bytes, two varints and 16–32 bytes of index, and the collector sees two
- * objects whatever the size. The price is paid per hit: the value is decoded into a new string (Latin-1 and
- * well-formed text by one native call), and the request key is hashed and compared in JS, without a Buffer.
+ * next map). Here an entry costs its bytes, two varints and 16–32 bytes of index, and the collector sees a
+ * hundred objects whatever the size. The price is paid per hit: the value is decoded into a new string (by
+ * one native call unless it holds escaped bytes), and the request key is hashed and compared in JS, without
+ * a Buffer.
  *
  * Build with `CompactTableBuilder` (`set` in any number of steps, then `finish`); the table never changes
  * after that, so a reader swapped to a new table sees one whole version.
@@ -40,8 +41,8 @@ export interface StringTable {
 const SEGMENT_BITS = 24;
 const SEGMENT_BYTES = 1 << SEGMENT_BITS;
 const OFFSET_MASK = SEGMENT_BYTES - 1;
-/** Addresses must stay below 2^31: 128 segments, about 1.9 GiB of records (the first 8 are smaller). */
-const MAX_SEGMENTS = 128;
+/** Addresses + 1 must stay below 2^31: 127 segments, about 1.9 GiB of records (the first 8 are smaller). */
+const MAX_SEGMENTS = 127;
 const FIRST_SEGMENT_BYTES = 1 << 16;
 /** The index is split by the top PART_BITS of the hash; each part is a power of two of slots. */
 const PART_BITS = 6;
