@@ -1,7 +1,8 @@
 /**
  * The `file` module: a `key value` text map (Postfix postmap input format, see src/maps/textmap.ts) held in
- * memory and reloaded when the file changes. Lookups are synchronous: one Map.get on a hit with the default
- * reply, because the reply string is made when the file is loaded.
+ * memory (a `CompactTable`: one buffer of records and a hash index) and reloaded when the file changes. Lookups
+ * are synchronous: one table probe on a hit with the default reply, because the reply is rendered when the
+ * file is loaded.
  *
  *   database aliases file file=aliases.txt fold-case reload=10s
  *   database access  file file=access domain-fallback parent-domains nomore
@@ -52,7 +53,7 @@ function initDb(args: readonly string[], ctx: DatabaseContext): FileDb {
   const parentDomains = v['parent-domains'] === true;
   const search = domainFallback || parentDomains ? { domainFallback, parentDomains } : null;
 
-  // Rendering the reply once per entry at load time makes a hit cost one Map.get and no allocation.
+  // Rendering the reply once per entry at load time makes a hit cost one probe and one string (the reply).
   const store = replies.perEntry
     ? (key: string, value: string): string => replies.positive({ map: '', key: '', value, matched: key })
     : (_key: string, value: string): string => value;

@@ -1,10 +1,10 @@
 /**
- * Loads a text map file into a `Map`, reading it through one open file handle so that what is parsed is the
+ * Loads a text map file into a `CompactTable` (src/maps/compact-table.ts), reading it through one open file handle so that what is parsed is the
  * file that was stat'ed, and noticing a file that is being written while it is read.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { streamTextMap, type TextMapOptions } from '../../src/modules/api.js';
+import { CompactTableBuilder, streamTextMap, type CompactTable, type TextMapOptions } from '../../src/modules/api.js';
 
 /** What identifies one version of the file: a rename-replace changes the inode, an in-place write the rest. */
 export interface FileSignature {
@@ -26,7 +26,7 @@ export function sameSignature(a: FileSignature | null, b: FileSignature | null):
 
 export interface LoadedMap {
   /** Stored key → stored string (a raw value or a ready reply, as `store` made it). */
-  readonly entries: Map<string, string>;
+  readonly entries: CompactTable;
   readonly signature: FileSignature;
   readonly lines: number;
   readonly duplicates: number;
@@ -52,7 +52,8 @@ export interface LoadOptions extends TextMapOptions {
  * Parsing runs on the event loop, between lookups, one chunk at a time, and gives the loop a turn after each
  * chunk (a buffered chunk can follow the last one without one): 64 KiB is about 1,000–1,500 lines and 2–3 ms of
  * parsing, where a 1 MiB chunk held the loop for 30–100 ms and a reload of a 1M-line map stalled every lookup
- * (docs/performance.md). A turn costs microseconds; a 60 MB map takes about a thousand.
+ * (docs/performance.md). A turn costs microseconds; a 60 MB map takes about a thousand. The table being built
+ * is two typed arrays, not a million heap objects, so the collector has nothing to mark between slices.
  */
 const READ_CHUNK = 64 << 10;
 
@@ -68,7 +69,7 @@ export async function loadMapFile(file: string, options: LoadOptions): Promise<L
   try {
     const before = await fh.stat();
     if (!before.isFile()) throw new Error(`${file} is not a regular file`);
-    const entries = new Map<string, string>();
+    const entries = new CompactTableBuilder();
     let duplicates = 0;
     let firstDuplicate: LoadedMap['firstDuplicate'] = null;
     const store = options.store;
@@ -77,11 +78,10 @@ export async function loadMapFile(file: string, options: LoadOptions): Promise<L
       file,
       (key, value, line) => {
         // Last one wins, as a later line in a config file overrides an earlier one; counted for a warning.
-        if (entries.has(key)) {
+        if (entries.set(key, store(key, value))) {
           duplicates++;
           if (firstDuplicate === null) firstDuplicate = { key, line };
         }
-        entries.set(key, store(key, value));
       },
       {
         ...options,
@@ -91,7 +91,7 @@ export async function loadMapFile(file: string, options: LoadOptions): Promise<L
     const after = await fh.stat();
     if (!sameSignature(signatureOf(before), signatureOf(after))) throw new FileChangedWhileReading(file);
     return {
-      entries,
+      entries: entries.finish(),
       signature: signatureOf(before),
       lines,
       duplicates,

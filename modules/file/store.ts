@@ -1,7 +1,7 @@
 /**
  * The live map of one `file` database: loaded on open, then watched by a periodic stat (fs.watch misses
  * editors that write a new file and rename it over the old one). A changed file is parsed completely into a
- * new Map, which replaces the old one in a single assignment; a new file that does not parse leaves the old
+ * new table, which replaces the old one in a single assignment; a new file that does not parse leaves the old
  * map serving and is reported once per version of the file.
  *
  * A reload of the config builds a new store for each `file` database. The same holds across it: when the
@@ -11,7 +11,7 @@
  */
 import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { BackendError } from '../../src/modules/api.js';
+import { BackendError, type CompactTable } from '../../src/modules/api.js';
 import {
   FileChangedWhileReading,
   loadMapFile,
@@ -36,7 +36,7 @@ const loadedStores = new Map<string, FileMapStore>();
 
 /** A map and the version of the file it was read from. */
 interface Snapshot {
-  readonly entries: Map<string, string>;
+  readonly entries: CompactTable;
   readonly signature: FileSignature | null;
 }
 
@@ -47,7 +47,7 @@ function reason(err: unknown): string {
 
 export class FileMapStore {
   /** The current map; replaced whole, never mutated, so a lookup sees one version. Null until opened. */
-  entries: Map<string, string> | null = null;
+  entries: CompactTable | null = null;
   private signature: FileSignature | null = null;
   /** The version of the file that last failed, so the same broken file is not reparsed and logged again. */
   private failedSignature: FileSignature | 'missing' | null = null;

@@ -3,7 +3,7 @@
  * not. A module is an ES module file whose default export is a `SmapModule`; smapd loads it with `import()`
  * and resolves `smapd/module` to this file for it, wherever the module file is (api-resolution.ts). Modules
  * depend on this file and what it re-exports (the kit: reply options, shared resources, the text map
- * reader, the error classes), never on the rest of the core; test/modules/boundary.test.ts keeps it so.
+ * reader, the compact table, the error classes), never on the rest of the core; test/modules/boundary.test.ts keeps it so.
  *
  * Lifecycle, per database: `initDb` (validate arguments, no I/O to backends: `smapd -t` runs it) →
  * `openDb` (lazily, on first use, or at start with `openAtStart`; connect here) → `query` / `transform` → `closeDb` (on stop or reload;
@@ -30,6 +30,9 @@ export type { TextMapEntryHandler, TextMapOptions } from '../maps/textmap.js';
 export { parseTextMap, TextMapParser } from '../maps/textmap.js';
 export type { ReadProgress, StreamTextMapOptions } from '../maps/textmap-reader.js';
 export { streamTextMap } from '../maps/textmap-reader.js';
+/** A compact read-only string table (one buffer of records and a hash index), for maps of millions of entries. */
+export type { StringTable } from '../maps/compact-table.js';
+export { CompactTable, CompactTableBuilder } from '../maps/compact-table.js';
 export { SmapdError, ModuleArgumentError, BackendError, BackendTimeoutError, PatternError, TextMapSyntaxError } from '../errors.js';
 // The POSIX pattern engine (linear-time): what the sed module uses, for any module that takes patterns.
 export { compilePosixRegex, charAt } from '../posix/index.js';
