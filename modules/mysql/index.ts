@@ -36,14 +36,16 @@ export const pools = new PoolRegistry();
 async function ping(db: MysqlDb, shared: SharedPool): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = db.settings.connectTimeoutMs + db.timeoutMs;
-  const check = (async () => {
-    const conn = await shared.pool.getConnection();
-    try {
-      await conn.ping();
-    } finally {
-      conn.release();
-    }
-  })();
+  const check = new Promise<void>((resolve, reject) => {
+    shared.pool.getConnection((err, conn) => {
+      if (err) return reject(err);
+      conn.ping((perr) => {
+        conn.release();
+        if (perr) reject(perr);
+        else resolve();
+      });
+    });
+  });
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new BackendTimeoutError(`no answer within ${deadline} ms`)), deadline);
   });

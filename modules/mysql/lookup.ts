@@ -2,16 +2,24 @@
  * One MySQL lookup: take a pooled connection, run the prepared statement, return the first row of the first
  * result set. A deadline covers the whole lookup (waiting for a connection, connecting, the query), so a slow
  * query holds one connection and never the others.
+ *
+ * Why callbacks, not mysql2's promise API: a lookup is the hot path. The promise wrappers cost a promise and
+ * an Error (for its stack) per call, and `execute` re-derives the statement key and options on every call;
+ * here each connection prepares a statement once, and later lookups execute that statement directly.
  */
 import type { Logger } from 'pino';
-import type { PoolConnection } from 'mysql2/promise';
+import type { FieldPacket, PoolConnection, PrepareStatementInfo, QueryError } from 'mysql2';
 import { BackendError, BackendTimeoutError } from '../../src/modules/api.js';
 import type { ResultRow } from '../sql-common/replies.js';
 import { errorText } from '../sql-common/replies.js';
-import { guardConnection, type SharedPool } from './pools.js';
+import type { SharedPool } from './pools.js';
 
-/** Connections that have answered at least once: a failure on one of them may just be a stale connection. */
-const usedBefore = new WeakSet<object>();
+/**
+ * Prepared statements of each pooled connection, by SQL text (the old and the new database of a reload share
+ * a pool, and may differ in query). A connection in this map has answered before, so a failure on it may
+ * just mean it went stale while idle.
+ */
+const statements = new WeakMap<PoolConnection, Map<string, PrepareStatementInfo>>();
 
 type Field = { name: string };
 
@@ -49,69 +57,94 @@ export interface LookupOptions {
 
 /** Run one lookup. Rejects with BackendTimeoutError past the deadline, BackendError (or the driver's error) otherwise. */
 export function runLookup(shared: SharedPool, opts: LookupOptions): Promise<ResultRow | null> {
-  return new Promise((resolve, reject) => {
-    let done = false;
-    let inFlight: PoolConnection | null = null;
-    const timer = setTimeout(() => {
-      done = true;
-      const stuck = inFlight;
-      inFlight = null;
-      if (stuck !== null) abandon(shared, stuck, opts.log);
-      reject(new BackendTimeoutError(`no answer from MySQL at ${shared.server} within ${opts.timeoutMs} ms`));
-    }, opts.timeoutMs);
-    const finish = (err: unknown, row?: ResultRow | null): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (err === undefined) resolve(row ?? null);
-      else reject(err);
-    };
+  return new Promise((resolve, reject) => new Lookup(shared, opts, resolve, reject).attempt(true));
+}
 
-    const attempt = async (mayRetry: boolean): Promise<void> => {
-      let conn: PoolConnection;
+/** The state of one lookup, across its callbacks. */
+class Lookup {
+  private done = false;
+  /** The connection running this lookup's statement, until it answers or is abandoned. */
+  private inFlight: PoolConnection | null = null;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly shared: SharedPool,
+    private readonly opts: LookupOptions,
+    private readonly resolve: (row: ResultRow | null) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    this.timer = setTimeout(() => this.expire(), opts.timeoutMs);
+  }
+
+  attempt(mayRetry: boolean): void {
+    this.shared.pool.getConnection((err, conn) => {
+      if (err) return this.finish(new BackendError(`no connection to MySQL at ${this.shared.server}: ${errorText(err)}`, { cause: err }));
+      if (this.done) return conn.release();
+      this.inFlight = conn;
+      const stmt = statements.get(conn)?.get(this.opts.sql);
+      if (stmt !== undefined) return this.execute(conn, stmt, mayRetry, true);
+      const reused = statements.has(conn);
+      conn.prepare(this.opts.sql, (perr, prepared) => {
+        if (perr) return this.failed(conn, perr, mayRetry && reused);
+        let byText = statements.get(conn);
+        if (byText === undefined) statements.set(conn, (byText = new Map()));
+        byText.set(this.opts.sql, prepared);
+        this.execute(conn, prepared, mayRetry, reused);
+      });
+    });
+  }
+
+  private execute(conn: PoolConnection, stmt: PrepareStatementInfo, mayRetry: boolean, reused: boolean): void {
+    stmt.execute(this.opts.values, (err: QueryError | null, results: unknown, fields: FieldPacket[]) => {
+      if (err) return this.failed(conn, err, mayRetry && reused);
+      if (this.inFlight !== conn) return; // timed out meanwhile: the connection was already abandoned
+      this.inFlight = null;
+      conn.release();
+      let row: ResultRow | null;
       try {
-        conn = await shared.pool.getConnection();
-      } catch (err) {
-        finish(new BackendError(`no connection to MySQL at ${shared.server}: ${errorText(err)}`, { cause: err }));
-        return;
+        row = firstRow(results, fields);
+      } catch (e) {
+        return this.finish(e);
       }
-      const core = conn.connection as unknown as Parameters<typeof guardConnection>[0];
-      guardConnection(core, opts.log, shared.server);
-      if (done) {
-        conn.release();
-        return;
-      }
-      const reused = usedBefore.has(core);
-      inFlight = conn;
-      try {
-        const [results, fields] = await conn.execute({ sql: opts.sql, values: opts.values as (string | Buffer)[], rowsAsArray: true });
-        if (inFlight !== conn) return; // timed out meanwhile: the connection was already abandoned
-        inFlight = null;
-        usedBefore.add(core);
-        conn.release();
-        finish(undefined, firstRow(results, fields));
-      } catch (err) {
-        if (inFlight !== conn) return;
-        inFlight = null;
-        if (!isFatal(err)) {
-          // An SQL error leaves the connection usable.
-          conn.release();
-          finish(err);
-          return;
-        }
-        conn.destroy();
-        // A connection that sat idle in the pool may have died unnoticed (server restart, KILL, wait_timeout).
-        // Lookups only read, so one more try on a fresh connection is safe.
-        if (reused && mayRetry && !done) {
-          opts.log.info({ server: shared.server, err: errorText(err) }, 'stale mysql connection; retrying on a new one');
-          await attempt(false);
-          return;
-        }
-        finish(err);
-      }
-    };
-    attempt(true).catch((err: unknown) => finish(err));
-  });
+      this.finish(undefined, row);
+    });
+  }
+
+  private failed(conn: PoolConnection, err: QueryError, mayRetry: boolean): void {
+    if (this.inFlight !== conn) return;
+    this.inFlight = null;
+    if (!isFatal(err)) {
+      // An SQL error leaves the connection usable; its statement is prepared again next time, in case the
+      // error was about the statement itself (ER_UNKNOWN_STMT_HANDLER).
+      statements.get(conn)?.delete(this.opts.sql);
+      conn.release();
+      return this.finish(err);
+    }
+    conn.destroy();
+    // A connection that sat idle in the pool may have died unnoticed (server restart, KILL, wait_timeout).
+    // Lookups only read, so one more try on a fresh connection is safe.
+    if (mayRetry && !this.done) {
+      this.opts.log.info({ server: this.shared.server, err: errorText(err) }, 'stale mysql connection; retrying on a new one');
+      return this.attempt(false);
+    }
+    this.finish(err);
+  }
+
+  private expire(): void {
+    this.done = true;
+    const stuck = this.inFlight;
+    this.inFlight = null;
+    if (stuck !== null) abandon(this.shared, stuck, this.opts.log);
+    this.reject(new BackendTimeoutError(`no answer from MySQL at ${this.shared.server} within ${this.opts.timeoutMs} ms`));
+  }
+
+  private finish(err: unknown, row?: ResultRow | null): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    if (err === undefined) this.resolve(row ?? null);
+    else this.reject(err);
+  }
 }
 
 /**
