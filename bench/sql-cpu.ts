@@ -6,7 +6,7 @@
  * old/new comparison fair.
  *
  *   node dist/bench/sql-cpu.js [--backend mysql|postgres]... [--dist DIR]... [--rounds N] [--seconds S]
- *                              [--pool N] [--bare-pool N] [--conns N] [--warmup S] [--bare]
+ *                              [--pool N]... [--bare-pool N] [--conns N] [--warmup S] [--bare]
  *
  * It fills tables of its own (smapd_sqlcpu), so it does not race the full bench over smapd_bench.
  */
@@ -34,7 +34,8 @@ interface Args {
   dists: string[];
   rounds: number;
   seconds: number;
-  pool: number | undefined;
+  /** pool-size= values to alternate in each round (undefined: the module's default). */
+  pools: (number | undefined)[];
   barePool: number;
   conns: number;
   bare: boolean;
@@ -42,7 +43,7 @@ interface Args {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { backends: [], dists: [], rounds: 3, seconds: 3, pool: undefined, barePool: 4, conns: 16, bare: false, warmup: 1 };
+  const a: Args = { backends: [], dists: [], rounds: 3, seconds: 3, pools: [], barePool: 4, conns: 16, bare: false, warmup: 1 };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
@@ -50,7 +51,7 @@ function parseArgs(argv: readonly string[]): Args {
       case '--dist': a.dists.push(path.resolve(v!)); i++; break;
       case '--rounds': a.rounds = Number(v); i++; break;
       case '--seconds': a.seconds = Number(v); i++; break;
-      case '--pool': a.pool = Number(v); i++; break;
+      case '--pool': a.pools.push(Number(v)); i++; break;
       case '--bare-pool': a.barePool = Number(v); i++; break;
       case '--conns': a.conns = Number(v); i++; break;
       case '--bare': a.bare = true; break;
@@ -60,6 +61,7 @@ function parseArgs(argv: readonly string[]): Args {
   }
   if (a.backends.length === 0) a.backends = ['mysql', 'postgres'];
   if (a.dists.length === 0) a.dists = [ownDist];
+  if (a.pools.length === 0) a.pools = [undefined];
   return a;
 }
 
@@ -100,8 +102,8 @@ interface Figures {
   readonly errors: number;
 }
 
-async function smapdRun(dist: string, dir: string, backend: Backend, a: Args, keysFile: string): Promise<Figures> {
-  const conf = F.writeConfig(dir, `sqlcpu-${backend}`, backend, databaseArgs(backend, a.pool));
+async function smapdRun(dist: string, dir: string, backend: Backend, a: Args, pool: number | undefined, keysFile: string): Promise<Figures> {
+  const conf = F.writeConfig(dir, `sqlcpu-${backend}`, backend, databaseArgs(backend, pool));
   const server = await startSmapd(dist, backend, conf);
   try {
     const cpu0 = cpuSeconds(server.pid)!;
@@ -166,9 +168,11 @@ async function main(): Promise<void> {
         series.set(label, [...(series.get(label) ?? []), f]);
       };
       for (let round = 1; round <= a.rounds; round++) {
-        console.log(`${backend} round ${round} (pool ${a.pool ?? 'default'}, bare pool ${a.barePool}, ${a.conns} in flight)`);
+        console.log(`${backend} round ${round} (bare pool ${a.barePool}, ${a.conns} in flight)`);
         if (a.bare) add(`bare ${backend}`, await bareRun(backend, a, keysFile));
-        for (const dist of a.dists) add(`smapd ${dist}`, await smapdRun(dist, dir, backend, a, keysFile));
+        for (const dist of a.dists) {
+          for (const pool of a.pools) add(`smapd ${dist} pool ${pool ?? 'default'}`, await smapdRun(dist, dir, backend, a, pool, keysFile));
+        }
       }
       console.log(`${backend} medians over ${a.rounds} rounds:`);
       for (const [label, fs] of series) {
