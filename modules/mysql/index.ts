@@ -17,6 +17,7 @@ import {
   requestValues,
   type SqlReplies,
 } from '../sql-common/replies.js';
+import { LogLimiter } from '../sql-common/log-limit.js';
 import { PoolRegistry, type SharedPool } from './pools.js';
 import { runLookup } from './lookup.js';
 import { checkDefaultDb, describeServer, MYSQL_OPTIONS, resolveSettings, type ConnectionSettings } from './settings.js';
@@ -27,6 +28,8 @@ export interface MysqlDb {
   readonly query: CompiledQuery;
   readonly replies: SqlReplies;
   readonly timeoutMs: number;
+  /** Failed lookups are logged at most once per interval (an outage fails every one). */
+  readonly failures: LogLimiter;
   pool: SharedPool | null;
 }
 
@@ -98,6 +101,7 @@ export default defineModule<MysqlDb>({
       query,
       replies: compileReplies(ctx, values, given),
       timeoutMs,
+      failures: new LogLimiter(),
       pool: null,
     };
   },
@@ -133,7 +137,10 @@ export default defineModule<MysqlDb>({
         return renderNotFound(db.replies.negative, req);
       }
       const timedOut = err instanceof BackendTimeoutError;
-      db.ctx.log.error({ db: db.ctx.dbId, err: errorText(err) }, timedOut ? 'mysql lookup timed out' : 'mysql lookup failed');
+      const held = db.failures.take();
+      if (held !== undefined) {
+        db.ctx.log.error({ db: db.ctx.dbId, err: errorText(err), suppressed: held }, timedOut ? 'mysql lookup timed out' : 'mysql lookup failed');
+      }
       return renderError(timedOut ? db.replies.timeout : db.replies.onerror, req, err);
     }
   },

@@ -18,6 +18,7 @@ import {
   requestValues,
   type SqlReplies,
 } from '../sql-common/replies.js';
+import { LogLimiter } from '../sql-common/log-limit.js';
 import { runLookup } from './lookup.js';
 import { compilePostgresQuery, type PostgresQuery } from './query.js';
 import { Servers } from './servers.js';
@@ -29,6 +30,8 @@ export interface PostgresDb {
   readonly query: PostgresQuery;
   readonly replies: SqlReplies;
   readonly timeoutMs: number;
+  /** Failed lookups are logged at most once per interval (an outage fails every one). */
+  readonly failures: LogLimiter;
   servers: Servers | null;
 }
 
@@ -82,6 +85,7 @@ export default defineModule<PostgresDb>({
       replies: compileReplies(ctx, values, given),
       // The database block's timeout answers TIMEOUT whatever the module does: cancel the query by then.
       timeoutMs: Math.min(ownTimeoutMs, ctx.queryTimeoutMs),
+      failures: new LogLimiter(),
       servers: null,
     };
   },
@@ -115,7 +119,10 @@ export default defineModule<PostgresDb>({
       return renderRow(db.replies.positive, row, req);
     } catch (err) {
       const timedOut = err instanceof BackendTimeoutError;
-      db.ctx.log.error({ db: db.ctx.dbId, err: errorText(err) }, timedOut ? 'postgres lookup timed out' : 'postgres lookup failed');
+      const held = db.failures.take();
+      if (held !== undefined) {
+        db.ctx.log.error({ db: db.ctx.dbId, err: errorText(err), suppressed: held }, timedOut ? 'postgres lookup timed out' : 'postgres lookup failed');
+      }
       return renderError(timedOut ? db.replies.timeout : db.replies.onerror, req, err);
     }
   },
