@@ -11,12 +11,10 @@ import {
   clientFieldsOf,
   compileReplies,
   errorText,
-  renderError,
-  renderNotFound,
-  renderRow,
   requestValues,
   type SqlReplies,
 } from '../sql-common/replies.js';
+import { answer } from '../sql-common/answer.js';
 import { LogLimiter } from '../sql-common/log-limit.js';
 import { PoolRegistry, type SharedPool } from './pools.js';
 import { runLookup } from './lookup.js';
@@ -118,31 +116,13 @@ export default defineModule<MysqlDb>({
     db.pool = shared;
   },
 
-  async query(db, map, key, conn) {
+  query(db, map, key, conn) {
     const req = requestValues(map, key, conn);
-    if (db.pool === null) throw new BackendError(`database ${db.ctx.dbId} is not open`);
-    let values: Array<string | Buffer> = [];
-    try {
-      values = db.query.params.map((p) => boundValue(req[p]));
-      const row = await runLookup(db.pool, {
-        sql: db.query.sql,
-        values,
-        timeoutMs: db.timeoutMs,
-        log: db.ctx.log,
-      });
-      if (row === null) return renderNotFound(db.replies.negative, req);
-      return renderRow(db.replies.positive, row, req);
-    } catch (err) {
-      if (isUnspellable(err) && values.some((v) => typeof v !== 'string')) {
-        return renderNotFound(db.replies.negative, req);
-      }
-      const timedOut = err instanceof BackendTimeoutError;
-      const held = db.failures.take();
-      if (held !== undefined) {
-        db.ctx.log.error({ db: db.ctx.dbId, err: errorText(err), suppressed: held }, timedOut ? 'mysql lookup timed out' : 'mysql lookup failed');
-      }
-      return renderError(timedOut ? db.replies.timeout : db.replies.onerror, req, err);
-    }
+    const pool = db.pool;
+    if (pool === null) throw new BackendError(`database ${db.ctx.dbId} is not open`);
+    const values = db.query.params.map((p) => boundValue(req[p]));
+    const lookup = () => runLookup(pool, { sql: db.query.sql, values, timeoutMs: db.timeoutMs, log: db.ctx.log });
+    return answer(db, req, 'mysql', lookup, (err) => isUnspellable(err) && values.some((v) => typeof v !== 'string'));
   },
 
   async closeDb(db) {

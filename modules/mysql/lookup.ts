@@ -12,6 +12,7 @@ import type { FieldPacket, PoolConnection, PrepareStatementInfo, QueryError } fr
 import { BackendError, BackendTimeoutError } from '../../src/modules/api.js';
 import type { ResultRow } from '../sql-common/replies.js';
 import { errorText } from '../sql-common/replies.js';
+import { PooledLookup } from '../sql-common/lookup.js';
 import type { SharedPool } from './pools.js';
 
 /**
@@ -44,10 +45,6 @@ function rowOf(rows: unknown[], fields: readonly Field[]): ResultRow | null {
   return { names: fields.map((f) => f.name), values: rows[0] as unknown[] };
 }
 
-function isFatal(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { fatal?: unknown }).fatal === true;
-}
-
 export interface LookupOptions {
   readonly sql: string;
   readonly values: readonly (string | Buffer)[];
@@ -57,95 +54,75 @@ export interface LookupOptions {
 
 /** Run one lookup. Rejects with BackendTimeoutError past the deadline, BackendError (or the driver's error) otherwise. */
 export function runLookup(shared: SharedPool, opts: LookupOptions): Promise<ResultRow | null> {
-  return new Promise((resolve, reject) => new Lookup(shared, opts, resolve, reject).attempt(true));
+  return new Promise((resolve, reject) => new MysqlLookup(shared, opts, resolve, reject).attempt(true));
 }
 
-/** The state of one lookup, across its callbacks. */
-class Lookup {
-  private done = false;
-  /** The connection running this lookup's statement, until it answers or is abandoned. */
-  private inFlight: PoolConnection | null = null;
-  private readonly timer: NodeJS.Timeout;
+class MysqlLookup extends PooledLookup<PoolConnection> {
+  protected readonly backend = 'mysql';
 
   constructor(
     private readonly shared: SharedPool,
     private readonly opts: LookupOptions,
-    private readonly resolve: (row: ResultRow | null) => void,
-    private readonly reject: (err: unknown) => void,
+    resolve: (row: ResultRow | null) => void,
+    reject: (err: unknown) => void,
   ) {
-    this.timer = setTimeout(() => this.expire(), opts.timeoutMs);
+    super(opts.timeoutMs, opts.log, resolve, reject);
   }
 
   attempt(mayRetry: boolean): void {
     this.shared.pool.getConnection((err, conn) => {
       if (err) return this.finish(new BackendError(`no connection to MySQL at ${this.shared.server}: ${errorText(err)}`, { cause: err }));
-      if (this.done) return conn.release();
-      this.inFlight = conn;
+      if (this.finished) return conn.release();
+      this.started(conn);
       const stmt = statements.get(conn)?.get(this.opts.sql);
-      if (stmt !== undefined) return this.execute(conn, stmt, mayRetry, true);
-      const reused = statements.has(conn);
+      if (stmt !== undefined) return this.execute(conn, stmt, mayRetry);
+      // Only a connection that has answered before may have gone stale: a new one failing is no reason to retry.
+      const retry = mayRetry && statements.has(conn);
       conn.prepare(this.opts.sql, (perr, prepared) => {
-        if (perr) return this.failed(conn, perr, mayRetry && reused);
+        if (perr) return this.answered(conn, perr, retry, noRow);
         let byText = statements.get(conn);
         if (byText === undefined) statements.set(conn, (byText = new Map()));
         byText.set(this.opts.sql, prepared);
-        this.execute(conn, prepared, mayRetry, reused);
+        this.execute(conn, prepared, retry);
       });
     });
   }
 
-  private execute(conn: PoolConnection, stmt: PrepareStatementInfo, mayRetry: boolean, reused: boolean): void {
-    stmt.execute(this.opts.values, (err: QueryError | null, results: unknown, fields: FieldPacket[]) => {
-      if (err) return this.failed(conn, err, mayRetry && reused);
-      if (this.inFlight !== conn) return; // timed out meanwhile: the connection was already abandoned
-      this.inFlight = null;
-      conn.release();
-      let row: ResultRow | null;
-      try {
-        row = firstRow(results, fields);
-      } catch (e) {
-        return this.finish(e);
-      }
-      this.finish(undefined, row);
-    });
+  private execute(conn: PoolConnection, stmt: PrepareStatementInfo, mayRetry: boolean): void {
+    stmt.execute(this.opts.values, (err: QueryError | null, results: unknown, fields: FieldPacket[]) =>
+      this.answered(conn, err, mayRetry, () => firstRow(results, fields)),
+    );
   }
 
-  private failed(conn: PoolConnection, err: QueryError, mayRetry: boolean): void {
-    if (this.inFlight !== conn) return;
-    this.inFlight = null;
-    if (!isFatal(err)) {
-      // An SQL error leaves the connection usable; its statement is prepared again next time, in case the
-      // error was about the statement itself (ER_UNKNOWN_STMT_HANDLER).
-      statements.get(conn)?.delete(this.opts.sql);
-      conn.release();
-      return this.finish(err);
-    }
+  protected isFatal(err: unknown): boolean {
+    return typeof err === 'object' && err !== null && (err as { fatal?: unknown }).fatal === true;
+  }
+
+  protected keep(conn: PoolConnection, err?: unknown): void {
+    // After an SQL error the statement is prepared again next time, in case the error was about the statement
+    // itself (ER_UNKNOWN_STMT_HANDLER).
+    if (err !== undefined) statements.get(conn)?.delete(this.opts.sql);
+    conn.release();
+  }
+
+  protected discard(conn: PoolConnection): void {
     conn.destroy();
-    // A connection that sat idle in the pool may have died unnoticed (server restart, KILL, wait_timeout).
-    // Lookups only read, so one more try on a fresh connection is safe.
-    if (mayRetry && !this.done) {
-      this.opts.log.info({ server: this.shared.server, err: errorText(err) }, 'stale mysql connection; retrying on a new one');
-      return this.attempt(false);
-    }
-    this.finish(err);
   }
 
-  private expire(): void {
-    this.done = true;
-    const stuck = this.inFlight;
-    this.inFlight = null;
-    if (stuck !== null) abandon(this.shared, stuck, this.opts.log);
-    this.reject(new BackendTimeoutError(`no answer from MySQL at ${this.shared.server} within ${this.opts.timeoutMs} ms`));
+  protected abandon(conn: PoolConnection): void {
+    abandon(this.shared, conn, this.opts.log);
   }
 
-  private finish(err: unknown, row?: ResultRow | null): void {
-    if (this.done) return;
-    this.done = true;
-    clearTimeout(this.timer);
-    if (err === undefined) this.resolve(row ?? null);
-    else this.reject(err);
+  protected timeoutError(): Error {
+    return new BackendTimeoutError(`no answer from MySQL at ${this.shared.server} within ${this.opts.timeoutMs} ms`);
+  }
+
+  protected serverOf(): string {
+    return this.shared.server;
   }
 }
+
+const noRow = (): null => null;
 
 /**
  * Drop a connection whose query outlived the deadline, and stop the query on the server, which would

@@ -12,12 +12,11 @@ import {
   clientFieldsOf,
   compileReplies,
   errorText,
-  renderError,
   renderNotFound,
-  renderRow,
   requestValues,
   type SqlReplies,
 } from '../sql-common/replies.js';
+import { answer } from '../sql-common/answer.js';
 import { LogLimiter } from '../sql-common/log-limit.js';
 import { runLookup } from './lookup.js';
 import { compilePostgresQuery, type PostgresQuery } from './query.js';
@@ -102,29 +101,14 @@ export default defineModule<PostgresDb>({
     db.servers = servers;
   },
 
-  async query(db, map, key, conn) {
+  query(db, map, key, conn) {
     const req = requestValues(map, key, conn);
-    if (db.servers === null) throw new BackendError(`database ${db.ctx.dbId} is not open`);
+    const servers = db.servers;
+    if (servers === null) throw new BackendError(`database ${db.ctx.dbId} is not open`);
     const values = db.query.order.map((v: SqlVariable) => req[v]);
     if (values.some((v) => UNSTORABLE.test(v))) return renderNotFound(db.replies.negative, req);
-    try {
-      const row = await runLookup(db.servers, {
-        name: db.query.name,
-        sql: db.query.compiled.sql,
-        values,
-        timeoutMs: db.timeoutMs,
-        log: db.ctx.log,
-      });
-      if (row === null) return renderNotFound(db.replies.negative, req);
-      return renderRow(db.replies.positive, row, req);
-    } catch (err) {
-      const timedOut = err instanceof BackendTimeoutError;
-      const held = db.failures.take();
-      if (held !== undefined) {
-        db.ctx.log.error({ db: db.ctx.dbId, err: errorText(err), suppressed: held }, timedOut ? 'postgres lookup timed out' : 'postgres lookup failed');
-      }
-      return renderError(timedOut ? db.replies.timeout : db.replies.onerror, req, err);
-    }
+    const lookup = () => runLookup(servers, { name: db.query.name, sql: db.query.compiled.sql, values, timeoutMs: db.timeoutMs, log: db.ctx.log });
+    return answer(db, req, 'postgres', lookup);
   },
 
   async closeDb(db) {

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { BackendTimeoutError } from '../../src/modules/api.js';
 import type { ResultRow } from '../sql-common/replies.js';
 import { errorText } from '../sql-common/replies.js';
+import { PooledLookup } from '../sql-common/lookup.js';
 import type { Lease, Servers } from './servers.js';
 
 /** Connections that have answered at least once: a failure on one of them may just be a stale connection. */
@@ -35,26 +36,20 @@ function isFatal(err: unknown): boolean {
 
 /** Run one lookup. Rejects with BackendTimeoutError past the deadline, BackendError (or the driver's error) otherwise. */
 export function runLookup(servers: Servers, opts: LookupOptions): Promise<ResultRow | null> {
-  return new Promise((resolve, reject) => new Lookup(servers, opts, resolve, reject).attempt(true));
+  return new Promise((resolve, reject) => new PostgresLookup(servers, opts, resolve, reject).attempt(true));
 }
 
-/**
- * The state of one lookup, across its callbacks. The query goes through pg's callback API: its promise form
- * costs a promise and a rejection handler per call, for nothing a lookup needs.
- */
-class Lookup {
-  private done = false;
-  /** The connection running this lookup's statement, until it answers or is dropped. */
-  private inFlight: Lease | null = null;
-  private readonly timer: NodeJS.Timeout;
+/** The query goes through pg's callback API: its promise form costs a promise and a rejection handler per call. */
+class PostgresLookup extends PooledLookup<Lease> {
+  protected readonly backend = 'postgres';
 
   constructor(
     private readonly servers: Servers,
     private readonly opts: LookupOptions,
-    private readonly resolve: (row: ResultRow | null) => void,
-    private readonly reject: (err: unknown) => void,
+    resolve: (row: ResultRow | null) => void,
+    reject: (err: unknown) => void,
   ) {
-    this.timer = setTimeout(() => this.expire(), opts.timeoutMs);
+    super(opts.timeoutMs, opts.log, resolve, reject);
   }
 
   attempt(mayRetry: boolean): void {
@@ -65,56 +60,42 @@ class Lookup {
   }
 
   private run(lease: Lease, mayRetry: boolean): void {
-    if (this.done) return lease.client.release();
-    const client = lease.client;
-    const reused = usedBefore.has(client);
-    this.inFlight = lease;
+    if (this.finished) return lease.client.release();
+    // Only a connection that has answered before may have gone stale: a new one failing is no reason to retry.
+    const retry = mayRetry && usedBefore.has(lease.client);
+    this.started(lease);
     const o = this.opts;
-    client.query({ name: o.name, text: o.sql, values: o.values as string[], rowMode: 'array' }, (err: Error | null, res: pg.QueryResult) => {
-      if (this.inFlight !== lease) return; // timed out meanwhile: already cancelled and dropped
-      this.inFlight = null;
-      if (err) return this.failed(lease, err, mayRetry && reused);
-      usedBefore.add(client);
-      client.release();
-      const first = res.rows[0] as unknown[] | undefined;
-      this.finish(undefined, first === undefined ? null : { names: res.fields.map((f) => f.name), values: first });
-    });
+    lease.client.query({ name: o.name, text: o.sql, values: o.values as string[], rowMode: 'array' }, (err: Error | null, res: pg.QueryResult) =>
+      this.answered(lease, err, retry, () => {
+        const first = res.rows[0] as unknown[] | undefined;
+        return first === undefined ? null : { names: res.fields.map((f) => f.name), values: first };
+      }),
+    );
   }
 
-  private failed(lease: Lease, err: Error, mayRetry: boolean): void {
-    const client = lease.client;
-    if (!isFatal(err)) {
-      // An SQL error leaves the connection usable.
-      usedBefore.add(client);
-      client.release();
-      return this.finish(err);
-    }
-    client.release(err);
-    // A connection that sat idle in the pool may have died unnoticed (server restart, a terminated
-    // backend). Lookups only read, so one more try on a fresh connection is safe.
-    if (mayRetry && !this.done) {
-      this.opts.log.info({ server: lease.server.label, err: errorText(err) }, 'stale postgres connection; retrying on a new one');
-      return this.attempt(false);
-    }
-    this.finish(err);
+  protected isFatal(err: unknown): boolean {
+    return isFatal(err);
   }
 
-  private expire(): void {
-    this.done = true;
-    const stuck = this.inFlight;
-    this.inFlight = null;
-    if (stuck !== null) {
-      this.servers.cancel(stuck);
-      stuck.client.release(new Error('query timed out'));
-    }
-    this.reject(new BackendTimeoutError(`no answer from PostgreSQL at ${stuck?.server.label ?? this.servers.label} within ${this.opts.timeoutMs} ms`));
+  protected keep(lease: Lease): void {
+    usedBefore.add(lease.client);
+    lease.client.release();
   }
 
-  private finish(err: unknown, row?: ResultRow | null): void {
-    if (this.done) return;
-    this.done = true;
-    clearTimeout(this.timer);
-    if (err === undefined) this.resolve(row ?? null);
-    else this.reject(err);
+  protected discard(lease: Lease, err: unknown): void {
+    lease.client.release(err instanceof Error ? err : new Error(errorText(err)));
+  }
+
+  protected abandon(lease: Lease): void {
+    this.servers.cancel(lease);
+    lease.client.release(new Error('query timed out'));
+  }
+
+  protected timeoutError(stuck: Lease | null): Error {
+    return new BackendTimeoutError(`no answer from PostgreSQL at ${stuck?.server.label ?? this.servers.label} within ${this.opts.timeoutMs} ms`);
+  }
+
+  protected serverOf(lease: Lease): string {
+    return lease.server.label;
   }
 }
