@@ -20,12 +20,14 @@ const marker = uniqueName('tap');
 const opened: MysqlDb[] = [];
 const relays: TapRelay[] = [];
 
-async function openThrough(query: string, extra: string[] = []): Promise<{ db: MysqlDb; relay: TapRelay }> {
-  const relay = new TapRelay(DB_PORT, DB_HOST, Buffer.from(marker));
-  await relay.start();
-  relays.push(relay);
+async function openThrough(query: string, extra: string[] = [], shared?: { relay: TapRelay; dbId: string }): Promise<{ db: MysqlDb; relay: TapRelay }> {
+  const relay = shared?.relay ?? new TapRelay(DB_PORT, DB_HOST, Buffer.from(marker));
+  if (shared === undefined) {
+    await relay.start();
+    relays.push(relay);
+  }
   const args = ['host=127.0.0.1', `port=${relay.port}`, `user=${DB_USER}`, `password=${DB_PASSWORD}`, `database=${DB_NAME}`, 'config-file=', `query=${query}`, ...extra];
-  const db = (await mysqlModule.initDb(args, databaseContext(`pool${opened.length}`, [], 'mysql'))) as MysqlDb;
+  const db = (await mysqlModule.initDb(args, databaseContext(shared?.dbId ?? `pool${opened.length}`, [], 'mysql'))) as MysqlDb;
   await mysqlModule.openDb!(db);
   opened.push(db);
   return { db, relay };
@@ -71,5 +73,22 @@ describe('mysql module pool', () => {
     }
     assert.ok(relay.accepted >= 1 && relay.accepted <= 3, `at most pool-size connections (${relay.accepted})`);
     assert.equal(relay.sent, relay.accepted, 'the query text went to the server once per connection: later lookups executed the prepared statement');
+  });
+
+  it('the old and the new database of a reload share a pool, and each answers by its own query', async (t) => {
+    if (!needServer(t, server)) return;
+    const first = await openThrough(`SELECT /* ${marker} */ v FROM ${table} WHERE k = '$key'`, ['pool-size=1'], undefined);
+    const dbId = first.db.ctx.dbId;
+    const second = await openThrough(`SELECT /* ${marker} */ CONCAT('new ', v) FROM ${table} WHERE k = '$key'`, ['pool-size=1'], { relay: first.relay, dbId });
+    assert.equal(first.db.pool, second.db.pool, 'one pool for the same database and settings');
+    for (let round = 0; round < 3; round++) {
+      const replies = await Promise.all(KEYS.slice(0, 10).flatMap((k) => [ask(first.db, k), ask(second.db, k)]));
+      KEYS.slice(0, 10).forEach((k, i) => {
+        assert.equal(replies[2 * i], `OK box of ${k}`);
+        assert.equal(replies[2 * i + 1], `OK new box of ${k}`);
+      });
+    }
+    assert.equal(first.relay.accepted, 1, 'one connection served both');
+    assert.equal(first.relay.sent, 2, 'that connection prepared each query once');
   });
 });
