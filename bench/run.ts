@@ -180,7 +180,7 @@ interface ModuleRow {
 }
 
 /** The postgres module's pool size, and so the concurrency the bare client gets too. */
-const PG_POOL = 4;
+const PG_POOL = 8;
 const BARE_PG = `bare pg client, ${AT_16.conns} callers, pool ${PG_POOL}`;
 
 /** The same lookups as the postgres row, straight from `pg` in the load generator's process: no smapd. */
@@ -197,7 +197,7 @@ async function directPg(keysFile: string): Promise<Rp.Outcome> {
 }
 
 /** The mysql module's default pool-size, and so the concurrency the bare client gets too. */
-const MYSQL_POOL = 4;
+const MYSQL_POOL = 8;
 const BARE_MYSQL = `bare mysql2 client, ${AT_16.conns} callers, pool ${MYSQL_POOL}`;
 
 /** The same lookups as the mysql row, straight from `mysql2` in the load generator's process: no smapd. */

@@ -11,12 +11,11 @@ import {
   clientFieldsOf,
   compileReplies,
   errorText,
-  renderError,
-  renderNotFound,
-  renderRow,
   requestValues,
   type SqlReplies,
 } from '../sql-common/replies.js';
+import { answer } from '../sql-common/answer.js';
+import { LogLimiter } from '../sql-common/log-limit.js';
 import { PoolRegistry, type SharedPool } from './pools.js';
 import { runLookup } from './lookup.js';
 import { checkDefaultDb, describeServer, MYSQL_OPTIONS, resolveSettings, type ConnectionSettings } from './settings.js';
@@ -27,6 +26,8 @@ export interface MysqlDb {
   readonly query: CompiledQuery;
   readonly replies: SqlReplies;
   readonly timeoutMs: number;
+  /** Failed lookups are logged at most once per interval (an outage fails every one). */
+  readonly failures: LogLimiter;
   pool: SharedPool | null;
 }
 
@@ -36,14 +37,16 @@ export const pools = new PoolRegistry();
 async function ping(db: MysqlDb, shared: SharedPool): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = db.settings.connectTimeoutMs + db.timeoutMs;
-  const check = (async () => {
-    const conn = await shared.pool.getConnection();
-    try {
-      await conn.ping();
-    } finally {
-      conn.release();
-    }
-  })();
+  const check = new Promise<void>((resolve, reject) => {
+    shared.pool.getConnection((err, conn) => {
+      if (err) return reject(err);
+      conn.ping((perr) => {
+        conn.release();
+        if (perr) reject(perr);
+        else resolve();
+      });
+    });
+  });
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new BackendTimeoutError(`no answer within ${deadline} ms`)), deadline);
   });
@@ -96,6 +99,7 @@ export default defineModule<MysqlDb>({
       query,
       replies: compileReplies(ctx, values, given),
       timeoutMs,
+      failures: new LogLimiter(),
       pool: null,
     };
   },
@@ -112,28 +116,13 @@ export default defineModule<MysqlDb>({
     db.pool = shared;
   },
 
-  async query(db, map, key, conn) {
+  query(db, map, key, conn) {
     const req = requestValues(map, key, conn);
-    if (db.pool === null) throw new BackendError(`database ${db.ctx.dbId} is not open`);
-    let values: Array<string | Buffer> = [];
-    try {
-      values = db.query.params.map((p) => boundValue(req[p]));
-      const row = await runLookup(db.pool, {
-        sql: db.query.sql,
-        values,
-        timeoutMs: db.timeoutMs,
-        log: db.ctx.log,
-      });
-      if (row === null) return renderNotFound(db.replies.negative, req);
-      return renderRow(db.replies.positive, row, req);
-    } catch (err) {
-      if (isUnspellable(err) && values.some((v) => typeof v !== 'string')) {
-        return renderNotFound(db.replies.negative, req);
-      }
-      const timedOut = err instanceof BackendTimeoutError;
-      db.ctx.log.error({ db: db.ctx.dbId, err: errorText(err) }, timedOut ? 'mysql lookup timed out' : 'mysql lookup failed');
-      return renderError(timedOut ? db.replies.timeout : db.replies.onerror, req, err);
-    }
+    const pool = db.pool;
+    if (pool === null) throw new BackendError(`database ${db.ctx.dbId} is not open`);
+    const values = db.query.params.map((p) => boundValue(req[p]));
+    const lookup = () => runLookup(pool, { sql: db.query.sql, values, timeoutMs: db.timeoutMs, log: db.ctx.log });
+    return answer(db, req, 'mysql', lookup, (err) => isUnspellable(err) && values.some((v) => typeof v !== 'string'));
   },
 
   async closeDb(db) {

@@ -2,16 +2,25 @@
  * One MySQL lookup: take a pooled connection, run the prepared statement, return the first row of the first
  * result set. A deadline covers the whole lookup (waiting for a connection, connecting, the query), so a slow
  * query holds one connection and never the others.
+ *
+ * Why callbacks, not mysql2's promise API: a lookup is the hot path. The promise wrappers cost a promise and
+ * an Error (for its stack) per call, and `execute` re-derives the statement key and options on every call;
+ * here each connection prepares a statement once, and later lookups execute that statement directly.
  */
 import type { Logger } from 'pino';
-import type { PoolConnection } from 'mysql2/promise';
+import type { FieldPacket, PoolConnection, PrepareStatementInfo, QueryError } from 'mysql2';
 import { BackendError, BackendTimeoutError } from '../../src/modules/api.js';
 import type { ResultRow } from '../sql-common/replies.js';
 import { errorText } from '../sql-common/replies.js';
-import { guardConnection, type SharedPool } from './pools.js';
+import { PooledLookup } from '../sql-common/lookup.js';
+import type { SharedPool } from './pools.js';
 
-/** Connections that have answered at least once: a failure on one of them may just be a stale connection. */
-const usedBefore = new WeakSet<object>();
+/**
+ * Prepared statements of each pooled connection, by SQL text (the old and the new database of a reload share
+ * a pool, and may differ in query). A connection in this map has answered before, so a failure on it may
+ * just mean it went stale while idle.
+ */
+const statements = new WeakMap<PoolConnection, Map<string, PrepareStatementInfo>>();
 
 type Field = { name: string };
 
@@ -36,10 +45,6 @@ function rowOf(rows: unknown[], fields: readonly Field[]): ResultRow | null {
   return { names: fields.map((f) => f.name), values: rows[0] as unknown[] };
 }
 
-function isFatal(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { fatal?: unknown }).fatal === true;
-}
-
 export interface LookupOptions {
   readonly sql: string;
   readonly values: readonly (string | Buffer)[];
@@ -49,70 +54,75 @@ export interface LookupOptions {
 
 /** Run one lookup. Rejects with BackendTimeoutError past the deadline, BackendError (or the driver's error) otherwise. */
 export function runLookup(shared: SharedPool, opts: LookupOptions): Promise<ResultRow | null> {
-  return new Promise((resolve, reject) => {
-    let done = false;
-    let inFlight: PoolConnection | null = null;
-    const timer = setTimeout(() => {
-      done = true;
-      const stuck = inFlight;
-      inFlight = null;
-      if (stuck !== null) abandon(shared, stuck, opts.log);
-      reject(new BackendTimeoutError(`no answer from MySQL at ${shared.server} within ${opts.timeoutMs} ms`));
-    }, opts.timeoutMs);
-    const finish = (err: unknown, row?: ResultRow | null): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (err === undefined) resolve(row ?? null);
-      else reject(err);
-    };
-
-    const attempt = async (mayRetry: boolean): Promise<void> => {
-      let conn: PoolConnection;
-      try {
-        conn = await shared.pool.getConnection();
-      } catch (err) {
-        finish(new BackendError(`no connection to MySQL at ${shared.server}: ${errorText(err)}`, { cause: err }));
-        return;
-      }
-      const core = conn.connection as unknown as Parameters<typeof guardConnection>[0];
-      guardConnection(core, opts.log, shared.server);
-      if (done) {
-        conn.release();
-        return;
-      }
-      const reused = usedBefore.has(core);
-      inFlight = conn;
-      try {
-        const [results, fields] = await conn.execute({ sql: opts.sql, values: opts.values as (string | Buffer)[], rowsAsArray: true });
-        if (inFlight !== conn) return; // timed out meanwhile: the connection was already abandoned
-        inFlight = null;
-        usedBefore.add(core);
-        conn.release();
-        finish(undefined, firstRow(results, fields));
-      } catch (err) {
-        if (inFlight !== conn) return;
-        inFlight = null;
-        if (!isFatal(err)) {
-          // An SQL error leaves the connection usable.
-          conn.release();
-          finish(err);
-          return;
-        }
-        conn.destroy();
-        // A connection that sat idle in the pool may have died unnoticed (server restart, KILL, wait_timeout).
-        // Lookups only read, so one more try on a fresh connection is safe.
-        if (reused && mayRetry && !done) {
-          opts.log.info({ server: shared.server, err: errorText(err) }, 'stale mysql connection; retrying on a new one');
-          await attempt(false);
-          return;
-        }
-        finish(err);
-      }
-    };
-    attempt(true).catch((err: unknown) => finish(err));
-  });
+  return new Promise((resolve, reject) => new MysqlLookup(shared, opts, resolve, reject).attempt(true));
 }
+
+class MysqlLookup extends PooledLookup<PoolConnection> {
+  protected readonly backend = 'mysql';
+
+  constructor(
+    private readonly shared: SharedPool,
+    private readonly opts: LookupOptions,
+    resolve: (row: ResultRow | null) => void,
+    reject: (err: unknown) => void,
+  ) {
+    super(opts.timeoutMs, opts.log, resolve, reject);
+  }
+
+  attempt(mayRetry: boolean): void {
+    this.shared.pool.getConnection((err, conn) => {
+      if (err) return this.finish(new BackendError(`no connection to MySQL at ${this.shared.server}: ${errorText(err)}`, { cause: err }));
+      if (this.finished) return conn.release();
+      this.started(conn);
+      const stmt = statements.get(conn)?.get(this.opts.sql);
+      if (stmt !== undefined) return this.execute(conn, stmt, mayRetry);
+      // Only a connection that has answered before may have gone stale: a new one failing is no reason to retry.
+      const retry = mayRetry && statements.has(conn);
+      conn.prepare(this.opts.sql, (perr, prepared) => {
+        if (perr) return this.answered(conn, perr, retry, noRow);
+        let byText = statements.get(conn);
+        if (byText === undefined) statements.set(conn, (byText = new Map()));
+        byText.set(this.opts.sql, prepared);
+        this.execute(conn, prepared, retry);
+      });
+    });
+  }
+
+  private execute(conn: PoolConnection, stmt: PrepareStatementInfo, mayRetry: boolean): void {
+    stmt.execute(this.opts.values, (err: QueryError | null, results: unknown, fields: FieldPacket[]) =>
+      this.answered(conn, err, mayRetry, () => firstRow(results, fields)),
+    );
+  }
+
+  protected isFatal(err: unknown): boolean {
+    return typeof err === 'object' && err !== null && (err as { fatal?: unknown }).fatal === true;
+  }
+
+  protected keep(conn: PoolConnection, err?: unknown): void {
+    // After an SQL error the statement is prepared again next time, in case the error was about the statement
+    // itself (ER_UNKNOWN_STMT_HANDLER).
+    if (err !== undefined) statements.get(conn)?.delete(this.opts.sql);
+    conn.release();
+  }
+
+  protected discard(conn: PoolConnection): void {
+    conn.destroy();
+  }
+
+  protected abandon(conn: PoolConnection): void {
+    abandon(this.shared, conn, this.opts.log);
+  }
+
+  protected timeoutError(): Error {
+    return new BackendTimeoutError(`no answer from MySQL at ${this.shared.server} within ${this.opts.timeoutMs} ms`);
+  }
+
+  protected serverOf(): string {
+    return this.shared.server;
+  }
+}
+
+const noRow = (): null => null;
 
 /**
  * Drop a connection whose query outlived the deadline, and stop the query on the server, which would

@@ -10,7 +10,8 @@
  * on the same connection, with no listener, would crash the process.
  */
 import { readFileSync } from 'node:fs';
-import mysql from 'mysql2/promise';
+import mysql from 'mysql2';
+import mysqlPromise from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { ConnectionSettings } from './settings.js';
 import { describeServer } from './settings.js';
@@ -81,7 +82,7 @@ export class PoolRegistry {
  * its query does (its socket is closed already).
  */
 export class Killer {
-  private conn: Promise<mysql.Connection> | null = null;
+  private conn: Promise<mysqlPromise.Connection> | null = null;
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -116,9 +117,9 @@ export class Killer {
     }
   }
 
-  private connection(): Promise<mysql.Connection> {
+  private connection(): Promise<mysqlPromise.Connection> {
     if (this.conn === null) {
-      const made = mysql.createConnection(connectionOptions(this.settings));
+      const made = mysqlPromise.createConnection(connectionOptions(this.settings));
       made.then(
         // Only while it is still the current one: an old connection's late error must not drop a new one.
         (c) => c.on('error', () => this.conn === made && this.drop()),
@@ -171,13 +172,16 @@ function makePool(s: ConnectionSettings): mysql.Pool {
     idleTimeout: 60_000,
     waitForConnections: true,
     queueLimit: QUEUE_LIMIT,
+    // Lookups read the first row by position; arrays are also what the statement's row parser builds cheapest.
+    rowsAsArray: true,
   });
 }
 
 async function endPool(pool: mysql.Pool): Promise<void> {
-  if (!(await settledWithin(pool.end(), END_TIMEOUT_MS))) {
+  const ended = new Promise<void>((resolve, reject) => pool.end((err) => (err ? reject(err) : resolve())));
+  if (!(await settledWithin(ended, END_TIMEOUT_MS))) {
     // The pool's own bookkeeping is the only list of its connections.
-    const core = (pool as unknown as { pool: { _allConnections?: { toArray?(): CoreConnection[] } } }).pool;
+    const core = pool as unknown as { _allConnections?: { toArray?(): CoreConnection[] } };
     for (const c of core._allConnections?.toArray?.() ?? []) c.destroy();
   }
 }

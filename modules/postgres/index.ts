@@ -12,12 +12,12 @@ import {
   clientFieldsOf,
   compileReplies,
   errorText,
-  renderError,
   renderNotFound,
-  renderRow,
   requestValues,
   type SqlReplies,
 } from '../sql-common/replies.js';
+import { answer } from '../sql-common/answer.js';
+import { LogLimiter } from '../sql-common/log-limit.js';
 import { runLookup } from './lookup.js';
 import { compilePostgresQuery, type PostgresQuery } from './query.js';
 import { Servers } from './servers.js';
@@ -29,6 +29,8 @@ export interface PostgresDb {
   readonly query: PostgresQuery;
   readonly replies: SqlReplies;
   readonly timeoutMs: number;
+  /** Failed lookups are logged at most once per interval (an outage fails every one). */
+  readonly failures: LogLimiter;
   servers: Servers | null;
 }
 
@@ -82,6 +84,7 @@ export default defineModule<PostgresDb>({
       replies: compileReplies(ctx, values, given),
       // The database block's timeout answers TIMEOUT whatever the module does: cancel the query by then.
       timeoutMs: Math.min(ownTimeoutMs, ctx.queryTimeoutMs),
+      failures: new LogLimiter(),
       servers: null,
     };
   },
@@ -98,26 +101,14 @@ export default defineModule<PostgresDb>({
     db.servers = servers;
   },
 
-  async query(db, map, key, conn) {
+  query(db, map, key, conn) {
     const req = requestValues(map, key, conn);
-    if (db.servers === null) throw new BackendError(`database ${db.ctx.dbId} is not open`);
+    const servers = db.servers;
+    if (servers === null) throw new BackendError(`database ${db.ctx.dbId} is not open`);
     const values = db.query.order.map((v: SqlVariable) => req[v]);
     if (values.some((v) => UNSTORABLE.test(v))) return renderNotFound(db.replies.negative, req);
-    try {
-      const row = await runLookup(db.servers, {
-        name: db.query.name,
-        sql: db.query.compiled.sql,
-        values,
-        timeoutMs: db.timeoutMs,
-        log: db.ctx.log,
-      });
-      if (row === null) return renderNotFound(db.replies.negative, req);
-      return renderRow(db.replies.positive, row, req);
-    } catch (err) {
-      const timedOut = err instanceof BackendTimeoutError;
-      db.ctx.log.error({ db: db.ctx.dbId, err: errorText(err) }, timedOut ? 'postgres lookup timed out' : 'postgres lookup failed');
-      return renderError(timedOut ? db.replies.timeout : db.replies.onerror, req, err);
-    }
+    const lookup = () => runLookup(servers, { name: db.query.name, sql: db.query.compiled.sql, values, timeoutMs: db.timeoutMs, log: db.ctx.log });
+    return answer(db, req, 'postgres', lookup);
   },
 
   async closeDb(db) {

@@ -8,13 +8,11 @@ import type { Logger } from 'pino';
 import { BackendTimeoutError } from '../../src/modules/api.js';
 import type { ResultRow } from '../sql-common/replies.js';
 import { errorText } from '../sql-common/replies.js';
+import { PooledLookup } from '../sql-common/lookup.js';
 import type { Lease, Servers } from './servers.js';
 
 /** Connections that have answered at least once: a failure on one of them may just be a stale connection. */
 const usedBefore = new WeakSet<object>();
-
-/** Column values as the server writes them (dates, numerics, int8 keep their exact text). */
-const TEXT_TYPES = { getTypeParser: () => (value: string) => value } as unknown as pg.CustomTypesConfig;
 
 export interface LookupOptions {
   /** The prepared statement's name: the server parses and plans it once per connection. */
@@ -38,71 +36,66 @@ function isFatal(err: unknown): boolean {
 
 /** Run one lookup. Rejects with BackendTimeoutError past the deadline, BackendError (or the driver's error) otherwise. */
 export function runLookup(servers: Servers, opts: LookupOptions): Promise<ResultRow | null> {
-  return new Promise((resolve, reject) => {
-    let done = false;
-    let inFlight: Lease | null = null;
-    const timer = setTimeout(() => {
-      done = true;
-      const stuck = inFlight;
-      inFlight = null;
-      if (stuck !== null) {
-        servers.cancel(stuck);
-        stuck.client.release(new Error('query timed out'));
-      }
-      reject(new BackendTimeoutError(`no answer from PostgreSQL at ${stuck?.server.label ?? servers.label} within ${opts.timeoutMs} ms`));
-    }, opts.timeoutMs);
-    const finish = (err: unknown, row?: ResultRow | null): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (err === undefined) resolve(row ?? null);
-      else reject(err);
-    };
+  return new Promise((resolve, reject) => new PostgresLookup(servers, opts, resolve, reject).attempt(true));
+}
 
-    const attempt = async (mayRetry: boolean): Promise<void> => {
-      let lease: Lease;
-      try {
-        lease = await servers.acquire();
-      } catch (err) {
-        finish(err);
-        return;
-      }
-      if (done) {
-        lease.client.release();
-        return;
-      }
-      const client = lease.client;
-      const reused = usedBefore.has(client);
-      inFlight = lease;
-      try {
-        const res = await client.query({ name: opts.name, text: opts.sql, values: opts.values as string[], rowMode: 'array', types: TEXT_TYPES });
-        if (inFlight !== lease) return; // timed out meanwhile: already cancelled and dropped
-        inFlight = null;
-        usedBefore.add(client);
-        client.release();
+/** The query goes through pg's callback API: its promise form costs a promise and a rejection handler per call. */
+class PostgresLookup extends PooledLookup<Lease> {
+  protected readonly backend = 'postgres';
+
+  constructor(
+    private readonly servers: Servers,
+    private readonly opts: LookupOptions,
+    resolve: (row: ResultRow | null) => void,
+    reject: (err: unknown) => void,
+  ) {
+    super(opts.timeoutMs, opts.log, resolve, reject);
+  }
+
+  attempt(mayRetry: boolean): void {
+    this.servers.acquire().then(
+      (lease) => this.run(lease, mayRetry),
+      (err: unknown) => this.finish(err),
+    );
+  }
+
+  private run(lease: Lease, mayRetry: boolean): void {
+    if (this.finished) return lease.client.release();
+    // Only a connection that has answered before may have gone stale: a new one failing is no reason to retry.
+    const retry = mayRetry && usedBefore.has(lease.client);
+    this.started(lease);
+    const o = this.opts;
+    lease.client.query({ name: o.name, text: o.sql, values: o.values as string[], rowMode: 'array' }, (err: Error | null, res: pg.QueryResult) =>
+      this.answered(lease, err, retry, () => {
         const first = res.rows[0] as unknown[] | undefined;
-        finish(undefined, first === undefined ? null : { names: res.fields.map((f) => f.name), values: first });
-      } catch (err) {
-        if (inFlight !== lease) return;
-        inFlight = null;
-        if (!isFatal(err)) {
-          // An SQL error leaves the connection usable.
-          usedBefore.add(client);
-          client.release();
-          finish(err);
-          return;
-        }
-        client.release(err instanceof Error ? err : new Error(errorText(err)));
-        // A connection that sat idle in the pool may have died unnoticed (server restart, a terminated
-        // backend). Lookups only read, so one more try on a fresh connection is safe.
-        if (reused && mayRetry && !done) {
-          opts.log.info({ server: lease.server.label, err: errorText(err) }, 'stale postgres connection; retrying on a new one');
-          await attempt(false);
-          return;
-        }
-        finish(err);
-      }
-    };
-    attempt(true).catch((err: unknown) => finish(err));
-  });
+        return first === undefined ? null : { names: res.fields.map((f) => f.name), values: first };
+      }),
+    );
+  }
+
+  protected isFatal(err: unknown): boolean {
+    return isFatal(err);
+  }
+
+  protected keep(lease: Lease): void {
+    usedBefore.add(lease.client);
+    lease.client.release();
+  }
+
+  protected discard(lease: Lease, err: unknown): void {
+    lease.client.release(err instanceof Error ? err : new Error(errorText(err)));
+  }
+
+  protected abandon(lease: Lease): void {
+    this.servers.cancel(lease);
+    lease.client.release(new Error('query timed out'));
+  }
+
+  protected timeoutError(stuck: Lease | null): Error {
+    return new BackendTimeoutError(`no answer from PostgreSQL at ${stuck?.server.label ?? this.servers.label} within ${this.opts.timeoutMs} ms`);
+  }
+
+  protected serverOf(lease: Lease): string {
+    return lease.server.label;
+  }
 }

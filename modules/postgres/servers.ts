@@ -19,6 +19,9 @@ import { errorText } from '../sql-common/replies.js';
 import type { Endpoint, PostgresSettings } from './settings.js';
 import { settledWithin } from '../sql-common/settle.js';
 
+/** Column values as the server writes them (dates, numerics, int8 keep their exact text). */
+const TEXT_TYPES = { getTypeParser: () => (value: string) => value } as unknown as pg.CustomTypesConfig;
+
 /** How long a server that failed to connect is passed over while another one is tried first. */
 export const DOWN_MS = 2000;
 /** How long closing a pool may take before its connections are dropped (a dead server never answers). */
@@ -145,6 +148,8 @@ export class Servers {
       database: st.database,
       options: st.options,
       application_name: 'smapd',
+      // On the connection rather than on each query: pg copies a query's config, property by property.
+      types: TEXT_TYPES,
       ssl: s.tls ? tlsOptions(st, e) : false,
       max: st.poolSize,
       idleTimeoutMillis: IDLE_TIMEOUT_MS,

@@ -51,6 +51,12 @@ const ENVIRONMENT: Readonly<Record<ConninfoKeyword, string>> = {
 /** Debian's (and most distributions') libpq default: the server's unix socket directory. */
 export const DEFAULT_HOST = '/var/run/postgresql';
 export const DEFAULT_PORT = 5432;
+/**
+ * Connections per database (per worker process). 8 rather than 4: at 16 lookups in flight, 8 connections
+ * answered more lookups per second for less CPU each, and 16 no better (docs/performance.md); it also keeps
+ * workers x databases x pool-size well under the servers' default connection limits (151 and 100).
+ */
+export const DEFAULT_POOL_SIZE = 8;
 /** libpq waits for ever when connect_timeout is unset; a map lookup cannot. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
@@ -63,7 +69,7 @@ export const POSTGRES_OPTIONS: OptionSpec = {
   // "unknown option".
   krbsrvname: { type: 'string' },
   query: { type: 'string' },
-  'pool-size': { type: 'number', default: 4 },
+  'pool-size': { type: 'number', default: DEFAULT_POOL_SIZE },
   timeout: { type: 'duration', default: 5000 },
   ...REPLY_OPTIONS,
 };

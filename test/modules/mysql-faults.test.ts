@@ -9,6 +9,8 @@ import mysqlModule, { type MysqlDb } from '../../modules/mysql/index.js';
 import type { Reply } from '../../src/modules/api.js';
 import { BackendError } from '../../src/errors.js';
 import { databaseContext } from '../helpers/module-context.js';
+import { FAILURE_LOG_INTERVAL_MS } from '../../modules/sql-common/log-limit.js';
+import { capturingContext } from './sql-log-capture.js';
 import { conn, connectServer, DB_HOST, DB_NAME, DB_PORT, needServer, Relay, sleep, uniqueName, type Server } from './mysql-fixture.js';
 
 let server: Server | undefined;
@@ -189,6 +191,26 @@ describe('mysql module faults', () => {
       await relay.start();
       const seen = await untilOk(db, 'k', 3000);
       assert.equal(seen.at(-1), 'OK value', `recovered by itself (answers: ${seen.join(' | ')})`);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('an outage logs its first failed lookup, and holds back the rest for a while', async (t) => {
+    if (!needServer(t, server)) return;
+    const relay = new Relay();
+    await relay.start();
+    const { ctx, lines } = capturingContext(databaseContext('outage', [], 'mysql'));
+    const db = (await mysqlModule.initDb(args([`query=SELECT v FROM ${table} WHERE k = $key`], relay.port), ctx)) as MysqlDb;
+    try {
+      await mysqlModule.openDb!(db);
+      opened.push(db);
+      await relay.stop();
+      for (let i = 0; i < 20; i++) assert.equal(await ask(db, 'k'), 'TEMP database error');
+      const failed = lines.filter((l) => l.msg === 'mysql lookup failed');
+      assert.equal(failed.length, 1, `one line per ${FAILURE_LOG_INTERVAL_MS} ms, not one per lookup`);
+      assert.equal(failed[0]!.suppressed, 0);
+      assert.match(String(failed[0]!.err), /\S/, 'the line says why');
     } finally {
       await relay.stop();
     }

@@ -14,6 +14,8 @@ import type { Reply } from '../../src/modules/api.js';
 import { BackendError } from '../../src/errors.js';
 import { databaseContext } from '../helpers/module-context.js';
 import { TcpRelay } from '../helpers/tcp-relay.js';
+import { FAILURE_LOG_INTERVAL_MS } from '../../modules/sql-common/log-limit.js';
+import { capturingContext } from './sql-log-capture.js';
 import { conn } from './mysql-fixture.js';
 import { connectPg, needPg, pgArgs, PG_PORT, runningQueries, uniqueName, waitFor, type PgServer } from './postgres-fixture.js';
 
@@ -165,6 +167,21 @@ describe('postgres module faults', () => {
     await r.start();
     const seen = await untilOk(db, 'k', 5000);
     assert.equal(seen.at(-1), 'OK value', `recovered by itself (answers: ${seen.join(' | ')})`);
+  });
+
+  it('an outage logs its first failed lookup, and holds back the rest for a while', async (t) => {
+    if (!needPg(t, server)) return;
+    const r = await relay();
+    const { ctx, lines } = capturingContext(databaseContext('outage-log', [], 'pg'));
+    const db = (await postgresModule.initDb([...args(r.port), byKey()], ctx)) as PostgresDb;
+    await postgresModule.openDb!(db);
+    opened.push(db);
+    await r.stop();
+    for (let i = 0; i < 20; i++) assert.match(await ask(db, 'k'), /^TEMP \S/);
+    const failed = lines.filter((l) => l.msg === 'postgres lookup failed');
+    assert.equal(failed.length, 1, `one line per ${FAILURE_LOG_INTERVAL_MS} ms, not one per lookup`);
+    assert.equal(failed[0]!.suppressed, 0);
+    assert.match(String(failed[0]!.err), /\S/, 'the line says why');
   });
 
   it('an open that failed while the server was down succeeds once it is back', async (t) => {

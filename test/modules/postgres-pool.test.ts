@@ -1,0 +1,76 @@
+/**
+ * The postgres module's pool under concurrent lookups: the default pool size, every lookup answered with its own
+ * row, and each pooled connection preparing the statement once (through a relay that sees what goes to the
+ * server).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import postgresModule, { type PostgresDb } from '../../modules/postgres/index.js';
+import { DEFAULT_POOL_SIZE } from '../../modules/postgres/settings.js';
+import type { Reply } from '../../src/modules/api.js';
+import { databaseContext } from '../helpers/module-context.js';
+import { conn } from './mysql-fixture.js';
+import { connectPg, needPg, PG_DATABASE, PG_HOST, PG_PORT, PG_USER, uniqueName, type PgServer } from './postgres-fixture.js';
+import { TapRelay } from './sql-tap-relay.js';
+
+const KEYS = Array.from({ length: 60 }, (_, i) => `user${i}@example.org`);
+
+let server: PgServer | undefined;
+const table = uniqueName('smapd_pool');
+const marker = uniqueName('tap');
+const opened: PostgresDb[] = [];
+const relays: TapRelay[] = [];
+
+async function openThrough(query: string, extra: string[] = []): Promise<{ db: PostgresDb; relay: TapRelay }> {
+  const relay = new TapRelay(PG_PORT, PG_HOST, Buffer.from(marker));
+  await relay.start();
+  relays.push(relay);
+  const args = ['host=127.0.0.1', `port=${relay.port}`, `user=${PG_USER}`, `dbname=${PG_DATABASE}`, 'sslmode=disable', `query=${query}`, ...extra];
+  const db = (await postgresModule.initDb(args, databaseContext(`pool${opened.length}`, [], 'pg'))) as PostgresDb;
+  await postgresModule.openDb!(db);
+  opened.push(db);
+  return { db, relay };
+}
+
+function ask(db: PostgresDb, key: string): Promise<Reply> {
+  return postgresModule.query!(db, 'aliases', key, conn) as Promise<Reply>;
+}
+
+describe('postgres module pool', () => {
+  before(async () => {
+    server = await connectPg();
+    if (server.admin === null) return;
+    await server.admin.query(`CREATE TABLE ${table} (k text PRIMARY KEY, v text)`);
+    await server.admin.query(`INSERT INTO ${table} (k, v) SELECT k, 'box of ' || k FROM unnest($1::text[]) AS k`, [KEYS]);
+  });
+
+  after(async () => {
+    for (const db of opened) await postgresModule.closeDb!(db);
+    for (const r of relays) await r.stop();
+    if (server?.admin) {
+      await server.admin.query(`DROP TABLE IF EXISTS ${table}`);
+      await server.admin.end();
+    }
+  });
+
+  it(`opens up to ${DEFAULT_POOL_SIZE} connections by default when more lookups wait`, async (t) => {
+    if (!needPg(t, server)) return;
+    assert.equal(DEFAULT_POOL_SIZE, 8);
+    const { db, relay } = await openThrough(`SELECT /* ${marker} */ v FROM ${table}, pg_sleep(0.3) WHERE k = $key`);
+    const replies = await Promise.all(KEYS.slice(0, 16).map((k) => ask(db, k)));
+    replies.forEach((r, i) => assert.equal(r, `OK box of ${KEYS[i]}`));
+    assert.equal(relay.accepted, DEFAULT_POOL_SIZE, 'one connection per lookup in flight, up to the default pool size');
+  });
+
+  it('answers many concurrent lookups each with its own row, preparing the statement once per connection', async (t) => {
+    if (!needPg(t, server)) return;
+    const { db, relay } = await openThrough(`SELECT /* ${marker} */ v FROM ${table} WHERE k = $key`, ['pool-size=3']);
+    for (let wave = 0; wave < 3; wave++) {
+      const replies = await Promise.all(KEYS.map((k) => ask(db, k)));
+      replies.forEach((r, i) => assert.equal(r, `OK box of ${KEYS[i]}`, `wave ${wave}, key ${KEYS[i]}`));
+      assert.equal(await ask(db, 'nobody@example.org'), 'NOTFOUND ');
+    }
+    assert.ok(relay.accepted >= 1 && relay.accepted <= 3, `at most pool-size connections (${relay.accepted})`);
+    assert.equal(relay.sent, relay.accepted, 'the query text went to the server once per connection: later lookups executed the prepared statement');
+  });
+});
