@@ -14,8 +14,7 @@ import {
   requestValues,
   type SqlReplies,
 } from '../sql-common/replies.js';
-import { answer } from '../sql-common/answer.js';
-import { LogLimiter } from '../sql-common/log-limit.js';
+import { answer, closeFailureLogs, failureLogs, type FailureLogs } from '../sql-common/answer.js';
 import { PoolRegistry, type SharedPool } from './pools.js';
 import { runLookup } from './lookup.js';
 import { checkDefaultDb, describeServer, MYSQL_OPTIONS, resolveSettings, type ConnectionSettings } from './settings.js';
@@ -27,7 +26,7 @@ export interface MysqlDb {
   readonly replies: SqlReplies;
   readonly timeoutMs: number;
   /** Failed lookups are logged at most once per interval (an outage fails every one). */
-  readonly failures: LogLimiter;
+  readonly failures: FailureLogs;
   pool: SharedPool | null;
 }
 
@@ -99,7 +98,7 @@ export default defineModule<MysqlDb>({
       query,
       replies: compileReplies(ctx, values, given),
       timeoutMs,
-      failures: new LogLimiter(),
+      failures: failureLogs(ctx, 'mysql'),
       pool: null,
     };
   },
@@ -122,10 +121,11 @@ export default defineModule<MysqlDb>({
     if (pool === null) throw new BackendError(`database ${db.ctx.dbId} is not open`);
     const values = db.query.params.map((p) => boundValue(req[p]));
     const lookup = () => runLookup(pool, { sql: db.query.sql, values, timeoutMs: db.timeoutMs, log: db.ctx.log });
-    return answer(db, req, 'mysql', lookup, (err) => isUnspellable(err) && values.some((v) => typeof v !== 'string'));
+    return answer(db, req, lookup, (err) => isUnspellable(err) && values.some((v) => typeof v !== 'string'));
   },
 
   async closeDb(db) {
+    closeFailureLogs(db.failures);
     const shared = db.pool;
     db.pool = null;
     if (shared !== null) await pools.release(shared);

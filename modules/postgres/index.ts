@@ -16,8 +16,7 @@ import {
   requestValues,
   type SqlReplies,
 } from '../sql-common/replies.js';
-import { answer } from '../sql-common/answer.js';
-import { LogLimiter } from '../sql-common/log-limit.js';
+import { answer, closeFailureLogs, failureLogs, type FailureLogs } from '../sql-common/answer.js';
 import { runLookup } from './lookup.js';
 import { compilePostgresQuery, type PostgresQuery } from './query.js';
 import { Servers } from './servers.js';
@@ -30,7 +29,7 @@ export interface PostgresDb {
   readonly replies: SqlReplies;
   readonly timeoutMs: number;
   /** Failed lookups are logged at most once per interval (an outage fails every one). */
-  readonly failures: LogLimiter;
+  readonly failures: FailureLogs;
   servers: Servers | null;
 }
 
@@ -84,7 +83,7 @@ export default defineModule<PostgresDb>({
       replies: compileReplies(ctx, values, given),
       // The database block's timeout answers TIMEOUT whatever the module does: cancel the query by then.
       timeoutMs: Math.min(ownTimeoutMs, ctx.queryTimeoutMs),
-      failures: new LogLimiter(),
+      failures: failureLogs(ctx, 'postgres'),
       servers: null,
     };
   },
@@ -108,10 +107,11 @@ export default defineModule<PostgresDb>({
     const values = db.query.order.map((v: SqlVariable) => req[v]);
     if (values.some((v) => UNSTORABLE.test(v))) return renderNotFound(db.replies.negative, req);
     const lookup = () => runLookup(servers, { name: db.query.name, sql: db.query.compiled.sql, values, timeoutMs: db.timeoutMs, log: db.ctx.log });
-    return answer(db, req, 'postgres', lookup);
+    return answer(db, req, lookup);
   },
 
   async closeDb(db) {
+    closeFailureLogs(db.failures);
     const servers = db.servers;
     db.servers = null;
     if (servers !== null) await servers.close();

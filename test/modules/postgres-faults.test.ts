@@ -14,7 +14,7 @@ import type { Reply } from '../../src/modules/api.js';
 import { BackendError } from '../../src/errors.js';
 import { databaseContext } from '../helpers/module-context.js';
 import { TcpRelay } from '../helpers/tcp-relay.js';
-import { FAILURE_LOG_INTERVAL_MS } from '../../modules/sql-common/log-limit.js';
+import { RATE_LOG_INTERVAL_MS } from '../../src/modules/api.js';
 import { capturingContext } from './sql-log-capture.js';
 import { conn } from './mysql-fixture.js';
 import { connectPg, needPg, pgArgs, PG_PORT, runningQueries, uniqueName, waitFor, type PgServer } from './postgres-fixture.js';
@@ -179,8 +179,8 @@ describe('postgres module faults', () => {
     await r.stop();
     for (let i = 0; i < 20; i++) assert.match(await ask(db, 'k'), /^TEMP \S/);
     const failed = lines.filter((l) => l.msg === 'postgres lookup failed');
-    assert.equal(failed.length, 1, `one line per ${FAILURE_LOG_INTERVAL_MS} ms, not one per lookup`);
-    assert.equal(failed[0]!.suppressed, 0);
+    assert.equal(failed.length, 1, `one line per ${RATE_LOG_INTERVAL_MS} ms, not one per lookup`);
+    assert.equal(failed[0]!.repeated, undefined, 'the first line is logged at once, alone');
     assert.match(String(failed[0]!.err), /\S/, 'the line says why');
   });
 
