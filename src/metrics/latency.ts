@@ -1,8 +1,8 @@
 /**
  * A lookup latency histogram per database (`smapd_db_lookup_duration_seconds`). Recording one lookup costs
- * two clock reads (the caller's) and a short scan of a fixed bucket table, with no allocation: the hot path
- * pays next to nothing (docs/control.md gives the measured cost). The buckets span 50 µs (a hit in a `file`
- * map) to 10 s (a backend near its timeout).
+ * one clock reading (LookupClock below) and a short scan of a fixed bucket table, with no allocation: the hot
+ * path pays next to nothing (docs/control.md gives the measured cost). The buckets span 50 µs (a hit in a
+ * `file` map) to 10 s (a backend near its timeout).
  */
 
 /** Upper bounds of the buckets, in seconds (Prometheus `le`); a last `+Inf` bucket is implied. */
@@ -40,6 +40,42 @@ export class LatencyHistogram {
     return { counts: Array.from(this.counts), sum: this.sumMs / 1000, count: this.n };
   }
 }
+
+/**
+ * The clock of the lookup path, shared by every database of the process. A connection marks the start of each
+ * read it decodes (`startRead`, `endRead`); a lookup started during that read is timed from the latest mark,
+ * and the clock reading that ends it becomes the next mark. So each lookup costs one clock reading, not two,
+ * and its time includes the core's work on its request since the previous lookup of the read (decoding,
+ * splitting, a transform: a fraction of a microsecond, far below the first bucket). A lookup started outside a
+ * read (after an async transform, or called directly) reads the clock at its start as well.
+ */
+export class LookupClock {
+  /** The latest mark of the read being decoded; -1 outside a read (performance.now() is never negative). */
+  private mark = -1;
+
+  /** A read is being decoded from now on; returns the time (`performance.now()`). */
+  startRead(): number {
+    return (this.mark = performance.now());
+  }
+
+  endRead(): void {
+    this.mark = -1;
+  }
+
+  /** When the lookup that starts now is taken to start. */
+  start(): number {
+    return this.mark >= 0 ? this.mark : performance.now();
+  }
+
+  /** A lookup that started at `started` has its answer now: how long it took, in ms. */
+  lap(started: number): number {
+    const now = performance.now();
+    if (this.mark >= 0) this.mark = now;
+    return now - started;
+  }
+}
+
+export const lookupClock = new LookupClock();
 
 /** The sum of several processes' histograms (workers mode); undefined when none has one. */
 export function mergeLatency(a: LatencySnapshot | undefined, b: LatencySnapshot | undefined): LatencySnapshot | undefined {

@@ -22,6 +22,7 @@ import { hasRawBytes, netstringOfBytes, textByteLength } from '../protocol/bytes
 import * as R from '../protocol/reply.js';
 import type { Reply } from '../protocol/reply.js';
 import { RequestSplitter } from '../protocol/request.js';
+import { lookupClock } from '../metrics/latency.js';
 import { ProtocolError, RequestTooLargeError } from '../errors.js';
 import { deliverChunks, type ChunkSink } from './shared-read.js';
 import type { RateLimitedWarning } from './rate-log.js';
@@ -79,8 +80,11 @@ export class Connection {
   private rest: Buffer | null = null;
   /** A frame completed since the last look; `lastProgress` is then brought up to date once per read. */
   private progressed = false;
-  /** When this connection last completed a request (or was accepted), in ms since 1970. */
-  lastProgress = Date.now();
+  /**
+   * When this connection last completed a request (or was accepted), in ms on the monotonic clock of
+   * `performance.now()`: only compared with other connections' (eviction.ts).
+   */
+  lastProgress = performance.now();
   private deadline: NodeJS.Timeout | undefined;
   /** Unanswered async requests (and the sync ones queued behind them), oldest first. */
   private readonly slots: Slot[] = [];
@@ -206,15 +210,19 @@ export class Connection {
   private feed(chunk: Buffer, n: number, owned: boolean): void {
     let stop: number;
     this.socketQueued = this.socket.writableLength;
+    // One clock reading for the read: when it made progress, and the start of its first lookup's time.
+    const readAt = lookupClock.startRead();
     try {
       stop = this.decoder.push(chunk, this.onFrame, n);
     } catch (err) {
+      lookupClock.endRead();
       this.protocolError(err as Error);
       return;
     }
+    lookupClock.endRead();
     if (this.progressed) {
       this.progressed = false;
-      this.lastProgress = Date.now();
+      this.lastProgress = readAt;
     }
     if (this.stalled) {
       if (stop < n) this.rest = owned ? chunk.subarray(stop, n) : Buffer.from(chunk.subarray(stop, n));
