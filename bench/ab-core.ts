@@ -8,6 +8,8 @@
  *   AB_A=DIST        the A build's dist directory (default /work/old/dist; its smapd must take the same config)
  *   AB_B=DIST        the B build's dist directory (default: this one)
  *   BENCH_C_DIR=DIR  where sockbench was built (make -C ../shared/tools/sockbench OUT=DIR; required)
+ *   AB_MODULE=NAME   file (default), or sockmap: an asynchronous module, forwarding each lookup to the C
+ *                    reference server (refsmapd, built beside sockbench) serving the same map
  *   AB_SHAPES=LIST   connections x depth, comma-separated (default 16x1,16x16)
  *   AB_ROUNDS=N      rounds (default 5)
  *   AB_SECONDS=N     measured seconds per run (default 3), after a 1 s warm-up
@@ -15,14 +17,19 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { findCTools, runSockbench, type CTools } from './c-tools.js';
+import { findCTools, runSockbench, startRefsmapd, type CTools } from './c-tools.js';
 import { cpuSeconds } from './cpu.js';
 import * as F from './fixtures.js';
-import { startSmapd } from './processes.js';
+import { startSmapd, type RunningServer } from './processes.js';
 
 const here = path.resolve(import.meta.dirname, '..');
 const num = (v: string | undefined, d: number) => (v !== undefined && Number(v) > 0 ? Number(v) : d);
 const say = (line = '') => process.stdout.write(line + '\n');
+
+interface Build {
+  readonly name: string;
+  readonly dist: string;
+}
 
 interface Shape {
   readonly conns: number;
@@ -65,7 +72,7 @@ async function main(): Promise<number> {
     say(`ab-core: ${tools}`);
     return 2;
   }
-  const builds = [
+  const builds: Build[] = [
     { name: 'A', dist: path.resolve(process.env.AB_A ?? '/work/old/dist') },
     { name: 'B', dist: path.resolve(process.env.AB_B ?? here) },
   ];
@@ -78,23 +85,43 @@ async function main(): Promise<number> {
     const mapFile = F.writeTextMap(workDir, entries);
     const keysFile = path.join(workDir, 'keys.txt');
     writeFileSync(keysFile, entries.map((e) => `${e.key}\n`).join(''));
-    const conf = F.writeConfig(workDir, 'ab', 'file', `file=${mapFile}`);
-    say(`A = ${builds[0]!.dist}\nB = ${builds[1]!.dist}\n${rounds} rounds, ${seconds} s each, µs of server CPU per request`);
-    for (const shape of shapes) {
-      const got: number[][] = builds.map(() => []);
-      for (let round = 0; round < rounds; round++) {
-        // Alternate which build goes first, so neither always runs on a machine just warmed by the other.
-        const order = round % 2 === 0 ? [0, 1] : [1, 0];
-        for (const i of order) got[i]!.push(await cpuPerRequest(tools, builds[i]!.dist, conf, keysFile, shape, seconds));
-        say(`  ${shape.conns}x${shape.depth} round ${round + 1}: A ${got[0]!.at(-1)!.toFixed(2)}  B ${got[1]!.at(-1)!.toFixed(2)}`);
-      }
-      const a = median(got[0]!);
-      const b = median(got[1]!);
-      say(`${shape.conns}x${shape.depth}: median A ${a.toFixed(2)} µs, B ${b.toFixed(2)} µs, B/A ${(b / a).toFixed(3)}`);
+    const moduleName = process.env.AB_MODULE ?? 'file';
+    let upstream: RunningServer | undefined;
+    let conf: string;
+    if (moduleName === 'sockmap') {
+      upstream = await startRefsmapd(tools, mapFile);
+      conf = F.writeConfig(workDir, 'ab', 'sockmap', `url=inet://127.0.0.1:${upstream.port}`);
+    } else if (moduleName === 'file') {
+      conf = F.writeConfig(workDir, 'ab', 'file', `file=${mapFile}`);
+    } else {
+      throw new Error(`AB_MODULE: '${moduleName}' is neither file nor sockmap`);
+    }
+    say(`module ${moduleName}`);
+    try {
+      await compare(tools, builds, conf, keysFile, shapes, rounds, seconds);
+    } finally {
+      await upstream?.stop();
     }
     return 0;
   } finally {
     F.removeWorkDir(workDir);
+  }
+}
+
+/** Every shape, `rounds` times, each build once per round (in turn first); prints each round and the medians. */
+async function compare(tools: CTools, builds: readonly Build[], conf: string, keysFile: string, shapes: readonly Shape[], rounds: number, seconds: number): Promise<void> {
+  say(`A = ${builds[0]!.dist}\nB = ${builds[1]!.dist}\n${rounds} rounds, ${seconds} s each, µs of server CPU per request`);
+  for (const shape of shapes) {
+    const got: number[][] = builds.map(() => []);
+    for (let round = 0; round < rounds; round++) {
+      // Alternate which build goes first, so neither always runs on a machine just warmed by the other.
+      const order = round % 2 === 0 ? [0, 1] : [1, 0];
+      for (const i of order) got[i]!.push(await cpuPerRequest(tools, builds[i]!.dist, conf, keysFile, shape, seconds));
+      say(`  ${shape.conns}x${shape.depth} round ${round + 1}: A ${got[0]!.at(-1)!.toFixed(2)}  B ${got[1]!.at(-1)!.toFixed(2)}`);
+    }
+    const a = median(got[0]!);
+    const b = median(got[1]!);
+    say(`${shape.conns}x${shape.depth}: median A ${a.toFixed(2)} µs, B ${b.toFixed(2)} µs, B/A ${(b / a).toFixed(3)}`);
   }
 }
 
