@@ -1,8 +1,8 @@
 /**
- * A lookup latency histogram per database (`smapd_db_lookup_duration_seconds`). Recording one lookup costs
- * one clock reading (LookupClock below) and a short scan of a fixed bucket table, with no allocation: the hot
- * path pays next to nothing (docs/control.md gives the measured cost). The buckets span 50 µs (a hit in a
- * `file` map) to 10 s (a backend near its timeout).
+ * A lookup latency histogram per database (`smapd_db_lookup_duration_seconds`). Recording one lookup costs a
+ * short scan of a fixed bucket table and no allocation; the clock readings are shared by the lookups of a
+ * read (LookupClock below), so the hot path pays next to nothing (docs/control.md gives the measured cost).
+ * The buckets span 50 µs (a hit in a `file` map) to 10 s (a backend near its timeout).
  */
 
 /** Upper bounds of the buckets, in seconds (Prometheus `le`); a last `+Inf` bucket is implied. */
@@ -42,36 +42,51 @@ export class LatencyHistogram {
 }
 
 /**
- * The clock of the lookup path, shared by every database of the process. A connection marks the start of each
- * read it decodes (`startRead`, `endRead`); a lookup started during that read is timed from the latest mark,
- * and the clock reading that ends it becomes the next mark. So each lookup costs one clock reading, not two,
- * and its time includes the core's work on its request since the previous lookup of the read (decoding,
- * splitting, a transform: a fraction of a microsecond, far below the first bucket). A lookup started outside a
- * read (after an async transform, or called directly) reads the clock at its start as well.
+ * The clock of the lookup path, shared by every database of the process; a clock reading costs 70-140 ns on
+ * the machines measured, as much as the rest of a pipelined lookup's JavaScript, so lookups share them. A
+ * connection marks each read it decodes (`startRead`, `endRead`: one reading each). A lookup answered at once
+ * during the read is timed with the others answered in it: at the read's end, the read's time (from the read
+ * to its last answer, the core's work on its requests included) is shared out evenly among them, and each is
+ * counted with its share. The count and the sum stay exact, and so do the buckets whenever a read's lookups
+ * take under 50 µs together (the first bucket), which is nearly every read of a memory map; a slow lookup
+ * pipelined with fast ones in one read is seen as the read's average. An asynchronous answer is timed on its
+ * own, from the read (or, for a lookup started outside a read, from its start) to the answer.
  */
 export class LookupClock {
-  /** The latest mark of the read being decoded; -1 outside a read (performance.now() is never negative). */
-  private mark = -1;
+  /** When the read being decoded began; -1 outside a read (performance.now() is never negative). */
+  private readStart = -1;
+  /** The histograms of the lookups answered at once in this read, one entry each; `owedCount` of them. */
+  private readonly owed: Array<LatencyHistogram | undefined> = [];
+  private owedCount = 0;
 
   /** A read is being decoded from now on; returns the time (`performance.now()`). */
   startRead(): number {
-    return (this.mark = performance.now());
+    return (this.readStart = performance.now());
   }
 
+  /** The read is done: its lookups answered at once are recorded, each with its share of the read's time. */
   endRead(): void {
-    this.mark = -1;
+    const n = this.owedCount;
+    if (n > 0) {
+      const each = (performance.now() - this.readStart) / n;
+      for (let i = 0; i < n; i++) {
+        this.owed[i]!.observe(each);
+        this.owed[i] = undefined;
+      }
+      this.owedCount = 0;
+    }
+    this.readStart = -1;
   }
 
-  /** When the lookup that starts now is taken to start. */
+  /** When a lookup that starts now is taken to start: the read's start, or now outside a read. */
   start(): number {
-    return this.mark >= 0 ? this.mark : performance.now();
+    return this.readStart >= 0 ? this.readStart : performance.now();
   }
 
-  /** A lookup that started at `started` has its answer now: how long it took, in ms. */
-  lap(started: number): number {
-    const now = performance.now();
-    if (this.mark >= 0) this.mark = now;
-    return now - started;
+  /** A lookup that started at `started` is answered now; it goes into `histogram` now or at the read's end. */
+  answered(histogram: LatencyHistogram, started: number): void {
+    if (this.readStart >= 0) this.owed[this.owedCount++] = histogram;
+    else histogram.observe(performance.now() - started);
   }
 }
 

@@ -87,7 +87,7 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     this.scope.onFault = (err) => this.faulted(err);
   }
 
-  /** How long lookups take, from the request reaching the database to its answer (cache hits included). */
+  /** How long lookups take, from the read that brought the request to its answer (cache hits included). */
   readonly latency = new LatencyHistogram();
 
   query(map: string, key: string, conn: ConnInfo): Reply | Promise<Reply> {
@@ -111,7 +111,7 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
 
   /** Every answer to a lookup passes here once, when it is given: its time goes into the histogram. */
   private timed(started: number, reply: Reply): Reply {
-    this.latency.observe(lookupClock.lap(started));
+    lookupClock.answered(this.latency, started);
     return reply;
   }
 

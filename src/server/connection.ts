@@ -210,16 +210,16 @@ export class Connection {
   private feed(chunk: Buffer, n: number, owned: boolean): void {
     let stop: number;
     this.socketQueued = this.socket.writableLength;
-    // One clock reading for the read: when it made progress, and the start of its first lookup's time.
+    // The read's clock reading: when it made progress, and the start of its lookups' time (latency.ts).
     const readAt = lookupClock.startRead();
     try {
       stop = this.decoder.push(chunk, this.onFrame, n);
     } catch (err) {
-      lookupClock.endRead();
       this.protocolError(err as Error);
       return;
+    } finally {
+      lookupClock.endRead();
     }
-    lookupClock.endRead();
     if (this.progressed) {
       this.progressed = false;
       this.lastProgress = readAt;

@@ -1,31 +1,62 @@
 /**
- * The lookup clock: one clock reading per lookup, each lookup of a read timed from the end of the one before
- * it. On a real smapd, a slow synchronous lookup in a pipelined read keeps its own time and lends none of it to
- * the lookups after it in the same read.
+ * The lookup clock: the lookups answered at once during one read share the read's two clock readings, each
+ * counted with an even share of the read's time; a lookup outside a read, or answered later, is timed alone.
+ * On a real smapd, every lookup of a pipelined read is counted and the read's whole time is in the sum.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { encodeNetstring } from '../../src/protocol/netstring.js';
-import { LATENCY_BUCKETS_SECONDS, LookupClock } from '../../src/metrics/latency.js';
+import { LATENCY_BUCKETS_SECONDS, LatencyHistogram, LookupClock } from '../../src/metrics/latency.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { connectRaw, readBytes } from '../helpers/raw.js';
 
+/** Holds the event loop for `ms` (a slow synchronous step). */
+function spin(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+/** How many lookups of `h` lie in buckets whose bound is below `seconds`. */
+function countBelow(h: LatencyHistogram, seconds: number): number {
+  const s = h.snapshot();
+  return LATENCY_BUCKETS_SECONDS.reduce((n, le, i) => (le < seconds ? n + s.counts[i]! : n), 0);
+}
+
 describe('LookupClock', () => {
-  it('outside a read, a lookup reads the clock at its start; inside, it starts at the latest mark', () => {
+  it('shares a read among the lookups answered in it, and records each at the end of the read', () => {
     const clock = new LookupClock();
-    const a = clock.start();
-    const b = clock.start();
-    assert.ok(b >= a, 'outside a read each start is a fresh reading');
-    const mark = clock.startRead();
-    assert.equal(clock.start(), mark);
-    assert.equal(clock.start(), mark, 'starting a lookup does not move the mark');
-    const took = clock.lap(mark);
-    assert.ok(took >= 0);
-    assert.equal(clock.start(), mark + took, "a lookup's end is the next lookup's start");
+    const a = new LatencyHistogram();
+    const b = new LatencyHistogram();
+    const readAt = clock.startRead();
+    assert.equal(clock.start(), readAt, 'a lookup in a read starts with the read');
+    clock.answered(a, clock.start());
+    spin(40);
+    clock.answered(b, clock.start());
+    clock.answered(a, clock.start());
+    assert.equal(a.snapshot().count + b.snapshot().count, 0, 'nothing is recorded before the read ends');
     clock.endRead();
-    const outside = clock.start();
-    clock.lap(outside);
-    assert.ok(clock.start() >= outside, 'outside a read a lap leaves no mark');
+    const sa = a.snapshot();
+    const sb = b.snapshot();
+    assert.equal(sa.count, 2);
+    assert.equal(sb.count, 1);
+    // Three even shares of at least 40 ms: each above the 10 ms bound, none in the lower buckets.
+    assert.equal(countBelow(a, 0.01) + countBelow(b, 0.01), 0);
+    assert.ok(Math.abs(sa.sum - 2 * sb.sum) < 1e-9, `${sa.sum} vs ${sb.sum}`);
+    assert.ok(sa.sum + sb.sum >= 0.04);
+  });
+
+  it('times a lookup outside a read alone, from its own start', () => {
+    const clock = new LookupClock();
+    const h = new LatencyHistogram();
+    const started = clock.start();
+    spin(30);
+    clock.answered(h, started);
+    const s = h.snapshot();
+    assert.equal(s.count, 1);
+    assert.ok(s.sum >= 0.03, String(s.sum));
+    clock.startRead();
+    clock.endRead();
+    assert.equal(h.snapshot().count, 1, 'an empty read records nothing');
   });
 });
 
@@ -36,7 +67,7 @@ describe('lookup latency of a pipelined read on a running smapd', () => {
   });
   after(() => d.stop());
 
-  it('counts every lookup of the read, and times the slow one alone', async () => {
+  it('counts every lookup of the read, each with its share of the read, the whole read in the sum', async () => {
     const spinMs = 300;
     const keys = ['a', `spin:${spinMs}`, 'b', 'c'];
     const s = await connectRaw(d.url());
@@ -45,11 +76,11 @@ describe('lookup latency of a pipelined read on a running smapd', () => {
     const replies = ['OK m/a', 'OK spun', 'OK m/b', 'OK m/c'].map(encodeNetstring).join('');
     assert.equal(await readBytes(s, Buffer.byteLength(replies)), replies);
     s.destroy();
-    const h = d.daemon.currentRuntime.registry.databases.get('db')!.latency.snapshot();
+    const latency = d.daemon.currentRuntime.registry.databases.get('db')!.latency;
+    const h = latency.snapshot();
     assert.equal(h.count, 4);
-    const slowFrom = LATENCY_BUCKETS_SECONDS.findIndex((le) => le >= spinMs / 1000);
-    const atOrPast = h.counts.slice(slowFrom).reduce((x, y) => x + y, 0);
-    assert.equal(atOrPast, 1, `one lookup at ${spinMs} ms or more: ${JSON.stringify(h.counts)}`);
     assert.ok(h.sum >= spinMs / 1000, String(h.sum));
+    // Four shares of at least 75 ms each: none below the 50 ms bound.
+    assert.equal(countBelow(latency, 0.075), 0, JSON.stringify(h.counts));
   });
 });
