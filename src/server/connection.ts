@@ -93,7 +93,16 @@ export class Connection {
   private closing = false;
   private readPaused = false;
   private flushScheduled = false;
+  /**
+   * Fires `idleTimeout` after the connection was last active, or later: a read only notes its time in
+   * `lastActive` (a timer's refresh per read cost 150 ns, more than the rest of a read's own work), and the
+   * timer, when it fires early, is set again for the rest of the time.
+   */
   private idleTimer: NodeJS.Timeout | undefined;
+  /** When the client last sent something, or the last answer after an idle time with a lookup at a backend. */
+  private lastActive = performance.now();
+  /** The clock reading of the latest read decoded (feed). */
+  private readAt = 0;
   /** The idle timer fired while a request was at a backend; the next reply restarts the idle time. */
   private idleWhileBusy = false;
   private lingerTimer: NodeJS.Timeout | undefined;
@@ -126,8 +135,7 @@ export class Connection {
     socket.on('close', () => this.onClose());
     socket.on('drain', () => this.resume());
     if (ctx.idleTimeout > 0) {
-      this.idleTimer = setTimeout(() => this.onIdle(), ctx.idleTimeout);
-      this.idleTimer.unref();
+      this.armIdle(ctx.idleTimeout);
     }
   }
 
@@ -190,14 +198,15 @@ export class Connection {
   /** The bytes `chunk[0, length)` arrived; they are valid only during this call. */
   private readonly onChunk = (chunk: Buffer, length: number): void => {
     if (this.closing) return;
-    this.idleTimer?.refresh();
     if (this.stalled) {
       // Answering is stopped; a read that was under way when reading paused joins the kept bytes.
+      this.lastActive = performance.now();
       const got = chunk.subarray(0, length);
       this.rest = this.rest === null ? Buffer.from(got) : Buffer.concat([this.rest, got]);
       return;
     }
     this.feed(chunk, length, false);
+    this.lastActive = this.readAt;
     this.flush();
     // The kernel may have taken the whole batch at once: then there is room again, and no 'drain' to come.
     if (this.stalled) this.resume();
@@ -211,7 +220,7 @@ export class Connection {
     let stop: number;
     this.socketQueued = this.socket.writableLength;
     // The read's clock reading: when it made progress, and the start of its lookups' time (latency.ts).
-    const readAt = lookupClock.startRead();
+    const readAt = (this.readAt = lookupClock.startRead());
     try {
       stop = this.decoder.push(chunk, this.onFrame, n);
     } catch (err) {
@@ -363,7 +372,7 @@ export class Connection {
     if (this.out === '') return;
     if (this.idleWhileBusy) {
       this.idleWhileBusy = false;
-      this.idleTimer?.refresh();
+      this.lastActive = performance.now();
     }
     const data = this.out;
     this.out = '';
@@ -463,17 +472,29 @@ export class Connection {
     }
   }
 
-  private onIdle(): void {
+  private armIdle(ms: number): void {
+    this.idleTimer = setTimeout(this.onIdle, ms);
+    this.idleTimer.unref();
+  }
+
+  private readonly onIdle = (): void => {
+    const timeout = this.ctx.idleTimeout;
+    const idleFor = performance.now() - this.lastActive;
+    if (idleFor < timeout) {
+      this.armIdle(timeout - idleFor);
+      return;
+    }
     if (this.inFlight > 0) {
       // Idleness is counted from the last answer: a lookup slower than the timeout must not leave the
       // connection only what remains of the timer once it is answered.
       this.idleWhileBusy = true;
-      this.idleTimer!.refresh();
+      this.lastActive = performance.now();
+      this.armIdle(timeout);
       return;
     }
     this.ctx.log.debug({ peer: this.peer() }, 'idle timeout');
     this.endGracefully();
-  }
+  };
 
   private onClose(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
