@@ -28,12 +28,17 @@ export class LatencyHistogram {
 
   /** Record one lookup that took `ms` milliseconds (a difference of two `performance.now()` readings). */
   observe(ms: number): void {
+    this.observeMany(ms, 1);
+  }
+
+  /** Record `times` lookups that took `ms` milliseconds each. */
+  observeMany(ms: number, times: number): void {
     let i = 0;
     // Most lookups fall in the first buckets, so a scan from the bottom ends after a step or two.
     while (i < BOUNDS_MS.length && ms > BOUNDS_MS[i]!) i++;
-    this.counts[i]!++;
-    this.sumMs += ms;
-    this.n++;
+    this.counts[i]! += times;
+    this.sumMs += ms * times;
+    this.n += times;
   }
 
   snapshot(): LatencySnapshot {
@@ -55,8 +60,13 @@ export class LatencyHistogram {
 export class LookupClock {
   /** When the read being decoded began; -1 outside a read (performance.now() is never negative). */
   private readStart = -1;
-  /** The histograms of the lookups answered at once in this read, one entry each; `owedCount` of them. */
+  /**
+   * The lookups answered at once in this read, as runs of one histogram: `owed[i]` got `owedTimes[i]` of
+   * them in a row (a read's lookups nearly always go to one database: one run). `runs` are in use.
+   */
   private readonly owed: Array<LatencyHistogram | undefined> = [];
+  private readonly owedTimes: number[] = [];
+  private runs = 0;
   private owedCount = 0;
 
   /** A read is being decoded from now on; returns the time (`performance.now()`). */
@@ -66,13 +76,13 @@ export class LookupClock {
 
   /** The read is done: its lookups answered at once are recorded, each with its share of the read's time. */
   endRead(): void {
-    const n = this.owedCount;
-    if (n > 0) {
-      const each = (performance.now() - this.readStart) / n;
-      for (let i = 0; i < n; i++) {
-        this.owed[i]!.observe(each);
+    if (this.runs > 0) {
+      const each = (performance.now() - this.readStart) / this.owedCount;
+      for (let i = 0; i < this.runs; i++) {
+        this.owed[i]!.observeMany(each, this.owedTimes[i]!);
         this.owed[i] = undefined;
       }
+      this.runs = 0;
       this.owedCount = 0;
     }
     this.readStart = -1;
@@ -85,8 +95,18 @@ export class LookupClock {
 
   /** A lookup that started at `started` is answered now; it goes into `histogram` now or at the read's end. */
   answered(histogram: LatencyHistogram, started: number): void {
-    if (this.readStart >= 0) this.owed[this.owedCount++] = histogram;
-    else histogram.observe(performance.now() - started);
+    if (this.readStart < 0) {
+      histogram.observe(performance.now() - started);
+      return;
+    }
+    this.owedCount++;
+    const last = this.runs - 1;
+    if (last >= 0 && this.owed[last] === histogram) {
+      this.owedTimes[last]!++;
+    } else {
+      this.owed[this.runs] = histogram;
+      this.owedTimes[this.runs++] = 1;
+    }
   }
 }
 

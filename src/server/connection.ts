@@ -352,9 +352,10 @@ export class Connection {
 
   /** Add a reply to the batch; returns its payload length in bytes. */
   private emit(reply: Reply): number {
-    // A reply holding a key's raw bytes (bytes.ts) cannot travel as UTF-8 text: it goes as bytes, in order.
-    if (hasRawBytes(reply)) return this.emitBytes(reply);
     const bytes = Buffer.byteLength(reply, 'utf8');
+    // A reply holding a key's raw bytes (bytes.ts) cannot travel as UTF-8 text: it goes as bytes, in order.
+    // Such a reply has more UTF-8 bytes than characters (3 per escape), so a pure ASCII one is not looked at.
+    if (bytes !== reply.length && hasRawBytes(reply)) return this.emitBytes(reply);
     this.out += bytes + ':' + reply + ',';
     this.outBytes += bytes;
     return bytes;
