@@ -4,6 +4,7 @@
  * read (LookupClock below), so the hot path pays next to nothing (docs/control.md gives the measured cost).
  * The buckets span 50 µs (a hit in a `file` map) to 10 s (a backend near its timeout).
  */
+import { performance } from 'node:perf_hooks';
 
 /** Upper bounds of the buckets, in seconds (Prometheus `le`); a last `+Inf` bucket is implied. */
 export const LATENCY_BUCKETS_SECONDS: readonly number[] = Object.freeze([

@@ -14,6 +14,7 @@
  * A client must not hold its connection without making progress: a request it has started must arrive
  * whole, and replies held back for it must be taken, within `requestTimeout`; otherwise it is disconnected.
  */
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ConnInfo } from '../modules/api.js';
