@@ -17,7 +17,7 @@
  * emitter the core owns runs in the core's scope, and an error thrown there is not the module's (it stops the
  * daemon, as any error of smapd's own does). Code that blocks the event loop cannot be stopped by any scope.
  * On Node 20, any `init` hook makes Node run its promise hooks for every promise of the process; that costs
- * the asynchronous modules a few percent per lookup (docs/performance.md).
+ * an asynchronous lookup up to about 15% more CPU (docs/performance.md, "What the hardening round costs").
  */
 import { createHook, executionAsyncResource } from 'node:async_hooks';
 import type { Logger } from 'pino';
