@@ -26,7 +26,7 @@ import type { ResultCache } from './cache.js';
 import { DeadlineList } from './deadline-list.js';
 import { callHook, isThenable, withDeadline } from './hooks.js';
 import { enterScope, leaveScope, ModuleScope } from './scope.js';
-import { LatencyHistogram } from '../metrics/latency.js';
+import { LatencyHistogram, lookupClock } from '../metrics/latency.js';
 
 /** After a failed open, answer TEMP at once for this long before trying again, so a dead backend is not hammered. */
 const REOPEN_BACKOFF_MS = 1000;
@@ -87,35 +87,32 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     this.scope.onFault = (err) => this.faulted(err);
   }
 
-  /** How long lookups take, from the request reaching the database to its answer (cache hits included). */
+  /** How long lookups take, from the read that brought the request to its answer (cache hits included). */
   readonly latency = new LatencyHistogram();
 
   query(map: string, key: string, conn: ConnInfo): Reply | Promise<Reply> {
-    const started = performance.now();
-    const r = this.answer(map, key, conn);
-    if (typeof r === 'string') {
-      this.latency.observe(performance.now() - started);
-      return r;
-    }
-    return r.then((reply) => {
-      this.latency.observe(performance.now() - started);
-      return reply;
-    });
-  }
-
-  private answer(map: string, key: string, conn: ConnInfo): Reply | Promise<Reply> {
+    const started = lookupClock.start();
     this.stats.queries++;
     if (this.cache !== undefined) {
       const hit = this.cache.get(map, key, conn);
-      if (hit !== undefined) return hit;
+      if (hit !== undefined) return this.timed(started, hit);
     }
     if (!this.opened) {
       // The wait for the open (itself bounded by the timeout) counts towards the request's timeout, so a
       // client never waits open + query.
-      const started = Date.now();
-      return this.openThen(() => this.runQuery(map, key, conn, this.timeoutMs - (Date.now() - started)), () => UNAVAILABLE);
+      const openStarted = Date.now();
+      return this.openThen(
+        () => this.runQuery(map, key, conn, this.timeoutMs - (Date.now() - openStarted), started),
+        () => this.timed(started, UNAVAILABLE),
+      );
     }
-    return this.runQuery(map, key, conn, this.timeoutMs);
+    return this.runQuery(map, key, conn, this.timeoutMs, started);
+  }
+
+  /** Every answer to a lookup passes here once, when it is given: its time goes into the histogram. */
+  private timed(started: number, reply: Reply): Reply {
+    lookupClock.answered(this.latency, started);
+    return reply;
   }
 
   transform(input: string, conn: ConnInfo): string | null | Promise<string | null> {
@@ -194,39 +191,43 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     }
   }
 
-  /** Ask the module; an async answer is waited for at most `ms` (what is left of the request's timeout). */
-  private runQuery(map: string, key: string, conn: ConnInfo, ms: number): Reply | Promise<Reply> {
+  /**
+   * Ask the module; an async answer is waited for at most `ms` (what is left of the request's timeout). The
+   * answer, whatever it is, is timed from `started`.
+   */
+  private runQuery(map: string, key: string, conn: ConnInfo, ms: number, started: number): Reply | Promise<Reply> {
     let r: Reply | Promise<Reply>;
     const prev = enterScope(this.scope);
     try {
       r = this.mod.query!(this.db, map, key, conn);
     } catch (err) {
       leaveScope(prev);
-      return this.queryFailed(err);
+      return this.timed(started, this.queryFailed(err));
     }
     leaveScope(prev);
-    if (typeof r === 'string') {
-      if (!R.isReply(r)) return this.badAnswer('query', r);
-      if (this.cache !== undefined) this.cache.set(map, key, conn, r);
-      return r;
+    if (typeof r === 'string') return this.timed(started, this.answered(map, key, conn, r));
+    if (!isThenable(r)) return this.timed(started, this.badAnswer('query', r));
+    if (this.timeoutMs <= 0) {
+      return Promise.resolve(r).then(
+        (reply) => this.timed(started, this.answered(map, key, conn, reply)),
+        (err: unknown) => this.timed(started, this.queryFailed(err)),
+      );
     }
-    if (!isThenable(r)) return this.badAnswer('query', r);
-    if (this.timeoutMs <= 0) return Promise.resolve(r).then((reply) => this.answered(map, key, conn, reply), (err: unknown) => this.queryFailed(err));
     const p = r;
     return new Promise<Reply>((resolve) => {
-      const d = this.deadlines.add(ms, () => resolve(this.timedOut()));
+      const d = this.deadlines.add(ms, () => resolve(this.timed(started, this.timedOut())));
       p.then(
         (reply) => {
-          if (this.deadlines.remove(d)) resolve(this.answered(map, key, conn, reply));
+          if (this.deadlines.remove(d)) resolve(this.timed(started, this.answered(map, key, conn, reply)));
         },
         (err: unknown) => {
-          if (this.deadlines.remove(d)) resolve(this.queryFailed(err));
+          if (this.deadlines.remove(d)) resolve(this.timed(started, this.queryFailed(err)));
         },
       );
     });
   }
 
-  /** What an async answer that came in time becomes. */
+  /** What an answer of the module becomes: itself when it is a Reply (then cached), TEMP otherwise. */
   private answered(map: string, key: string, conn: ConnInfo, reply: unknown): Reply {
     if (typeof reply !== 'string' || !R.isReply(reply)) return this.badAnswer('query', reply);
     if (this.cache !== undefined) this.cache.set(map, key, conn, reply);

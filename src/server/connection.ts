@@ -14,6 +14,7 @@
  * A client must not hold its connection without making progress: a request it has started must arrive
  * whole, and replies held back for it must be taken, within `requestTimeout`; otherwise it is disconnected.
  */
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ConnInfo } from '../modules/api.js';
@@ -22,6 +23,7 @@ import { hasRawBytes, netstringOfBytes, textByteLength } from '../protocol/bytes
 import * as R from '../protocol/reply.js';
 import type { Reply } from '../protocol/reply.js';
 import { RequestSplitter } from '../protocol/request.js';
+import { lookupClock } from '../metrics/latency.js';
 import { ProtocolError, RequestTooLargeError } from '../errors.js';
 import { deliverChunks, type ChunkSink } from './shared-read.js';
 import type { RateLimitedWarning } from './rate-log.js';
@@ -79,8 +81,11 @@ export class Connection {
   private rest: Buffer | null = null;
   /** A frame completed since the last look; `lastProgress` is then brought up to date once per read. */
   private progressed = false;
-  /** When this connection last completed a request (or was accepted), in ms since 1970. */
-  lastProgress = Date.now();
+  /**
+   * When this connection last completed a request (or was accepted), in ms on the monotonic clock of
+   * `performance.now()`: only compared with other connections' (eviction.ts).
+   */
+  lastProgress = performance.now();
   private deadline: NodeJS.Timeout | undefined;
   /** Unanswered async requests (and the sync ones queued behind them), oldest first. */
   private readonly slots: Slot[] = [];
@@ -89,7 +94,16 @@ export class Connection {
   private closing = false;
   private readPaused = false;
   private flushScheduled = false;
+  /**
+   * Fires `idleTimeout` after the connection was last active, or later: a read only notes its time in
+   * `lastActive` (a timer's refresh per read cost 150 ns, more than the rest of a read's own work), and the
+   * timer, when it fires early, is set again for the rest of the time.
+   */
   private idleTimer: NodeJS.Timeout | undefined;
+  /** When the client last sent something, or the last answer after an idle time with a lookup at a backend. */
+  private lastActive = performance.now();
+  /** The clock reading of the latest read decoded (feed). */
+  private readAt = 0;
   /** The idle timer fired while a request was at a backend; the next reply restarts the idle time. */
   private idleWhileBusy = false;
   private lingerTimer: NodeJS.Timeout | undefined;
@@ -122,8 +136,7 @@ export class Connection {
     socket.on('close', () => this.onClose());
     socket.on('drain', () => this.resume());
     if (ctx.idleTimeout > 0) {
-      this.idleTimer = setTimeout(() => this.onIdle(), ctx.idleTimeout);
-      this.idleTimer.unref();
+      this.armIdle(ctx.idleTimeout);
     }
   }
 
@@ -186,14 +199,15 @@ export class Connection {
   /** The bytes `chunk[0, length)` arrived; they are valid only during this call. */
   private readonly onChunk = (chunk: Buffer, length: number): void => {
     if (this.closing) return;
-    this.idleTimer?.refresh();
     if (this.stalled) {
       // Answering is stopped; a read that was under way when reading paused joins the kept bytes.
+      this.lastActive = performance.now();
       const got = chunk.subarray(0, length);
       this.rest = this.rest === null ? Buffer.from(got) : Buffer.concat([this.rest, got]);
       return;
     }
     this.feed(chunk, length, false);
+    this.lastActive = this.readAt;
     this.flush();
     // The kernel may have taken the whole batch at once: then there is room again, and no 'drain' to come.
     if (this.stalled) this.resume();
@@ -206,15 +220,19 @@ export class Connection {
   private feed(chunk: Buffer, n: number, owned: boolean): void {
     let stop: number;
     this.socketQueued = this.socket.writableLength;
+    // The read's clock reading: when it made progress, and the start of its lookups' time (latency.ts).
+    const readAt = (this.readAt = lookupClock.startRead());
     try {
       stop = this.decoder.push(chunk, this.onFrame, n);
     } catch (err) {
       this.protocolError(err as Error);
       return;
+    } finally {
+      lookupClock.endRead();
     }
     if (this.progressed) {
       this.progressed = false;
-      this.lastProgress = Date.now();
+      this.lastProgress = readAt;
     }
     if (this.stalled) {
       if (stop < n) this.rest = owned ? chunk.subarray(stop, n) : Buffer.from(chunk.subarray(stop, n));
@@ -335,9 +353,10 @@ export class Connection {
 
   /** Add a reply to the batch; returns its payload length in bytes. */
   private emit(reply: Reply): number {
-    // A reply holding a key's raw bytes (bytes.ts) cannot travel as UTF-8 text: it goes as bytes, in order.
-    if (hasRawBytes(reply)) return this.emitBytes(reply);
     const bytes = Buffer.byteLength(reply, 'utf8');
+    // A reply holding a key's raw bytes (bytes.ts) cannot travel as UTF-8 text: it goes as bytes, in order.
+    // Such a reply has more UTF-8 bytes than characters (3 per escape), so a pure ASCII one is not looked at.
+    if (bytes !== reply.length && hasRawBytes(reply)) return this.emitBytes(reply);
     this.out += bytes + ':' + reply + ',';
     this.outBytes += bytes;
     return bytes;
@@ -355,7 +374,7 @@ export class Connection {
     if (this.out === '') return;
     if (this.idleWhileBusy) {
       this.idleWhileBusy = false;
-      this.idleTimer?.refresh();
+      this.lastActive = performance.now();
     }
     const data = this.out;
     this.out = '';
@@ -455,17 +474,29 @@ export class Connection {
     }
   }
 
-  private onIdle(): void {
+  private armIdle(ms: number): void {
+    this.idleTimer = setTimeout(this.onIdle, ms);
+    this.idleTimer.unref();
+  }
+
+  private readonly onIdle = (): void => {
+    const timeout = this.ctx.idleTimeout;
+    const idleFor = performance.now() - this.lastActive;
+    if (idleFor < timeout) {
+      this.armIdle(timeout - idleFor);
+      return;
+    }
     if (this.inFlight > 0) {
       // Idleness is counted from the last answer: a lookup slower than the timeout must not leave the
       // connection only what remains of the timer once it is answered.
       this.idleWhileBusy = true;
-      this.idleTimer!.refresh();
+      this.lastActive = performance.now();
+      this.armIdle(timeout);
       return;
     }
     this.ctx.log.debug({ peer: this.peer() }, 'idle timeout');
     this.endGracefully();
-  }
+  };
 
   private onClose(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);

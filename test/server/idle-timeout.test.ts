@@ -51,6 +51,27 @@ describe('idle-timeout', () => {
     }
   });
 
+  it('keeps a connection that sends within each idle-timeout open across many of them, then closes it', async () => {
+    // The timer is not pushed back by each read; it fires, finds the connection active since, and is set
+    // again for the rest of the time.
+    const d = await startDaemon(`idle-timeout ${IDLE_MS}ms\nserver tcp inet://127.0.0.1:0\n${BACKEND}`);
+    try {
+      const c = await d.client();
+      const until = performance.now() + IDLE_MS * 4;
+      let n = 0;
+      while (performance.now() < until) {
+        assert.equal(await c.query('test', `k${n}`), `OK test/k${n}`);
+        n++;
+        await new Promise((r) => setTimeout(r, IDLE_MS / 4));
+      }
+      assert.ok(n >= 8, `${n} requests`);
+      const took = await msUntilClosed(c, CLOSE_WITHIN_MS);
+      assert.ok(took >= IDLE_MS - 20 - IDLE_MS / 4, `closed ${took.toFixed(0)} ms after the last answer`);
+    } finally {
+      await d.stop();
+    }
+  });
+
   it("a server block's idle-timeout overrides the global one", async () => {
     const d = await startDaemon(`idle-timeout 0\nserver tcp inet://127.0.0.1:0 begin\n idle-timeout ${IDLE_MS}ms\nend\nserver never inet://127.0.0.1:0\n${BACKEND}`);
     try {
