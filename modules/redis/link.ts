@@ -11,7 +11,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
-import { BackendError, BackendTimeoutError, bytesToText, errorDetail } from '../../src/modules/api.js';
+import { BackendError, BackendTimeoutError, bytesToText, errorDetail, Fifo } from '../../src/modules/api.js';
 import { encodeCommand, RespDecoder, type RespArg, type RespReply } from './resp.js';
 import type { ServerSettings } from './settings.js';
 
@@ -26,41 +26,6 @@ interface Pending {
   /** Called with the reply, or with an error; at most once (a lookup that timed out is already settled). */
   settle: ((reply: RespReply | Error) => void) | null;
   readonly deadline: number;
-}
-
-/** FIFO with O(1) shift: a deep pipeline builds up under load. */
-class Fifo<T> {
-  private items: T[] = [];
-  private head = 0;
-
-  get length(): number {
-    return this.items.length - this.head;
-  }
-  push(item: T): void {
-    this.items.push(item);
-  }
-  /** The item `i` places after the head. */
-  at(i: number): T | undefined {
-    return this.items[this.head + i];
-  }
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head++];
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-  takeAll(): T[] {
-    const all = this.items.slice(this.head);
-    this.items = [];
-    this.head = 0;
-    return all;
-  }
 }
 
 /** The commands that set a new connection up, in order: log in, choose the database, name the connection. */

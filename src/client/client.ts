@@ -10,6 +10,7 @@ import { ProtocolError, RequestTooLargeError } from '../errors.js';
 import { encodeNetstring, encodeNetstringBuffer, NetstringDecoder } from '../protocol/netstring.js';
 import { REPLY_SIZE_CEILING } from '../protocol/reply.js';
 import { decodeBytes, hasRawBytes, netstringOfBytes } from '../protocol/bytes.js';
+import { Fifo } from './fifo.js';
 import {
   ConnectError,
   ConnectionClosedError,
@@ -53,45 +54,6 @@ interface Pending {
   reject(err: Error): void;
   /** Date.now() value after which the request has timed out. */
   deadline: number;
-}
-
-/** FIFO with O(1) shift; Array#shift is linear once a deep pipeline builds up. */
-class Fifo<T> {
-  private items: T[] = [];
-  private head = 0;
-
-  get length(): number {
-    return this.items.length - this.head;
-  }
-
-  push(item: T): void {
-    this.items.push(item);
-  }
-
-  peek(): T | undefined {
-    return this.head < this.items.length ? this.items[this.head] : undefined;
-  }
-
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head]!;
-    this.head++;
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-
-  takeAll(): T[] {
-    const all = this.items.slice(this.head);
-    this.items = [];
-    this.head = 0;
-    return all;
-  }
 }
 
 /** Parse a server URL for connecting; port 0 is fine for a listener but not for a client. */
@@ -347,7 +309,7 @@ export class SmapClient {
 
   private onTimer(): void {
     this.timer = null;
-    const head = this.queue.peek();
+    const head = this.queue.at(0);
     if (head === undefined) return;
     const left = head.deadline - Date.now();
     if (left > 0) {

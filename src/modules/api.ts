@@ -43,6 +43,8 @@ export { clientReason, CLIENT_REASONS } from '../errors.js';
 export { errorDetail } from '../errors.js';
 // The sockmap client, for modules that forward lookups to another socketmap server.
 export { SmapClient, parseServerUrl, type SmapClientOptions } from '../client/client.js';
+/** A queue with O(1) shift, for the requests in flight on a connection whose replies come back in order. */
+export { Fifo } from '../client/fifo.js';
 export { ConnectError, ConnectionClosedError, ReplyTimeoutError } from '../errors.js';
 /**
  * A warning that may repeat many times a second (a failed lookup while a backend is down): the first is

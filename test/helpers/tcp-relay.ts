@@ -11,9 +11,11 @@ export class TcpRelay {
   /** Client connections accepted since the relay was made. */
   accepted = 0;
 
+  /** `tap`, when given, makes for each client connection a function that sees every chunk the client sends before it is passed on. */
   constructor(
     private readonly targetPort: number,
     private readonly targetHost = '127.0.0.1',
+    private readonly tap?: () => (chunk: Buffer) => void,
   ) {}
 
   async start(): Promise<void> {
@@ -25,7 +27,16 @@ export class TcpRelay {
         s.on('close', () => this.sockets.delete(s));
         s.on('error', () => undefined);
       }
-      client.pipe(upstream).pipe(client);
+      const tap = this.tap?.();
+      if (tap === undefined) {
+        client.pipe(upstream);
+      } else {
+        client.on('data', (chunk: Buffer) => {
+          tap(chunk);
+          upstream.write(chunk);
+        });
+      }
+      upstream.pipe(client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
