@@ -10,7 +10,7 @@ import type { ConnInfo } from '../modules/api.js';
 import { Connection, type ConnectionContext } from './connection.js';
 import { connInfoOf } from './conninfo.js';
 import { chooseVictim } from './eviction.js';
-import { addressKey, OpenCounts, type LimitHit } from './limits.js';
+import { OpenCounts, type LimitHit } from './limits.js';
 import { openListener, type OpenListener } from './listeners.js';
 import { RateLimitedWarning } from './rate-log.js';
 import { Runtime } from './runtime.js';
@@ -84,7 +84,7 @@ export class Smapd {
   async listen(): Promise<void> {
     for (const decl of this.runtime.config.servers) {
       try {
-        const l = await openListener(decl, (socket, d) => this.accept(socket, d));
+        const l = await openListener(decl, (socket, d, sink) => this.accept(socket, d, undefined, sink));
         this.listeners.push(l);
         this.log.info({ server: decl.id, address: l.address }, 'listening');
       } catch (err) {
@@ -152,33 +152,41 @@ export class Smapd {
     await this.runtime.retire();
   }
 
-  private accept(socket: net.Socket, decl: ServerDecl, makeRoom?: LimitHit): Connection | undefined {
+  /**
+   * `sink`: the socket reads into the shared buffer already (a listener's, direct-accept.ts); otherwise it
+   * is moved there here, if it can be.
+   */
+  private accept(socket: net.Socket, decl: ServerDecl, makeRoom?: LimitHit, sink?: ChunkSink): Connection | undefined {
     if (this.stopping !== null) {
       socket.destroy();
       return undefined;
     }
-    const address = addressKey(socket);
+    // Read the addresses once, before any move: the limits count the client under its source address.
+    const info = connInfoOf(socket, decl);
+    const address = info.src;
     if (!this.admit(decl, address, makeRoom)) {
       socket.destroy();
       return undefined;
     }
     socket.setNoDelay(true);
-    const moved = shareReads(socket);
-    let conn: Connection;
-    if (typeof moved !== 'string') {
-      conn = this.attach(moved.socket, connInfoOf(moved.socket, decl), decl, moved.sink);
-    } else {
-      if (!this.warnedSlowReads) {
-        this.warnedSlowReads = true;
-        this.log.warn({ reason: moved }, 'cannot use the shared read buffer; connections read with a new buffer per read (slower)');
-      }
-      conn = this.attach(socket, connInfoOf(socket, decl), decl);
-      // A socket handed over by the primary may have been paused at accept.
-      socket.resume();
-    }
+    const conn = sink !== undefined ? this.attach(socket, info, decl, sink) : this.attachMoved(socket, info, decl);
     this.seats.set(conn, { server: decl.id, address });
     this.counts.add(decl.id, address);
     void conn.finished.then(() => this.unseat(conn));
+    return conn;
+  }
+
+  /** Serve a socket a worker was handed (or a listener's, on a Node without direct accept), reading into the shared buffer if it can. */
+  private attachMoved(socket: net.Socket, info: ConnInfo, decl: ServerDecl): Connection {
+    const moved = shareReads(socket);
+    if (typeof moved !== 'string') return this.attach(moved.socket, info, decl, moved.sink);
+    if (!this.warnedSlowReads) {
+      this.warnedSlowReads = true;
+      this.log.warn({ reason: moved }, 'cannot use the shared read buffer; connections read with a new buffer per read (slower)');
+    }
+    const conn = this.attach(socket, info, decl);
+    // A socket handed over by the primary may have been paused at accept.
+    socket.resume();
     return conn;
   }
 
