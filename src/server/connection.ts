@@ -46,6 +46,12 @@ export interface ConnectionContext {
   readonly trace: ((map: string, key: string, reply: Reply, conn: ConnInfo) => void) | undefined;
   /** The `query` debug category's logger, when the debug spec turns it on. */
   readonly queryLog: Logger | undefined;
+  /**
+   * Called once, when the connection has closed (the daemon's bookkeeping). A callback rather than a
+   * `.then` on `finished`: the context is shared by all connections of a server, and a promise per
+   * connection is work that churn pays for every client.
+   */
+  readonly closed?: (conn: Connection) => void;
 }
 
 const MAX_IN_FLIGHT = 1024;
@@ -94,9 +100,10 @@ export class Connection {
   private idleWhileBusy = false;
   private lingerTimer: NodeJS.Timeout | undefined;
   private lingerMs = LINGER_MS;
-  private done!: () => void;
-  /** Resolves when the connection is closed, for the daemon's bookkeeping and graceful stop. */
-  readonly finished: Promise<void>;
+  private isClosed = false;
+  /** Made on first use of `finished`; most connections close without anyone waiting for them. */
+  private finishedPromise: Promise<void> | undefined;
+  private resolveFinished: (() => void) | undefined;
 
   /**
    * `sink`: the socket reads into the shared buffer (shared-read.ts) and hands its bytes there; without it
@@ -111,7 +118,6 @@ export class Connection {
     this.decoder = new NetstringDecoder(ctx.maxRequestSize);
     this.replyRoom = ctx.maxReplySize + String(ctx.maxReplySize).length + 2;
     this.bound = Math.max(ctx.maxReplyBuffer, this.replyRoom);
-    this.finished = new Promise((resolve) => (this.done = resolve));
     deliverChunks(socket, sink, this.onChunk);
     socket.on('end', () => this.endGracefully());
     socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -142,6 +148,14 @@ export class Connection {
     if (this.closing) return;
     this.closing = true;
     this.maybeFinish();
+  }
+
+  /** Resolves when the connection is closed (graceful stop, a worker's hand-off, inetd). */
+  get finished(): Promise<void> {
+    if (this.finishedPromise === undefined) {
+      this.finishedPromise = this.isClosed ? Promise.resolve() : new Promise((resolve) => (this.resolveFinished = resolve));
+    }
+    return this.finishedPromise;
   }
 
   /** Close at once (shutdown timeout expired). */
@@ -477,6 +491,8 @@ export class Connection {
     }
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.closing = true;
-    this.done();
+    this.isClosed = true;
+    this.ctx.closed?.(this);
+    this.resolveFinished?.();
   }
 }

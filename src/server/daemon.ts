@@ -29,6 +29,11 @@ export class Smapd {
   private readonly evictedLog: RateLimitedWarning;
   private readonly timeoutLog: RateLimitedWarning;
   private stopping: Promise<void> | null = null;
+  /** The connection contexts of the current runtime, by server (undefined: inetd). */
+  private contexts: { runtime: Runtime | undefined; byServer: Map<ServerDecl | undefined, ConnectionContext> } = {
+    runtime: undefined,
+    byServer: new Map(),
+  };
   /** The shared read buffer could not be used for some socket; said once. */
   private warnedSlowReads = false;
 
@@ -172,7 +177,6 @@ export class Smapd {
     const conn = sink !== undefined ? this.attach(socket, info, decl, sink) : this.attachMoved(socket, info, decl);
     this.seats.set(conn, { server: decl.id, address });
     this.counts.add(decl.id, address);
-    void conn.finished.then(() => this.unseat(conn));
     return conn;
   }
 
@@ -241,9 +245,32 @@ export class Smapd {
 
   private attach(stream: Duplex, info: ConnInfo, decl: ServerDecl | undefined, sink?: ChunkSink): Connection {
     const runtime = this.runtime;
-    const cfg = runtime.config;
     runtime.acquire();
-    const ctx: ConnectionContext = {
+    const conn = new Connection(stream, info, this.contextFor(runtime, decl), sink);
+    this.connections.add(conn);
+    this.stats.connectionsTotal++;
+    this.stats.connectionsOpen++;
+    return conn;
+  }
+
+  /** A connection of `runtime` closed: it no longer counts, nor holds its runtime. */
+  private closed(conn: Connection, runtime: Runtime): void {
+    this.connections.delete(conn);
+    this.stats.connectionsOpen--;
+    this.unseat(conn);
+    runtime.release();
+  }
+
+  /**
+   * What the connections of `decl` on `runtime` share; made once for each (runtime, server), not per
+   * connection. `dispatch` and `closed` stay on the runtime they were made for, whatever a reload does.
+   */
+  private contextFor(runtime: Runtime, decl: ServerDecl | undefined): ConnectionContext {
+    if (this.contexts.runtime !== runtime) this.contexts = { runtime, byServer: new Map() };
+    let ctx = this.contexts.byServer.get(decl);
+    if (ctx !== undefined) return ctx;
+    const cfg = runtime.config;
+    ctx = {
       dispatch: (map, key, conn) => runtime.dispatcher.dispatch(map, key, conn),
       maxRequestSize: cfg.maxRequestSize,
       maxReplySize: cfg.maxReplySize,
@@ -255,16 +282,9 @@ export class Smapd {
       stats: this.stats,
       trace: runtime.tracer,
       queryLog: runtime.queryLog,
+      closed: (conn) => this.closed(conn, runtime),
     };
-    const conn = new Connection(stream, info, ctx, sink);
-    this.connections.add(conn);
-    this.stats.connectionsTotal++;
-    this.stats.connectionsOpen++;
-    void conn.finished.then(() => {
-      this.connections.delete(conn);
-      this.stats.connectionsOpen--;
-      runtime.release();
-    });
-    return conn;
+    this.contexts.byServer.set(decl, ctx);
+    return ctx;
   }
 }
