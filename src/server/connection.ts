@@ -23,6 +23,7 @@ import * as R from '../protocol/reply.js';
 import type { Reply } from '../protocol/reply.js';
 import { RequestSplitter } from '../protocol/request.js';
 import { ProtocolError, RequestTooLargeError } from '../errors.js';
+import type { OpenNode } from './open-list.js';
 import { deliverChunks, type ChunkSink } from './shared-read.js';
 import type { RateLimitedWarning } from './rate-log.js';
 import { countReply, type ServerStats } from './stats.js';
@@ -100,6 +101,8 @@ export class Connection {
   private idleWhileBusy = false;
   private lingerTimer: NodeJS.Timeout | undefined;
   private lingerMs = LINGER_MS;
+  /** The daemon's record of this connection (open-list.ts: no table keyed by connection). */
+  openNode: OpenNode<Connection> | undefined;
   private isClosed = false;
   /** Made on first use of `finished`; most connections close without anyone waiting for them. */
   private finishedPromise: Promise<void> | undefined;

@@ -12,6 +12,7 @@ import { connInfoOf } from './conninfo.js';
 import { chooseVictim } from './eviction.js';
 import { OpenCounts, type LimitHit } from './limits.js';
 import { openListener, type OpenListener } from './listeners.js';
+import { OpenList } from './open-list.js';
 import { RateLimitedWarning } from './rate-log.js';
 import { Runtime } from './runtime.js';
 import { shareReads, type ChunkSink } from './shared-read.js';
@@ -21,9 +22,8 @@ export class Smapd {
   readonly stats: ServerStats = createStats();
   private runtime: Runtime;
   private listeners: OpenListener[] = [];
-  private readonly connections = new Set<Connection>();
-  /** Accepted connections still counted against the limits, with the server and address they count under. */
-  private readonly seats = new Map<Connection, { readonly server: string; readonly address: string }>();
+  /** Open connections; those of listeners are `seated` (counted against the limits) until they close or are evicted. */
+  private readonly connections = new OpenList<Connection>();
   private readonly counts = new OpenCounts();
   private readonly refusedLog: RateLimitedWarning;
   private readonly evictedLog: RateLimitedWarning;
@@ -141,14 +141,15 @@ export class Smapd {
   private async doStop(): Promise<void> {
     const closed = Promise.all(this.listeners.map((l) => l.close()));
     // Close each connection as soon as its last answer is written, without waiting for the client's close.
-    for (const c of this.connections) c.endGracefully(0);
-    const all = Promise.all([...this.connections].map((c) => c.finished));
+    const open = this.connections.nodes();
+    for (const n of open) n.item.endGracefully(0);
+    const all = Promise.all(open.map((n) => n.item.finished));
     const timeout = this.runtime.config.shutdownTimeout;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, timeout, 'timeout')));
     if ((await Promise.race([all, expired])) === 'timeout') {
       this.log.warn({ open: this.connections.size }, 'shutdown timeout: closing remaining connections');
-      for (const c of this.connections) c.destroy();
+      for (const n of open) n.item.destroy();
       await all;
     }
     clearTimeout(timer);
@@ -175,7 +176,10 @@ export class Smapd {
     }
     socket.setNoDelay(true);
     const conn = sink !== undefined ? this.attach(socket, info, decl, sink) : this.attachMoved(socket, info, decl);
-    this.seats.set(conn, { server: decl.id, address });
+    const seat = conn.openNode!;
+    seat.server = decl.id;
+    seat.address = address;
+    seat.seated = true;
     this.counts.add(decl.id, address);
     return conn;
   }
@@ -223,8 +227,9 @@ export class Smapd {
     const inScope = (seat: { server: string; address: string }) =>
       hit === 'max-connections-per-address' ? seat.address === address : hit === 'server max-connections' ? seat.server === decl.id : true;
     const candidates: Array<{ conn: Connection; address: string; evictable: boolean; lastProgress: number }> = [];
-    for (const [conn, seat] of this.seats) {
-      if (inScope(seat)) candidates.push({ conn, address: seat.address, evictable: conn.evictable, lastProgress: conn.lastProgress });
+    for (const seat of this.connections.nodes()) {
+      const conn = seat.item;
+      if (seat.seated && inScope(seat)) candidates.push({ conn, address: seat.address, evictable: conn.evictable, lastProgress: conn.lastProgress });
     }
     const victim = chooseVictim(candidates);
     if (victim === undefined) return false;
@@ -237,9 +242,9 @@ export class Smapd {
 
   /** Stop counting a connection against the limits (when it closes, or at once when it is evicted). */
   private unseat(conn: Connection): void {
-    const seat = this.seats.get(conn);
-    if (seat === undefined) return;
-    this.seats.delete(conn);
+    const seat = conn.openNode;
+    if (seat === undefined || !seat.seated) return;
+    seat.seated = false;
     this.counts.add(seat.server, seat.address, -1);
   }
 
@@ -247,7 +252,7 @@ export class Smapd {
     const runtime = this.runtime;
     runtime.acquire();
     const conn = new Connection(stream, info, this.contextFor(runtime, decl), sink);
-    this.connections.add(conn);
+    conn.openNode = this.connections.add(conn);
     this.stats.connectionsTotal++;
     this.stats.connectionsOpen++;
     return conn;
@@ -255,9 +260,9 @@ export class Smapd {
 
   /** A connection of `runtime` closed: it no longer counts, nor holds its runtime. */
   private closed(conn: Connection, runtime: Runtime): void {
-    this.connections.delete(conn);
     this.stats.connectionsOpen--;
     this.unseat(conn);
+    if (conn.openNode !== undefined) this.connections.remove(conn.openNode);
     runtime.release();
   }
 
