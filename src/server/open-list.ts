@@ -1,12 +1,12 @@
 /**
  * The daemon's open connections, as a doubly linked list whose nodes the connections carry, rather than a
  * `Set` and a `Map` keyed by connection. Under connection churn those two tables made V8's young-generation
- * collections three times as long: a hash table that is resized leaves its old copy behind in the old
- * generation, still holding the connections that were in it, and until the next full collection every
- * object those dead connections reach (socket, stream states, buffers) is kept alive by it, copied by each
- * scavenge and then promoted (measured with `--trace-gc-nvp`: 4-6 MB promoted per scavenge, against 1 MB
- * without the tables; docs/performance.md). A removed node drops both its links, so a closed connection is
- * reachable from nothing the daemon keeps.
+ * collections three times as long (`--trace-gc-nvp`, smapd under `sockbench --reconnect`: 4-6 MB promoted
+ * and 9 ms per scavenge with either table, 1.1 MB and 3 ms without both; docs/performance.md): objects of
+ * connections long closed were still reachable when a scavenge ran, so each one's socket, stream states and
+ * buffers were copied and then promoted. Which V8 internal kept them (the long-lived tables' backing stores
+ * are the likely holders) was not pinned down; a small script churning a `Set` alone does not show it. A
+ * removed node here drops both its links, so a closed connection is reachable from nothing the daemon keeps.
  */
 
 /** One open connection: where it is counted against the limits, and its place in the list. */
