@@ -9,7 +9,8 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { NetstringDecoder } from '../src/protocol/netstring.js';
-import { deliverChunks, shareReads } from '../src/server/shared-read.js';
+import { acceptOntoSharedReads } from '../src/server/direct-accept.js';
+import { deliverChunks, shareReads, type ChunkSink } from '../src/server/shared-read.js';
 
 const SPACE = 0x20;
 const MAX_REQUEST = 100_000;
@@ -28,10 +29,11 @@ function frame(reply: string): string {
   return Buffer.byteLength(reply, 'utf8') + ':' + reply + ',';
 }
 
-function serve(accepted: net.Socket, replies: Map<string, string>): void {
+/** `sink`: the socket reads into the shared buffer already (direct accept); otherwise it is moved there. */
+function serve(accepted: net.Socket, replies: Map<string, string>, sink?: ChunkSink): void {
   accepted.setNoDelay(true);
   // Read as smapd does, into the process's one shared buffer, so the comparison is of everything else.
-  const moved = shareReads(accepted);
+  const moved = sink !== undefined ? { socket: accepted, sink } : shareReads(accepted);
   const socket = typeof moved === 'string' ? accepted : moved.socket;
   const decoder = new NetstringDecoder(MAX_REQUEST);
   let out = '';
@@ -69,6 +71,8 @@ function main(): void {
   const replies = loadReplies(file);
   const server = net.createServer({ allowHalfOpen: true }, (socket) => serve(socket, replies));
   server.listen({ host, port: 0 }, () => {
+    // Accept as smapd's listeners do: one socket per connection, made on the shared buffer.
+    acceptOntoSharedReads(server, true, (a) => serve(a.socket, replies, a.sink));
     const { port } = server.address() as net.AddressInfo;
     process.stdout.write(JSON.stringify({ port, keys: replies.size }) + '\n');
   });

@@ -25,6 +25,7 @@ import type { Reply } from '../protocol/reply.js';
 import { RequestSplitter } from '../protocol/request.js';
 import { lookupClock } from '../metrics/latency.js';
 import { ProtocolError, RequestTooLargeError } from '../errors.js';
+import type { OpenNode } from './open-list.js';
 import { deliverChunks, type ChunkSink } from './shared-read.js';
 import type { RateLimitedWarning } from './rate-log.js';
 import { countReply, type ServerStats } from './stats.js';
@@ -48,6 +49,12 @@ export interface ConnectionContext {
   readonly trace: ((map: string, key: string, reply: Reply, conn: ConnInfo) => void) | undefined;
   /** The `query` debug category's logger, when the debug spec turns it on. */
   readonly queryLog: Logger | undefined;
+  /**
+   * Called once, when the connection has closed (the daemon's bookkeeping). A callback rather than a
+   * `.then` on `finished`: the context is shared by all connections of a server, and a promise per
+   * connection is work that churn pays for every client.
+   */
+  readonly closed?: (conn: Connection) => void;
 }
 
 const MAX_IN_FLIGHT = 1024;
@@ -108,9 +115,12 @@ export class Connection {
   private idleWhileBusy = false;
   private lingerTimer: NodeJS.Timeout | undefined;
   private lingerMs = LINGER_MS;
-  private done!: () => void;
-  /** Resolves when the connection is closed, for the daemon's bookkeeping and graceful stop. */
-  readonly finished: Promise<void>;
+  /** The daemon's record of this connection (open-list.ts: no table keyed by connection). */
+  openNode: OpenNode<Connection> | undefined;
+  private isClosed = false;
+  /** Made on first use of `finished`; most connections close without anyone waiting for them. */
+  private finishedPromise: Promise<void> | undefined;
+  private resolveFinished: (() => void) | undefined;
 
   /**
    * `sink`: the socket reads into the shared buffer (shared-read.ts) and hands its bytes there; without it
@@ -125,7 +135,6 @@ export class Connection {
     this.decoder = new NetstringDecoder(ctx.maxRequestSize);
     this.replyRoom = ctx.maxReplySize + String(ctx.maxReplySize).length + 2;
     this.bound = Math.max(ctx.maxReplyBuffer, this.replyRoom);
-    this.finished = new Promise((resolve) => (this.done = resolve));
     deliverChunks(socket, sink, this.onChunk);
     socket.on('end', () => this.endGracefully());
     socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -155,6 +164,14 @@ export class Connection {
     if (this.closing) return;
     this.closing = true;
     this.maybeFinish();
+  }
+
+  /** Resolves when the connection is closed (graceful stop, a worker's hand-off, inetd). */
+  get finished(): Promise<void> {
+    if (this.finishedPromise === undefined) {
+      this.finishedPromise = this.isClosed ? Promise.resolve() : new Promise((resolve) => (this.resolveFinished = resolve));
+    }
+    return this.finishedPromise;
   }
 
   /** Close at once (shutdown timeout expired). */
@@ -508,6 +525,8 @@ export class Connection {
     }
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.closing = true;
-    this.done();
+    this.isClosed = true;
+    this.ctx.closed?.(this);
+    this.resolveFinished?.();
   }
 }

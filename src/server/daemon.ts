@@ -10,8 +10,9 @@ import type { ConnInfo } from '../modules/api.js';
 import { Connection, type ConnectionContext } from './connection.js';
 import { connInfoOf } from './conninfo.js';
 import { chooseVictim } from './eviction.js';
-import { addressKey, OpenCounts, type LimitHit } from './limits.js';
+import { OpenCounts, type LimitHit } from './limits.js';
 import { openListener, type OpenListener } from './listeners.js';
+import { OpenList } from './open-list.js';
 import { RateLimitedWarning } from './rate-log.js';
 import { Runtime } from './runtime.js';
 import { shareReads, type ChunkSink } from './shared-read.js';
@@ -21,14 +22,18 @@ export class Smapd {
   readonly stats: ServerStats = createStats();
   private runtime: Runtime;
   private listeners: OpenListener[] = [];
-  private readonly connections = new Set<Connection>();
-  /** Accepted connections still counted against the limits, with the server and address they count under. */
-  private readonly seats = new Map<Connection, { readonly server: string; readonly address: string }>();
+  /** Open connections; those of listeners are `seated` (counted against the limits) until they close or are evicted. */
+  private readonly connections = new OpenList<Connection>();
   private readonly counts = new OpenCounts();
   private readonly refusedLog: RateLimitedWarning;
   private readonly evictedLog: RateLimitedWarning;
   private readonly timeoutLog: RateLimitedWarning;
   private stopping: Promise<void> | null = null;
+  /** The connection contexts of the current runtime, by server (undefined: inetd). */
+  private contexts: { runtime: Runtime | undefined; byServer: Map<ServerDecl | undefined, ConnectionContext> } = {
+    runtime: undefined,
+    byServer: new Map(),
+  };
   /** The shared read buffer could not be used for some socket; said once. */
   private warnedSlowReads = false;
 
@@ -84,7 +89,7 @@ export class Smapd {
   async listen(): Promise<void> {
     for (const decl of this.runtime.config.servers) {
       try {
-        const l = await openListener(decl, (socket, d) => this.accept(socket, d));
+        const l = await openListener(decl, (socket, d, sink) => this.accept(socket, d, undefined, sink));
         this.listeners.push(l);
         this.log.info({ server: decl.id, address: l.address }, 'listening');
       } catch (err) {
@@ -136,14 +141,15 @@ export class Smapd {
   private async doStop(): Promise<void> {
     const closed = Promise.all(this.listeners.map((l) => l.close()));
     // Close each connection as soon as its last answer is written, without waiting for the client's close.
-    for (const c of this.connections) c.endGracefully(0);
-    const all = Promise.all([...this.connections].map((c) => c.finished));
+    const open = this.connections.nodes();
+    for (const n of open) n.item.endGracefully(0);
+    const all = Promise.all(open.map((n) => n.item.finished));
     const timeout = this.runtime.config.shutdownTimeout;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, timeout, 'timeout')));
     if ((await Promise.race([all, expired])) === 'timeout') {
       this.log.warn({ open: this.connections.size }, 'shutdown timeout: closing remaining connections');
-      for (const c of this.connections) c.destroy();
+      for (const n of open) n.item.destroy();
       await all;
     }
     clearTimeout(timer);
@@ -152,33 +158,43 @@ export class Smapd {
     await this.runtime.retire();
   }
 
-  private accept(socket: net.Socket, decl: ServerDecl, makeRoom?: LimitHit): Connection | undefined {
+  /**
+   * `sink`: the socket reads into the shared buffer already (a listener's, direct-accept.ts); otherwise it
+   * is moved there here, if it can be.
+   */
+  private accept(socket: net.Socket, decl: ServerDecl, makeRoom?: LimitHit, sink?: ChunkSink): Connection | undefined {
     if (this.stopping !== null) {
       socket.destroy();
       return undefined;
     }
-    const address = addressKey(socket);
+    // Read the addresses once, before any move: the limits count the client under its source address.
+    const info = connInfoOf(socket, decl);
+    const address = info.src;
     if (!this.admit(decl, address, makeRoom)) {
       socket.destroy();
       return undefined;
     }
     socket.setNoDelay(true);
-    const moved = shareReads(socket);
-    let conn: Connection;
-    if (typeof moved !== 'string') {
-      conn = this.attach(moved.socket, connInfoOf(moved.socket, decl), decl, moved.sink);
-    } else {
-      if (!this.warnedSlowReads) {
-        this.warnedSlowReads = true;
-        this.log.warn({ reason: moved }, 'cannot use the shared read buffer; connections read with a new buffer per read (slower)');
-      }
-      conn = this.attach(socket, connInfoOf(socket, decl), decl);
-      // A socket handed over by the primary may have been paused at accept.
-      socket.resume();
-    }
-    this.seats.set(conn, { server: decl.id, address });
+    const conn = sink !== undefined ? this.attach(socket, info, decl, sink) : this.attachMoved(socket, info, decl);
+    const seat = conn.openNode!;
+    seat.server = decl.id;
+    seat.address = address;
+    seat.seated = true;
     this.counts.add(decl.id, address);
-    void conn.finished.then(() => this.unseat(conn));
+    return conn;
+  }
+
+  /** Serve a socket a worker was handed (or a listener's, on a Node without direct accept), reading into the shared buffer if it can. */
+  private attachMoved(socket: net.Socket, info: ConnInfo, decl: ServerDecl): Connection {
+    const moved = shareReads(socket);
+    if (typeof moved !== 'string') return this.attach(moved.socket, info, decl, moved.sink);
+    if (!this.warnedSlowReads) {
+      this.warnedSlowReads = true;
+      this.log.warn({ reason: moved }, 'cannot use the shared read buffer; connections read with a new buffer per read (slower)');
+    }
+    const conn = this.attach(socket, info, decl);
+    // A socket handed over by the primary may have been paused at accept.
+    socket.resume();
     return conn;
   }
 
@@ -211,8 +227,9 @@ export class Smapd {
     const inScope = (seat: { server: string; address: string }) =>
       hit === 'max-connections-per-address' ? seat.address === address : hit === 'server max-connections' ? seat.server === decl.id : true;
     const candidates: Array<{ conn: Connection; address: string; evictable: boolean; lastProgress: number }> = [];
-    for (const [conn, seat] of this.seats) {
-      if (inScope(seat)) candidates.push({ conn, address: seat.address, evictable: conn.evictable, lastProgress: conn.lastProgress });
+    for (const seat of this.connections.nodes()) {
+      const conn = seat.item;
+      if (seat.seated && inScope(seat)) candidates.push({ conn, address: seat.address, evictable: conn.evictable, lastProgress: conn.lastProgress });
     }
     const victim = chooseVictim(candidates);
     if (victim === undefined) return false;
@@ -225,17 +242,40 @@ export class Smapd {
 
   /** Stop counting a connection against the limits (when it closes, or at once when it is evicted). */
   private unseat(conn: Connection): void {
-    const seat = this.seats.get(conn);
-    if (seat === undefined) return;
-    this.seats.delete(conn);
+    const seat = conn.openNode;
+    if (seat === undefined || !seat.seated) return;
+    seat.seated = false;
     this.counts.add(seat.server, seat.address, -1);
   }
 
   private attach(stream: Duplex, info: ConnInfo, decl: ServerDecl | undefined, sink?: ChunkSink): Connection {
     const runtime = this.runtime;
-    const cfg = runtime.config;
     runtime.acquire();
-    const ctx: ConnectionContext = {
+    const conn = new Connection(stream, info, this.contextFor(runtime, decl), sink);
+    conn.openNode = this.connections.add(conn);
+    this.stats.connectionsTotal++;
+    this.stats.connectionsOpen++;
+    return conn;
+  }
+
+  /** A connection of `runtime` closed: it no longer counts, nor holds its runtime. */
+  private closed(conn: Connection, runtime: Runtime): void {
+    this.stats.connectionsOpen--;
+    this.unseat(conn);
+    if (conn.openNode !== undefined) this.connections.remove(conn.openNode);
+    runtime.release();
+  }
+
+  /**
+   * What the connections of `decl` on `runtime` share; made once for each (runtime, server), not per
+   * connection. `dispatch` and `closed` stay on the runtime they were made for, whatever a reload does.
+   */
+  private contextFor(runtime: Runtime, decl: ServerDecl | undefined): ConnectionContext {
+    if (this.contexts.runtime !== runtime) this.contexts = { runtime, byServer: new Map() };
+    let ctx = this.contexts.byServer.get(decl);
+    if (ctx !== undefined) return ctx;
+    const cfg = runtime.config;
+    ctx = {
       dispatch: (map, key, conn) => runtime.dispatcher.dispatch(map, key, conn),
       maxRequestSize: cfg.maxRequestSize,
       maxReplySize: cfg.maxReplySize,
@@ -247,16 +287,9 @@ export class Smapd {
       stats: this.stats,
       trace: runtime.tracer,
       queryLog: runtime.queryLog,
+      closed: (conn) => this.closed(conn, runtime),
     };
-    const conn = new Connection(stream, info, ctx, sink);
-    this.connections.add(conn);
-    this.stats.connectionsTotal++;
-    this.stats.connectionsOpen++;
-    void conn.finished.then(() => {
-      this.connections.delete(conn);
-      this.stats.connectionsOpen--;
-      runtime.release();
-    });
-    return conn;
+    this.contexts.byServer.set(decl, ctx);
+    return ctx;
   }
 }

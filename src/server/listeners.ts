@@ -10,6 +10,8 @@ import net from 'node:net';
 import type { ServerDecl } from '../config/types.js';
 import { ListenError } from '../errors.js';
 import { groupId, userId, userPrimaryGroup } from './accounts.js';
+import { acceptOntoSharedReads } from './direct-accept.js';
+import type { ChunkSink } from './shared-read.js';
 import { clearStaleSocket } from './unix-socket.js';
 
 export interface OpenListener {
@@ -17,6 +19,8 @@ export interface OpenListener {
   readonly server: net.Server;
   /** The address actually bound (the real port when the config said 0). */
   readonly address: string;
+  /** Accepted sockets read into the shared buffer from the start (direct-accept.ts); they come with their sink. */
+  readonly direct: boolean;
   close(): Promise<void>;
 }
 
@@ -34,12 +38,14 @@ function applyOwnership(decl: ServerDecl, path: string): void {
 
 export async function openListener(
   decl: ServerDecl,
-  onConnection: (socket: net.Socket, listener: ServerDecl) => void,
+  onConnection: (socket: net.Socket, listener: ServerDecl, sink?: ChunkSink) => void,
   opts: { pauseOnConnect?: boolean } = {},
 ): Promise<OpenListener> {
-  // pauseOnConnect: a primary process hands sockets to workers before reading a byte.
+  // pauseOnConnect: a primary process hands sockets to workers before reading a byte (and reads none itself).
   const pauseOnConnect = opts.pauseOnConnect ?? false;
-  const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect }, (socket) =>
+  // Half-open: a client may send its last request and shut down its side before reading the answer.
+  const allowHalfOpen = true;
+  const server = net.createServer({ allowHalfOpen, noDelay: true, pauseOnConnect }, (socket) =>
     onConnection(socket, decl),
   );
   const url = decl.url;
@@ -58,6 +64,7 @@ export async function openListener(
     else server.listen({ host: url.host, port: url.port, backlog: decl.backlog, ipv6Only: decl.ipv6Only }, resolve);
   });
   server.on('error', () => undefined);
+  const direct = !pauseOnConnect && acceptOntoSharedReads(server, allowHalfOpen, (a) => onConnection(a.socket, decl, a.sink));
   let address: string;
   if (url.kind === 'unix') {
     try {
@@ -80,6 +87,7 @@ export async function openListener(
     decl,
     server,
     address,
+    direct,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -74,12 +74,22 @@ export function shareReads(raw: net.Socket): SharedReadSocket | string {
     handle.readStop();
     handle.reading = false;
   }
+  internals._handle = null;
+  const moved = readIntoSharedBuffer(handle, raw.allowHalfOpen);
+  raw.destroy();
+  return moved;
+}
+
+/**
+ * A new socket for a connected native handle that nothing has read from yet, reading into the shared buffer
+ * (shareReads; and the listeners, which make no other socket for an accepted connection: direct-accept.ts).
+ */
+export function readIntoSharedBuffer(handle: object, allowHalfOpen: boolean): SharedReadSocket {
   shared ??= Buffer.allocUnsafe(SHARED_READ_BUFFER_SIZE);
   const sink: ChunkSink = { handler: nothing };
-  internals._handle = null;
   const options = {
     handle,
-    allowHalfOpen: raw.allowHalfOpen,
+    allowHalfOpen,
     readable: true,
     writable: true,
     onread: {
@@ -90,7 +100,5 @@ export function shareReads(raw: net.Socket): SharedReadSocket | string {
       },
     },
   };
-  const socket = new net.Socket(options as net.SocketConstructorOpts);
-  raw.destroy();
-  return { socket, sink };
+  return { socket: new net.Socket(options as net.SocketConstructorOpts), sink };
 }
