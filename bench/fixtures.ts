@@ -73,7 +73,15 @@ export async function buildLevel(dir: string, entries: readonly Entry[]): Promis
   return location;
 }
 
-export const MYSQL = { host: '127.0.0.1', port: 3306, user: 'root', database: 'test', table: 'smapd_bench' } as const;
+/**
+ * The SQL tables of one bench run: `smapd_bench_PID` of the process that started it, passed to the processes it
+ * forks (the load generator asks them too) in SMAPD_BENCH_TABLE, so that two benches at once do not fill and
+ * drop each other's table.
+ */
+process.env.SMAPD_BENCH_TABLE ??= `smapd_bench_${process.pid}`;
+const BENCH_TABLE = process.env.SMAPD_BENCH_TABLE;
+
+export const MYSQL = { host: '127.0.0.1', port: 3306, user: 'root', database: 'test', table: BENCH_TABLE } as const;
 
 /** Create and fill the MariaDB table; returns why not when the server cannot be reached or used. */
 export async function fillMysql(entries: readonly Entry[]): Promise<string | undefined> {
@@ -109,7 +117,7 @@ export async function dropMysql(): Promise<void> {
   }
 }
 
-export const POSTGRES = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', table: 'smapd_bench' } as const;
+export const POSTGRES = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', table: BENCH_TABLE } as const;
 
 /** The lookup both the postgres module and the bare client make. */
 export const POSTGRES_SQL = `SELECT v FROM ${POSTGRES.table} WHERE k = $1`;

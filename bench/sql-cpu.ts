@@ -8,7 +8,7 @@
  *   node dist/bench/sql-cpu.js [--backend mysql|postgres]... [--dist DIR]... [--rounds N] [--seconds S]
  *                              [--pool N]... [--bare-pool N] [--conns N] [--warmup S] [--bare]
  *
- * It fills tables of its own (smapd_sqlcpu), so it does not race the full bench over smapd_bench.
+ * It fills tables of its own (smapd_sqlcpu), so it does not race a full bench over its tables.
  */
 import { fork } from 'node:child_process';
 import path from 'node:path';
