@@ -1,6 +1,6 @@
 /** A real module/database context for calling a module directly in unit tests. */
 import { pino } from 'pino';
-import type { DatabaseContext, ModuleContext } from '../../src/modules/api.js';
+import type { ConnInfo, DatabaseContext, ModuleContext, Reply, SmapModule } from '../../src/modules/api.js';
 import { parseOptions } from '../../src/modules/options.js';
 import { compileTemplate } from '../../src/modules/template.js';
 import { compileReplyTemplate } from '../../src/modules/reply-template.js';
@@ -29,4 +29,20 @@ export function databaseContext(
   queryTimeoutMs = DEFAULT_QUERY_TIMEOUT_MS,
 ): DatabaseContext {
   return { ...moduleContext(moduleId, configDir), dbId, moduleArgs, dataChanged: () => undefined, queryTimeoutMs };
+}
+
+/**
+ * `initDb` then `openDb` of `mod`, the database noted in `opened` before the open, so that the test's after-hook
+ * closes it (closeDb) even when the open fails half way.
+ */
+export async function openDatabase<Db>(mod: SmapModule<Db>, args: readonly string[], ctx: DatabaseContext, opened: Db[]): Promise<Db> {
+  const db = await mod.initDb(args, ctx);
+  opened.push(db);
+  await mod.openDb?.(db);
+  return db;
+}
+
+/** One lookup straight through the module's `query`, as a promise whether it answers at once or later. */
+export function lookUp<Db>(mod: SmapModule<Db>, db: Db, map: string, key: string, conn: ConnInfo): Promise<Reply> {
+  return Promise.resolve(mod.query!(db, map, key, conn));
 }

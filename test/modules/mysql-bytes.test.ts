@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mysqlModule, { type MysqlDb } from '../../modules/mysql/index.js';
 import { bytesToText, keyBytes, type Reply } from '../../src/modules/api.js';
-import { databaseContext } from '../helpers/module-context.js';
+import { databaseContext, lookUp, openDatabase } from '../helpers/module-context.js';
 import { conn, connectServer, needServer, tcpArgs, uniqueName, type Server } from './mysql-fixture.js';
 
 let server: Server | undefined;
@@ -25,14 +25,11 @@ const key = (...parts: Array<string | number[]>): string =>
   bytesToText(Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p)))));
 
 async function open(query: string): Promise<MysqlDb> {
-  const db = (await mysqlModule.initDb([...tcpArgs, `query=${query}`], databaseContext('bytes', [], 'mysql', dir))) as MysqlDb;
-  await mysqlModule.openDb!(db);
-  opened.push(db);
-  return db;
+  return openDatabase(mysqlModule, [...tcpArgs, `query=${query}`], databaseContext('bytes', [], 'mysql', dir), opened);
 }
 
 function ask(db: MysqlDb, k: string): Promise<Reply> {
-  return mysqlModule.query!(db, 'm', k, conn) as Promise<Reply>;
+  return lookUp(mysqlModule, db, 'm', k, conn);
 }
 
 describe('mysql module with 8-bit keys', () => {

@@ -6,10 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import mysqlModule, { type MysqlDb } from '../../modules/mysql/index.js';
-import type { Reply } from '../../src/modules/api.js';
+import { RATE_LOG_INTERVAL_MS, type Reply } from '../../src/modules/api.js';
 import { BackendError } from '../../src/errors.js';
-import { databaseContext } from '../helpers/module-context.js';
-import { RATE_LOG_INTERVAL_MS } from '../../src/modules/api.js';
+import { databaseContext, lookUp, openDatabase } from '../helpers/module-context.js';
 import { capturingContext } from './sql-log-capture.js';
 import { conn, connectServer, DB_HOST, DB_NAME, DB_PORT, needServer, Relay, sleep, uniqueName, type Server } from './mysql-fixture.js';
 
@@ -27,14 +26,11 @@ function args(extra: string[], port = DB_PORT): string[] {
 }
 
 async function open(a: string[]): Promise<MysqlDb> {
-  const db = (await mysqlModule.initDb(a, databaseContext('faulty', [], 'mysql'))) as MysqlDb;
-  await mysqlModule.openDb!(db);
-  opened.push(db);
-  return db;
+  return openDatabase(mysqlModule, a, databaseContext('faulty', [], 'mysql'), opened);
 }
 
 function ask(db: MysqlDb, key: string, map = '0'): Promise<Reply> {
-  return mysqlModule.query!(db, map, key, conn) as Promise<Reply>;
+  return lookUp(mysqlModule, db, map, key, conn);
 }
 
 async function threadsOfUser(s: Server & { admin: NonNullable<Server['admin']> }): Promise<{ id: number; command: string; info: string | null }[]> {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import mysqlModule, { type MysqlDb } from '../../modules/mysql/index.js';
 import { DEFAULT_POOL_SIZE } from '../../modules/mysql/settings.js';
 import type { Reply } from '../../src/modules/api.js';
-import { databaseContext } from '../helpers/module-context.js';
+import { databaseContext, lookUp, openDatabase } from '../helpers/module-context.js';
 import { conn, connectServer, DB_HOST, DB_NAME, DB_PASSWORD, DB_PORT, DB_USER, needServer, uniqueName, type Server } from './mysql-fixture.js';
 import { TapRelay } from './sql-tap-relay.js';
 
@@ -27,14 +27,12 @@ async function openThrough(query: string, extra: string[] = [], shared?: { relay
     relays.push(relay);
   }
   const args = ['host=127.0.0.1', `port=${relay.port}`, `user=${DB_USER}`, `password=${DB_PASSWORD}`, `database=${DB_NAME}`, 'config-file=', `query=${query}`, ...extra];
-  const db = (await mysqlModule.initDb(args, databaseContext(shared?.dbId ?? `pool${opened.length}`, [], 'mysql'))) as MysqlDb;
-  await mysqlModule.openDb!(db);
-  opened.push(db);
+  const db = await openDatabase(mysqlModule, args, databaseContext(shared?.dbId ?? `pool${opened.length}`, [], 'mysql'), opened);
   return { db, relay };
 }
 
 function ask(db: MysqlDb, key: string): Promise<Reply> {
-  return mysqlModule.query!(db, 'aliases', key, conn) as Promise<Reply>;
+  return lookUp(mysqlModule, db, 'aliases', key, conn);
 }
 
 describe('mysql module pool', () => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import mysqlModule, { pools, type MysqlDb } from '../../modules/mysql/index.js';
 import type { Reply } from '../../src/modules/api.js';
 import { BackendError, ModuleArgumentError } from '../../src/errors.js';
-import { databaseContext } from '../helpers/module-context.js';
+import { databaseContext, lookUp, openDatabase } from '../helpers/module-context.js';
 import { conn, connectServer, DB_NAME, DB_PASSWORD, DB_PORT, DB_USER, needServer, tcpArgs, uniqueName, type Server } from './mysql-fixture.js';
 
 const TRICKY_KEYS = [
@@ -30,14 +30,11 @@ const proc = uniqueName('smapd_p');
 const opened: MysqlDb[] = [];
 
 async function open(args: string[], moduleArgs: string[] = [], dbId = 'db1'): Promise<MysqlDb> {
-  const db = (await mysqlModule.initDb(args, databaseContext(dbId, moduleArgs, 'mysql', dir))) as MysqlDb;
-  await mysqlModule.openDb!(db);
-  opened.push(db);
-  return db;
+  return openDatabase(mysqlModule, args, databaseContext(dbId, moduleArgs, 'mysql', dir), opened);
 }
 
 function ask(db: MysqlDb, key: string, map = 'aliases'): Promise<Reply> {
-  return mysqlModule.query!(db, map, key, conn) as Promise<Reply>;
+  return lookUp(mysqlModule, db, map, key, conn);
 }
 
 const byKey = `query=SELECT value, note FROM ${table} WHERE k = '$key'`;

@@ -10,11 +10,10 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import postgresModule, { type PostgresDb } from '../../modules/postgres/index.js';
 import { DOWN_MS } from '../../modules/postgres/servers.js';
-import type { Reply } from '../../src/modules/api.js';
+import { RATE_LOG_INTERVAL_MS, type Reply } from '../../src/modules/api.js';
 import { BackendError } from '../../src/errors.js';
-import { databaseContext } from '../helpers/module-context.js';
+import { databaseContext, lookUp, openDatabase } from '../helpers/module-context.js';
 import { TcpRelay } from '../helpers/tcp-relay.js';
-import { RATE_LOG_INTERVAL_MS } from '../../src/modules/api.js';
 import { capturingContext } from './sql-log-capture.js';
 import { conn } from './mysql-fixture.js';
 import { connectPg, needPg, pgArgs, PG_PORT, runningQueries, uniqueName, waitFor, type PgServer } from './postgres-fixture.js';
@@ -33,14 +32,11 @@ const slowQuery = `query=SELECT CASE WHEN $key = 'slow' THEN pg_sleep($map::floa
 const byKey = () => `query=SELECT v FROM ${table} WHERE k = $key`;
 
 async function open(a: string[], queryTimeoutMs?: number, dbId = 'faulty'): Promise<PostgresDb> {
-  const db = (await postgresModule.initDb(a, databaseContext(dbId, [], 'pg', process.cwd(), queryTimeoutMs))) as PostgresDb;
-  await postgresModule.openDb!(db);
-  opened.push(db);
-  return db;
+  return openDatabase(postgresModule, a, databaseContext(dbId, [], 'pg', process.cwd(), queryTimeoutMs), opened);
 }
 
 function ask(db: PostgresDb, key: string, map = '0'): Promise<Reply> {
-  return postgresModule.query!(db, map, key, conn) as Promise<Reply>;
+  return lookUp(postgresModule, db, map, key, conn);
 }
 
 async function relay(): Promise<TcpRelay> {

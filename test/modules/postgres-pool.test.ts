@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import postgresModule, { type PostgresDb } from '../../modules/postgres/index.js';
 import { DEFAULT_POOL_SIZE } from '../../modules/postgres/settings.js';
 import type { Reply } from '../../src/modules/api.js';
-import { databaseContext } from '../helpers/module-context.js';
+import { databaseContext, lookUp, openDatabase } from '../helpers/module-context.js';
 import { conn } from './mysql-fixture.js';
 import { connectPg, needPg, PG_DATABASE, PG_HOST, PG_PORT, PG_USER, uniqueName, type PgServer } from './postgres-fixture.js';
 import { TapRelay } from './sql-tap-relay.js';
@@ -26,14 +26,12 @@ async function openThrough(query: string, extra: string[] = []): Promise<{ db: P
   await relay.start();
   relays.push(relay);
   const args = ['host=127.0.0.1', `port=${relay.port}`, `user=${PG_USER}`, `dbname=${PG_DATABASE}`, 'sslmode=disable', `query=${query}`, ...extra];
-  const db = (await postgresModule.initDb(args, databaseContext(`pool${opened.length}`, [], 'pg'))) as PostgresDb;
-  await postgresModule.openDb!(db);
-  opened.push(db);
+  const db = await openDatabase(postgresModule, args, databaseContext(`pool${opened.length}`, [], 'pg'), opened);
   return { db, relay };
 }
 
 function ask(db: PostgresDb, key: string): Promise<Reply> {
-  return postgresModule.query!(db, 'aliases', key, conn) as Promise<Reply>;
+  return lookUp(postgresModule, db, 'aliases', key, conn);
 }
 
 describe('postgres module pool', () => {

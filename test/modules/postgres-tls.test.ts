@@ -14,7 +14,7 @@ import tls from 'node:tls';
 import postgresModule, { type PostgresDb } from '../../modules/postgres/index.js';
 import type { Reply } from '../../src/modules/api.js';
 import { BackendError } from '../../src/errors.js';
-import { databaseContext } from '../helpers/module-context.js';
+import { databaseContext, lookUp, openDatabase } from '../helpers/module-context.js';
 import { conn } from './mysql-fixture.js';
 import { connectPg, needPg, PG_DATABASE, PG_PORT, PG_USER, type PgServer } from './postgres-fixture.js';
 
@@ -112,10 +112,7 @@ function args(extra: string[], host = 'host=127.0.0.1'): string[] {
 }
 
 async function open(a: string[]): Promise<PostgresDb> {
-  const db = (await postgresModule.initDb(a, databaseContext('tls', [], 'pg', dir))) as PostgresDb;
-  opened.push(db);
-  await postgresModule.openDb!(db);
-  return db;
+  return openDatabase(postgresModule, a, databaseContext('tls', [], 'pg', dir), opened);
 }
 
 async function openFails(a: string[], why: RegExp): Promise<void> {
@@ -125,7 +122,7 @@ async function openFails(a: string[], why: RegExp): Promise<void> {
 }
 
 function ask(db: PostgresDb, key: string): Promise<Reply> {
-  return postgresModule.query!(db, 'm', key, conn) as Promise<Reply>;
+  return lookUp(postgresModule, db, 'm', key, conn);
 }
 
 describe('postgres module over TLS', () => {

@@ -10,7 +10,7 @@ import { compilePostgresQuery } from '../../modules/postgres/query.js';
 import type { Reply } from '../../src/modules/api.js';
 import { BackendError, ModuleArgumentError } from '../../src/errors.js';
 import { conn } from './mysql-fixture.js';
-import { databaseContext } from '../helpers/module-context.js';
+import { databaseContext, lookUp, openDatabase } from '../helpers/module-context.js';
 import { connectPg, needPg, pgArgs, PG_DATABASE, PG_PORT, PG_USER, uniqueName, type PgServer } from './postgres-fixture.js';
 
 /** Keys that must reach the server as data: quotes, LIKE wildcards, backslashes, globs, parentheses, 8-bit. */
@@ -39,14 +39,11 @@ const table = uniqueName('smapd_pg');
 const opened: PostgresDb[] = [];
 
 async function open(args: string[], moduleArgs: string[] = [], dbId = 'db1'): Promise<PostgresDb> {
-  const db = (await postgresModule.initDb(args, databaseContext(dbId, moduleArgs, 'pg', dir))) as PostgresDb;
-  await postgresModule.openDb!(db);
-  opened.push(db);
-  return db;
+  return openDatabase(postgresModule, args, databaseContext(dbId, moduleArgs, 'pg', dir), opened);
 }
 
 function ask(db: PostgresDb, key: string, map = 'aliases'): Promise<Reply> {
-  return postgresModule.query!(db, map, key, conn) as Promise<Reply>;
+  return lookUp(postgresModule, db, map, key, conn);
 }
 
 const byKey = `query=SELECT value, note FROM ${table} WHERE k = '$key'`;

@@ -9,7 +9,7 @@ import redisModule, { type RedisDb } from '../../modules/redis/index.js';
 import { BackendError, ModuleArgumentError } from '../../src/errors.js';
 import type { Reply } from '../../src/modules/api.js';
 import { startDaemon } from '../helpers/daemon.js';
-import { databaseContext } from '../helpers/module-context.js';
+import { databaseContext, lookUp, openDatabase } from '../helpers/module-context.js';
 import {
   conn,
   connectShared,
@@ -37,14 +37,11 @@ const prefix = uniquePrefix('redis');
 const opened: RedisDb[] = [];
 
 async function open(args: string[], moduleArgs: string[] = []): Promise<RedisDb> {
-  const db = (await redisModule.initDb(args, databaseContext('db1', moduleArgs, 'redis'))) as RedisDb;
-  opened.push(db);
-  await redisModule.openDb!(db);
-  return db;
+  return openDatabase(redisModule, args, databaseContext('db1', moduleArgs, 'redis'), opened);
 }
 
 function ask(db: RedisDb, key: string, map = 'aliases'): Promise<Reply> {
-  return redisModule.query!(db, map, key, conn) as Promise<Reply>;
+  return lookUp(redisModule, db, map, key, conn);
 }
 
 describe('redis module, on the machine Redis', () => {
