@@ -5,7 +5,7 @@
  *   module ldap ldap uri="ldap://ldap1.example.org ldap://ldap2.example.org" base=dc=example,dc=org
  *   database users ldap filter="(&(objectClass=inetOrgPerson)(mail=$key))" positive-reply="OK ${uid}"
  */
-import { BackendTimeoutError, defineModule, ModuleArgumentError, type ClientField, type DatabaseContext } from '../../src/modules/api.js';
+import { BackendTimeoutError, clientFieldsUsed, defineModule, ModuleArgumentError, type ClientField, type DatabaseContext } from '../../src/modules/api.js';
 import { DirectoryError, LdapConnection } from './connection.js';
 import { compileFilter, type CompiledFilter, type RequestValues } from './filter.js';
 import { compileReplies, renderEntry, renderRequest, type LdapReplies } from './replies.js';
@@ -25,12 +25,7 @@ const TIMED_OUT = 'directory lookup timed out';
 const REFUSED = 'directory lookup failed';
 
 function clientFields(db: LdapDb): ClientField[] {
-  const used = new Set<string>([...db.filter.variables, ...db.replies.positive.variables, ...db.replies.negative.variables]);
-  const fields: ClientField[] = [];
-  if (used.has('src')) fields.push('src');
-  if (used.has('dst')) fields.push('dst');
-  if (used.has('server')) fields.push('serverId');
-  return fields;
+  return clientFieldsUsed([...db.filter.variables, ...db.replies.positive.variables, ...db.replies.negative.variables]);
 }
 
 export default defineModule<LdapDb>({

@@ -8,6 +8,7 @@
  *   database users redis cluster=10.0.0.1:7000,10.0.0.2:7000 key=user:${key} field=mailbox
  */
 import {
+  clientFieldsUsed,
   BackendError,
   BackendTimeoutError,
   defineModule,
@@ -69,12 +70,7 @@ export default defineModule<RedisDb>({
 
   answerDependsOn(db): readonly ClientField[] {
     const s = db.settings;
-    const used = new Set<string>([...s.key.variables, ...(s.field?.variables ?? []), ...s.replies.positive.variables, ...s.replies.negative.variables]);
-    const fields: ClientField[] = [];
-    if (used.has('src')) fields.push('src');
-    if (used.has('dst')) fields.push('dst');
-    if (used.has('server')) fields.push('serverId');
-    return fields;
+    return clientFieldsUsed([...s.key.variables, ...(s.field?.variables ?? []), ...s.replies.positive.variables, ...s.replies.negative.variables]);
   },
 
   init(args, ctx) {

@@ -7,6 +7,7 @@
  *   database mta-sts upstream url=inet://127.0.0.1:8461 map=postfix
  */
 import {
+  clientFieldsUsed,
   BackendError,
   ConnectError,
   ModuleArgumentError,
@@ -78,12 +79,7 @@ export default defineModule<SockmapDb>({
   multiProcess: true,
 
   answerDependsOn(db): readonly ClientField[] {
-    const used = db.map?.variables ?? [];
-    const fields: ClientField[] = [];
-    if (used.includes('src')) fields.push('src');
-    if (used.includes('dst')) fields.push('dst');
-    if (used.includes('server')) fields.push('serverId');
-    return fields;
+    return clientFieldsUsed(db.map?.variables ?? []);
   },
 
   init(args, ctx) {

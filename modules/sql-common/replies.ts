@@ -3,6 +3,7 @@
  * position `${1}`, request variables, `${error}`), and turning a result row or an error into a reply.
  */
 import {
+  clientFieldsUsed,
   bytesToText,
   clientReason,
   defineReplyOptions,
@@ -60,20 +61,15 @@ export function compileReplies(ctx: DatabaseContext, values: OptionValues, given
   return { positive, negative, onerror: onerror!, timeout: timeout! };
 }
 
-/** The variables of a request as the query and the templates see them. */
 /**
  * The connection facts a SQL database's cacheable answers depend on: the request variables its query and its
  * positive and negative replies use (`SmapModule.answerDependsOn`).
  */
 export function clientFieldsOf(params: readonly string[], replies: SqlReplies): ClientField[] {
-  const used = new Set<string>([...params, ...replies.positive.variables, ...replies.negative.variables]);
-  const fields: ClientField[] = [];
-  if (used.has('src')) fields.push('src');
-  if (used.has('dst')) fields.push('dst');
-  if (used.has('server')) fields.push('serverId');
-  return fields;
+  return clientFieldsUsed([...params, ...replies.positive.variables, ...replies.negative.variables]);
 }
 
+/** The variables of a request as the query and the templates see them. */
 export function requestValues(map: string, key: string, conn: ConnInfo): RequestValues {
   return { key, map, src: conn.src, dst: conn.dst, server: conn.serverId };
 }

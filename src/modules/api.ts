@@ -70,6 +70,19 @@ export const ALL_CLIENT_FIELDS: readonly ClientField[] = Object.freeze(['src', '
 /** `answerDependsOn` for a module whose answers depend on map and key alone: the cache may share them. */
 export const mapAndKeyOnly = (): readonly ClientField[] => [];
 
+/**
+ * `answerDependsOn` for a module whose answers are made from templates: the connection facts behind the request
+ * variables `src`, `dst` and `server` that its templates (query, key, filter, replies) use.
+ */
+export function clientFieldsUsed(variables: Iterable<string>): ClientField[] {
+  const used = new Set(variables);
+  const fields: ClientField[] = [];
+  if (used.has('src')) fields.push('src');
+  if (used.has('dst')) fields.push('dst');
+  if (used.has('server')) fields.push('serverId');
+  return fields;
+}
+
 /** Who is asking: the client and the server it connected to. */
 export interface ConnInfo {
   /** The `server` id of the listener (for inetd mode: `inetd`). */
