@@ -1,30 +1,19 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SmapClient } from '../../src/client/client.js';
 import { fixture } from '../helpers/paths.js';
+import { killStartedSmapds, startSmapdProcess } from '../helpers/spawned.js';
 
-const SMAPD = path.resolve(import.meta.dirname, '../../src/cli/smapd.js');
 
-/** Every smapd a test starts, so the after-hook stops those a failed test left running. */
-const started = new Set<ChildProcess>();
-
-after(async () => {
-  for (const p of started) {
-    if (p.exitCode !== null || p.signalCode !== null) continue;
-    const gone = new Promise((r) => p.once('exit', r));
-    p.kill('SIGKILL');
-    await gone;
-  }
-});
+after(killStartedSmapds);
 
 /** Start `smapd -f` on a config and wait for its JSON `smapd started` log line. */
 async function startSmapd(conf: string): Promise<{ p: ChildProcess; log: () => string }> {
-  const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-  started.add(p);
+  const p = startSmapdProcess(conf);
   let log = '';
   p.stderr!.on('data', (d) => (log += d));
   for (let i = 0; i < 200 && !log.includes('smapd started'); i++) {
@@ -169,8 +158,7 @@ describe('SIGHUP reload', () => {
   it('reopens its log file on SIGHUP, so logrotate can move it away', async () => {
     const logFile = path.join(dir, 'smapd.log');
     writeFileSync(conf, base() + `log-file ${logFile}\ndatabase d t v1-\ndispatch default database d\n`);
-    const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    started.add(p);
+    const p = startSmapdProcess(conf);
     const exited = new Promise<number | null>((r) => p.on('exit', r));
     const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
     try {

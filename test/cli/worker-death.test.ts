@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,8 +7,8 @@ import { SmapClient } from '../../src/client/client.js';
 import { encodeNetstring } from '../../src/protocol/netstring.js';
 import { connectRaw } from '../helpers/raw.js';
 import { fixture } from '../helpers/paths.js';
+import { killStartedSmapds, startSmapdProcess } from '../helpers/spawned.js';
 
-const SMAPD = path.resolve(import.meta.dirname, '../../src/cli/smapd.js');
 
 async function waitFor(pred: () => boolean, what: string, ms = 15000): Promise<void> {
   const until = Date.now() + ms;
@@ -67,17 +66,11 @@ function askOnce(url: string, key: string, ms: number): Promise<string> {
 
 describe('workers 2: a worker killed with SIGKILL', () => {
   let dir: string;
-  const started = new Set<ChildProcess>();
   before(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'smapd-wdeath-'));
   });
   after(async () => {
-    for (const p of started) {
-      if (p.exitCode !== null || p.signalCode !== null) continue;
-      const gone = new Promise((r) => p.once('exit', r));
-      p.kill('SIGKILL');
-      await gone;
-    }
+    await killStartedSmapds();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -90,8 +83,7 @@ describe('workers 2: a worker killed with SIGKILL', () => {
         conf,
         `prepend-load-path ${fixture('modules')}\nworkers 2\nserver u ${listen}\nmodule t testmod\ndatabase d t\ndispatch default database d\n`,
       );
-      const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-      started.add(p);
+      const p = startSmapdProcess(conf);
       let log = '';
       p.stderr!.on('data', (d) => (log += d));
       const exited = new Promise<number | null>((r) => p.on('exit', r));
@@ -148,8 +140,7 @@ describe('workers 2: a worker killed with SIGKILL', () => {
     const sock = path.join(dir, 'stop.sock');
     const conf = path.join(dir, 'stop.conf');
     writeFileSync(conf, `prepend-load-path ${fixture('modules')}\nworkers 2\nserver u unix://${sock}\nmodule t testmod\ndatabase d t\ndispatch default database d\n`);
-    const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    started.add(p);
+    const p = startSmapdProcess(conf);
     let log = '';
     p.stderr!.on('data', (d) => (log += d));
     const exited = new Promise<number | null>((r) => p.on('exit', r));
@@ -195,8 +186,7 @@ describe('workers 2: a worker killed with SIGKILL', () => {
       `prepend-load-path ${fixture('modules')}\nworkers 2\nserver u unix://${sock}\nmodule t testmod\nmodule s slowinit\n` +
         `database slow s 1500\ndatabase d t\ndispatch default database d\n`,
     );
-    const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    started.add(p);
+    const p = startSmapdProcess(conf);
     let log = '';
     p.stderr!.on('data', (d) => (log += d));
     const exited = new Promise<number | null>((r) => p.on('exit', r));

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,20 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import { SmapClient } from '../../src/client/client.js';
 import { controlCommand } from '../../src/control/client.js';
 import { fixture } from '../helpers/paths.js';
+import { killStartedSmapds, startSmapdProcess } from '../helpers/spawned.js';
 
-const SMAPD = path.resolve(import.meta.dirname, '../../src/cli/smapd.js');
 
-/** Every smapd a test starts, so the after-hook stops those a failed test left running. */
-const started = new Set<ChildProcess>();
-
-after(async () => {
-  for (const p of started) {
-    if (p.exitCode !== null || p.signalCode !== null) continue;
-    const gone = new Promise((r) => p.once('exit', r));
-    p.kill('SIGKILL');
-    await gone;
-  }
-});
+after(killStartedSmapds);
 
 async function waitFor(pred: () => boolean, what: string, ms = 15000): Promise<void> {
   const until = Date.now() + ms;
@@ -56,8 +45,7 @@ describe('workers 2', () => {
       conf,
       `prepend-load-path ${fixture('modules')}\nworkers 2\ncontrol-socket ${ctl}\nserver u unix://${sock}\nmodule t testmod\ndatabase d t\ndispatch default database d\n`,
     );
-    const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    started.add(p);
+    const p = startSmapdProcess(conf);
     let log = '';
     p.stderr!.on('data', (d) => (log += d));
     const exited = new Promise<number | null>((r) => p.on('exit', r));
@@ -101,8 +89,7 @@ describe('workers 2', () => {
     const sock = path.join(dir, 'lim.sock');
     const conf = path.join(dir, 'lim.conf');
     writeFileSync(conf, `prepend-load-path ${fixture('modules')}\nworkers 2\nmax-connections 2\nwhen-full refuse\nserver u unix://${sock}\nmodule t testmod\ndatabase d t\ndispatch default database d\n`);
-    const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    started.add(p);
+    const p = startSmapdProcess(conf);
     let log = '';
     p.stderr!.on('data', (d) => (log += d));
     const exited = new Promise<number | null>((r) => p.on('exit', r));
@@ -137,8 +124,7 @@ describe('workers 2', () => {
     const text = (prefix: string) =>
       `prepend-load-path ${fixture('modules')}\nworkers 2\nserver u unix://${sock}\nmodule t testmod\ndatabase d t ${prefix}\ndispatch default database d\n`;
     writeFileSync(conf, text('v1-'));
-    const p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    started.add(p);
+    const p = startSmapdProcess(conf);
     let log = '';
     p.stderr!.on('data', (d) => (log += d));
     const exited = new Promise<number | null>((r) => p.on('exit', r));

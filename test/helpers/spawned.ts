@@ -153,3 +153,23 @@ export function portOf(address: string): number {
   if (m === null) throw new Error(`no port in ${address}`);
   return Number(m[1]);
 }
+
+/** Every smapd `startSmapdProcess` started, so a test file's after-hook (`killStartedSmapds`) stops those a failed test left running. */
+const started = new Set<ChildProcess>();
+
+/** `smapd -f -c CONF`, stderr piped (its JSON log), tracked for `killStartedSmapds`. */
+export function startSmapdProcess(conf: string): ChildProcess {
+  const p = spawn(process.execPath, [SMAPD_JS, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  started.add(p);
+  return p;
+}
+
+/** SIGKILL every smapd `startSmapd` started that is still running, and wait for each to exit. */
+export async function killStartedSmapds(): Promise<void> {
+  for (const p of started) {
+    if (p.exitCode !== null || p.signalCode !== null) continue;
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await gone;
+  }
+}
