@@ -12,9 +12,9 @@ const IDLE_MS = 400;
 /** Far above IDLE_MS, for a loaded machine; the test fails rather than waits longer. */
 const CLOSE_WITHIN_MS = 8000;
 
-/** Ms from now until the server closes `c`; rejects after `limit` ms. */
-function msUntilClosed(c: SmapClient, limit: number): Promise<number> {
-  const started = performance.now();
+/** Ms from `since` (default now) until the server closes `c`; rejects after `limit` ms. */
+function msUntilClosed(c: SmapClient, limit: number, since = performance.now()): Promise<number> {
+  const started = since;
   let timer: NodeJS.Timeout | undefined;
   const never = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`the server did not close the idle connection within ${limit} ms`)), limit);
@@ -59,14 +59,18 @@ describe('idle-timeout', () => {
       const c = await d.client();
       const until = performance.now() + IDLE_MS * 4;
       let n = 0;
-      while (performance.now() < until) {
+      let lastAnswer = 0;
+      for (;;) {
         assert.equal(await c.query('test', `k${n}`), `OK test/k${n}`);
+        lastAnswer = performance.now();
         n++;
+        if (lastAnswer >= until) break;
         await new Promise((r) => setTimeout(r, IDLE_MS / 4));
       }
-      assert.ok(n >= 8, `${n} requests`);
-      const took = await msUntilClosed(c, CLOSE_WITHIN_MS);
-      assert.ok(took >= IDLE_MS - 20 - IDLE_MS / 4, `closed ${took.toFixed(0)} ms after the last answer`);
+      assert.ok(n >= 5, `${n} requests`);
+      // Counted from the last answer itself: a sleep that a loaded machine stretches must not eat the margin.
+      const took = await msUntilClosed(c, CLOSE_WITHIN_MS, lastAnswer);
+      assert.ok(took >= IDLE_MS - 20, `closed ${took.toFixed(0)} ms after the last answer`);
     } finally {
       await d.stop();
     }
