@@ -4,26 +4,15 @@
  * closing a connection whose lookup would outlast it.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, describe, it } from 'node:test';
 import { SmapClient } from '../../src/client/client.js';
 import { ConnectionClosedError } from '../../src/client/errors.js';
 import { controlCommand } from '../../src/control/client.js';
 import { spawnSmapd, stopAll, type SpawnedSmapd } from '../helpers/spawned.js';
+import { httpGet } from '../helpers/http-get.js';
 
 after(stopAll);
 
-function get(port: number, p: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
-        let body = '';
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode!, body }));
-      })
-      .on('error', reject);
-  });
-}
 
 /** Poll the control socket's status until `requests` have arrived (the daemon counts them on arrival). */
 async function untilRequests(ctl: string, n: number): Promise<void> {
@@ -65,10 +54,10 @@ describe('smapd -f -c FILE: control, metrics and stop', () => {
     const url = await d.address('tcp');
     const metricsPort = Number((await d.waitForLog(/^metrics listening$/)).port);
 
-    assert.deepEqual(await get(metricsPort, '/health'), { status: 200, body: 'ok\n' });
+    assert.deepEqual(await httpGet(metricsPort, '/health'), { status: 200, body: 'ok\n' });
     const fast = await SmapClient.connect({ url, timeoutMs: 10_000 });
     assert.equal(await fast.query('m', 'k'), 'OK m/k');
-    assert.match((await get(metricsPort, '/metrics')).body, /^smapd_requests_total 1$/m);
+    assert.match((await httpGet(metricsPort, '/metrics')).body, /^smapd_requests_total 1$/m);
     assert.match(await controlCommand(ctl, 'status', 5000), /^OK \{.*"requests":1\b/);
 
     // A lookup that would take a minute, and an idle connection.
@@ -82,7 +71,7 @@ describe('smapd -f -c FILE: control, metrics and stop', () => {
     await d.waitForLog(/^stopping$/, 15_000, from);
     const stopAt = Date.now();
     // The stop has begun and the slow lookup holds it open: a balancer must already see "not healthy".
-    assert.deepEqual(await get(metricsPort, '/health'), { status: 503, body: 'stopping\n' });
+    assert.deepEqual(await httpGet(metricsPort, '/health'), { status: 503, body: 'stopping\n' });
     await within(fast.closed, 10_000, 'the idle connection closes at once');
 
     await within(

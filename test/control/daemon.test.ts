@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { controlMain } from '../../src/cli/smapc-control.js';
@@ -16,6 +15,7 @@ import { parseSnapshot } from '../../modules/memory/snapshot.js';
 import { startDaemon } from '../helpers/daemon.js';
 import { silentLogger } from '../helpers/module-context.js';
 import { parseExposition, valueOf } from '../metrics/exposition-parser.js';
+import { httpGet } from '../helpers/http-get.js';
 
 const CONFIG = `
 server tcp inet://127.0.0.1:0
@@ -25,17 +25,6 @@ dispatch map transport database routes
 dispatch default database routes
 `;
 
-function get(port: number, p: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
-        let body = '';
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode!, body }));
-      })
-      .on('error', reject);
-  });
-}
 
 function sink() {
   const out: string[] = [];
@@ -59,7 +48,7 @@ describe('control socket and metrics on a running daemon', () => {
       assert.equal(s.text(), 'added example.org mx1.example.net\n');
       assert.equal(await c.query('transport', 'EXAMPLE.org'), 'OK smtp:[mx1.example.net]');
 
-      const m = parseExposition((await get(metrics.address.port, '/metrics')).body);
+      const m = parseExposition((await httpGet(metrics.address.port, '/metrics')).body);
       assert.equal(valueOf(m, 'smapd_requests_total'), 2);
       assert.equal(valueOf(m, 'smapd_replies_total', { status: 'OK' }), 1);
       assert.equal(valueOf(m, 'smapd_replies_total', { status: 'NOTFOUND' }), 1);
@@ -75,7 +64,7 @@ describe('control socket and metrics on a running daemon', () => {
       assert.equal(await c2.query('transport', 'example.org'), 'OK smtp:[mx1.example.net]');
 
       stopping = true;
-      assert.equal((await get(metrics.address.port, '/health')).status, 503);
+      assert.equal((await httpGet(metrics.address.port, '/health')).status, 503);
       await c.close();
       await c2.close();
     } finally {

@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +12,7 @@ import Database from 'better-sqlite3';
 import { SmapClient } from '../../src/client/client.js';
 import { LATENCY_BUCKETS_SECONDS, LatencyHistogram, mergeLatency } from '../../src/metrics/latency.js';
 import { parseExposition, type Family } from './exposition-parser.js';
+import { httpGet } from '../helpers/http-get.js';
 
 const SMAPD = path.resolve(import.meta.dirname, '../../src/cli/smapd.js');
 
@@ -54,18 +54,10 @@ describe('smapd_db_lookup_duration_seconds on a running daemon with workers 2', 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function scrape(port: number): Promise<string> {
-    return new Promise((resolve, reject) => {
-      http
-        .get({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => (body += d));
-          res.on('end', () => resolve(body));
-        })
-        .on('error', reject);
-    });
+  async function scrape(port: number): Promise<string> {
+    return (await httpGet(port, '/metrics')).body;
   }
+
 
   /** The histogram samples of one database: bucket counts by `le`, the sum and the count. */
   function histogramOf(f: Family, db: string): { buckets: Map<string, number>; sum: number; count: number } {

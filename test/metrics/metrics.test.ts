@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { escapeLabelValue, renderMetrics } from '../../src/metrics/exposition.js';
 import { startMetricsServer, type MetricsServer } from '../../src/metrics/server.js';
@@ -7,25 +6,7 @@ import { ListenError } from '../../src/errors.js';
 import { silentLogger } from '../helpers/module-context.js';
 import { makeFixture, type Fixture } from '../control/fixture.js';
 import { parseExposition, valueOf } from './exposition-parser.js';
-
-interface Res {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-function request(port: number, path: string, method = 'GET'): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+import { httpRequest as request } from '../helpers/http-get.js';
 
 let fx: Fixture;
 let server: MetricsServer;
