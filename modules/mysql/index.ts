@@ -1,6 +1,7 @@
 /**
- * mysql: answers lookups from MySQL or MariaDB with mysql2, over a connection pool per database, with server-side
- * prepared statements (keys are bound, never pasted into SQL). Options follow GNU Smap's mysql module.
+ * mysql: answers lookups from MySQL or MariaDB over the module's own connections (link.ts), a few per database,
+ * with server-side prepared statements (keys are bound, never pasted into SQL) and pipelined executes.
+ * Options follow GNU Smap's mysql module.
  *
  *   module mysql mysql config-file=/etc/smapd/my.cnf config-group=smapd
  *   database aliases mysql query="SELECT dest FROM aliases WHERE name = '$key'"
@@ -37,14 +38,7 @@ async function ping(db: MysqlDb, shared: SharedPool): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = db.settings.connectTimeoutMs + db.timeoutMs;
   const check = new Promise<void>((resolve, reject) => {
-    shared.pool.getConnection((err, conn) => {
-      if (err) return reject(err);
-      conn.ping((perr) => {
-        conn.release();
-        if (perr) reject(perr);
-        else resolve();
-      });
-    });
+    shared.pick().ping((err) => (err ? reject(err) : resolve()));
   });
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new BackendTimeoutError(`no answer within ${deadline} ms`)), deadline);
