@@ -35,6 +35,9 @@ export class LinkError extends BackendError {
 /** A lookup's answer: the first row of the first result set (null when it has no row), or the error. */
 export type RowCallback = (err: Error | null, row: ResultRow | null) => void;
 
+/** A connection with lookups in flight that has answered none for this long is busy with a slow query. */
+export const STALL_MS = 20;
+
 /** ER_UNKNOWN_STMT_HANDLER: the server no longer knows the statement (it is prepared again next time). */
 const ER_UNKNOWN_STMT_HANDLER = 1243;
 
@@ -94,6 +97,8 @@ export class MysqlLink {
   private load_ = 0;
   /** Whether a prepare or an execute was answered: a failure on a connection that has not is no reason to retry. */
   private answered_ = false;
+  /** When the connection last answered a lookup, or got one while it had none in flight. */
+  private progressAt = 0;
 
   // The reply being read (one at a time: the oldest command's).
   private phase = Phase.Start;
@@ -135,6 +140,11 @@ export class MysqlLink {
     return this.load_;
   }
 
+  /** Whether lookups are in flight and none was answered for STALL_MS (`now`: Date.now()). */
+  stalled(now: number): boolean {
+    return this.load_ > 0 && now - this.progressAt > STALL_MS;
+  }
+
   get hasAnswered(): boolean {
     return this.answered_;
   }
@@ -142,7 +152,7 @@ export class MysqlLink {
   /** Run the statement `sql` with `values` bound; `callback` gets the first row (or null), or the error. */
   execute(sql: string, values: readonly (string | Buffer)[], callback: RowCallback): void {
     if (this.status_ === 'closed') return callback(new LinkError(`no connection to MySQL at ${this.server}: ${this.lastError || 'closed'}`), null);
-    this.load_++;
+    if (this.load_++ === 0) this.progressAt = Date.now();
     let st = this.statements.get(sql);
     if (st === undefined) {
       st = { sql, id: 0, waiting: [], columns: [] };
@@ -349,6 +359,7 @@ export class MysqlLink {
       return;
     }
     this.load_--;
+    this.progressAt = Date.now();
     if (err instanceof MysqlServerError && err.errno === ER_UNKNOWN_STMT_HANDLER) this.statements.delete(cmd.statement.sql);
     const callback = cmd.callback;
     cmd.callback = null;

@@ -6,7 +6,8 @@
  * when its slow siblings hold every lookup connection.
  *
  * A lookup goes to an idle connection if there is one, else to a new one while there are fewer than
- * pool-size, else to the connection with the fewest lookups in flight, behind them (pipelining).
+ * pool-size, else behind the fewest lookups in flight on a connection that is answering (pipelining): one
+ * that has answered nothing for STALL_MS is left alone, so a slow query holds up only what was sent before.
  */
 import { readFileSync } from 'node:fs';
 import mysqlPromise from 'mysql2/promise';
@@ -41,16 +42,20 @@ export class SharedPool {
 
   /** The connection the next lookup goes to (a new one may still be connecting: the lookup waits on it). */
   pick(): MysqlLink {
+    for (const link of this.links) if (link.load === 0) return link;
+    if (this.links.length < this.settings.poolSize) return this.open();
+    // All busy: behind the fewest lookups, on a connection that is answering (not stuck on a slow query).
+    const now = Date.now();
     let best: MysqlLink | undefined;
+    let moving: MysqlLink | undefined;
     let total = 0;
     for (const link of this.links) {
       total += link.load;
       if (best === undefined || link.load < best.load) best = link;
+      if (!link.stalled(now) && (moving === undefined || link.load < moving.load)) moving = link;
     }
-    if (best !== undefined && best.load === 0) return best;
-    if (this.links.length < this.settings.poolSize) return this.open();
     if (total >= QUEUE_LIMIT) throw new BackendError(`more than ${QUEUE_LIMIT} lookups waiting for MySQL at ${this.server}`);
-    return best!;
+    return moving ?? best!;
   }
 
   /** Connections open or opening (for tests and stats). */

@@ -15,11 +15,11 @@ export const DEFAULT_CONFIG_FILE = '/etc/my.cnf';
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 3306;
 /**
- * Connections per database (per worker process). 8 rather than 4: at 16 lookups in flight, 8 connections
- * answered more lookups per second for less CPU each, and 16 no better (docs/performance.md); it also keeps
- * workers x databases x pool-size well under the servers' default connection limits (151 and 100).
+ * Connections per database (per worker process), at most. 4: with lookups pipelined, 1, 2 and 4 connections
+ * cost about the same CPU per lookup at 16 in flight, 8 a third more, and 4 answered the most lookups a
+ * second (docs/performance.md); more than one keeps a slow query from holding up every lookup.
  */
-export const DEFAULT_POOL_SIZE = 8;
+export const DEFAULT_POOL_SIZE = 4;
 
 export const MYSQL_OPTIONS: OptionSpec = {
   'config-file': { type: 'string' },
