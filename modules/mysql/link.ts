@@ -16,8 +16,9 @@ import type { Logger } from 'pino';
 import { BackendError, errorDetail, Fifo } from '../../src/modules/api.js';
 import type { ResultRow } from '../sql-common/replies.js';
 import { CAP, Login, type LoginStep } from './handshake.js';
-import { endStatus, framePacket, lenencSize, MAX_PAYLOAD, MysqlServerError, PacketDecoder, PayloadReader, readError, SERVER_MORE_RESULTS_EXISTS, writeLenenc } from './packets.js';
-import { readColumn, readRow, type Column } from './rows.js';
+import { executeFrame, PING_FRAME, prepareFrame, QUIT_FRAME } from './commands.js';
+import { framePacket, MysqlServerError, PacketDecoder, PayloadReader, readError } from './packets.js';
+import { ResultReader, type ColumnCache } from './results.js';
 import type { ConnectionSettings } from './settings.js';
 
 /** The connection failed or was lost: every lookup in flight on it fails with this. */
@@ -53,8 +54,7 @@ interface Statement {
   id: number;
   /** Executes asked while the statement is being prepared; sent when it is. */
   waiting: Command[] | null;
-  /** Column definitions of its last result, with their packet bytes: a new result with equal bytes reuses them. */
-  readonly columns: { raw: Buffer; column: Column }[];
+  readonly columns: ColumnCache;
 }
 
 /** A command sent (or waiting to be), and what to do with its answer. */
@@ -68,17 +68,6 @@ class Command {
 }
 
 const NO_STATEMENT: Statement = { sql: '', id: 0, waiting: null, columns: [] };
-
-/** How a reply to an execute is read: which packet comes next. */
-const enum Phase {
-  /** OK, ERR, or the column count of a result set. */
-  Start,
-  Columns,
-  ColumnsEof,
-  Rows,
-  /** The rest of a prepare's reply: parameter and column definitions, which executes send again. */
-  PrepareSkip,
-}
 
 export type LinkStatus = 'connecting' | 'ready' | 'closed';
 
@@ -100,13 +89,8 @@ export class MysqlLink {
   /** When the connection last answered a lookup, or got one while it had none in flight. */
   private progressAt = 0;
 
-  // The reply being read (one at a time: the oldest command's).
-  private phase = Phase.Start;
-  private columnsLeft = 0;
-  private columns: Column[] = [];
-  private firstSet = true;
-  private row: ResultRow | null = null;
-  private haveSet = false;
+  private readonly results = new ResultReader();
+  /** Packets of a prepare's reply still to skip (parameter and column definitions, which executes send again). */
   private skipLeft = 0;
   private connectTimer: NodeJS.Timeout | null;
   /** quit() was called: the close that follows is no loss worth a warning. */
@@ -157,7 +141,7 @@ export class MysqlLink {
     if (st === undefined) {
       st = { sql, id: 0, waiting: [], columns: [] };
       this.statements.set(sql, st);
-      this.send(new Command(Kind.Prepare, st, values, null), prepareFrame(sql));
+      this.send(new Command(Kind.Prepare, st, [], null), prepareFrame(sql));
     }
     const cmd = new Command(Kind.Execute, st, values, callback);
     if (st.waiting !== null) st.waiting.push(cmd);
@@ -167,7 +151,7 @@ export class MysqlLink {
   /** COM_PING: `callback` gets null when the server answered. */
   ping(callback: (err: Error | null) => void): void {
     if (this.status_ === 'closed') return callback(new LinkError(`no connection to MySQL at ${this.server}: ${this.lastError || 'closed'}`));
-    this.send(new Command(Kind.Ping, NO_STATEMENT, [], (err) => callback(err)), framePacket(Buffer.from([0x0e]), 0));
+    this.send(new Command(Kind.Ping, NO_STATEMENT, [], (err) => callback(err)), PING_FRAME);
   }
 
   /** Say goodbye (COM_QUIT) after the commands in flight; resolves when the connection is closed. */
@@ -179,7 +163,7 @@ export class MysqlLink {
       this.socket.destroy();
       return closed;
     }
-    this.out.push(framePacket(Buffer.from([0x01]), 0));
+    this.out.push(QUIT_FRAME);
     this.flush();
     this.socket.end();
     return closed;
@@ -250,7 +234,7 @@ export class MysqlLink {
       this.startTls(framePacket(step.payload, step.seq + 1));
       return;
     }
-    this.deprecateEof = (this.login.agreed & CAP.DEPRECATE_EOF) !== 0;
+    this.deprecateEof = this.results.deprecateEof = (this.login.agreed & CAP.DEPRECATE_EOF) !== 0;
     this.status_ = 'ready';
     this.stopConnectTimer();
     this.flush();
@@ -273,58 +257,20 @@ export class MysqlLink {
     const cmd = this.sent.at(0);
     if (cmd === undefined) {
       // The server speaks unasked only to say why it is closing (a KILL, wait_timeout).
-      const why = buf[start] === 0xff ? readError(buf, start, end).message : 'MySQL sent a packet nobody asked for';
-      throw new BackendError(why);
+      throw new BackendError(buf[start] === 0xff ? readError(buf, start, end).message : 'MySQL sent a packet nobody asked for');
     }
-    const first = buf[start]!;
-    switch (this.phase) {
-      case Phase.Start:
-        if (first === 0xff) return this.done(cmd, readError(buf, start, end));
-        if (cmd.kind === Kind.Prepare) return this.prepared(cmd, buf, start, end);
-        if (first === 0x00) {
-          if (cmd.kind !== Kind.Ping && endStatus(buf, start, end, false) & SERVER_MORE_RESULTS_EXISTS) return;
-          return this.done(cmd, null);
-        }
-        this.columnsLeft = new PayloadReader(buf, start, end).lenenc();
-        this.columns = [];
-        this.phase = Phase.Columns;
-        return;
-      case Phase.Columns:
-        if (this.firstSet) this.columns.push(this.column(cmd.statement, this.columns.length, buf, start, end));
-        if (--this.columnsLeft === 0) this.phase = this.deprecateEof ? Phase.Rows : Phase.ColumnsEof;
-        return;
-      case Phase.ColumnsEof:
-        this.phase = Phase.Rows;
-        return;
-      case Phase.Rows:
-        if (first === 0xff) return this.done(cmd, readError(buf, start, end));
-        if (first === 0xfe && end - start < MAX_PAYLOAD) {
-          if (this.firstSet) {
-            this.firstSet = false;
-            this.haveSet = true;
-          }
-          if (endStatus(buf, start, end, !this.deprecateEof) & SERVER_MORE_RESULTS_EXISTS) {
-            this.phase = Phase.Start;
-            return;
-          }
-          return this.done(cmd, null);
-        }
-        if (this.firstSet && this.row === null) this.row = { names: this.columns.map((c) => c.name), values: readRow(buf, start, end, this.columns) };
-        return;
-      case Phase.PrepareSkip:
-        if (--this.skipLeft === 0) this.done(cmd, null);
-        return;
+    if (cmd.kind === Kind.Execute) {
+      if (this.results.push(cmd.statement.columns, buf, start, end)) this.executed(cmd);
+      return;
     }
+    if (this.skipLeft > 0) {
+      if (--this.skipLeft === 0) this.done(cmd, null);
+      return;
+    }
+    if (buf[start] === 0xff) return this.done(cmd, readError(buf, start, end));
+    if (cmd.kind === Kind.Prepare) return this.prepared(cmd, buf, start, end);
+    this.done(cmd, null);
   };
-
-  /** A column definition, reused from the statement's last result when its bytes are the same. */
-  private column(st: Statement, i: number, buf: Buffer, start: number, end: number): Column {
-    const known = st.columns[i];
-    if (known !== undefined && known.raw.length === end - start && buf.compare(known.raw, 0, known.raw.length, start, end) === 0) return known.column;
-    const column = readColumn(buf, start, end);
-    st.columns[i] = { raw: Buffer.from(buf.subarray(start, end)), column };
-    return column;
-  }
 
   /** COM_STMT_PREPARE_OK: the statement id, then definitions to skip; the executes waiting for it go out. */
   private prepared(cmd: Command, buf: Buffer, start: number, end: number): void {
@@ -338,35 +284,28 @@ export class MysqlLink {
     const waiting = st.waiting ?? [];
     st.waiting = null;
     for (const w of waiting) this.send(w, executeFrame(st.id, w.values));
-    if (this.skipLeft > 0) this.phase = Phase.PrepareSkip;
-    else this.done(cmd, null);
+    if (this.skipLeft === 0) this.done(cmd, null);
   }
 
-  /** The reply to the oldest command is complete. */
+  /** The reply to the oldest command, a prepare or a ping, is complete. */
   private done(cmd: Command, err: Error | null): void {
     this.sent.shift();
-    const row = this.row;
-    const haveSet = this.haveSet;
-    this.phase = Phase.Start;
-    this.firstSet = true;
-    this.haveSet = false;
-    this.row = null;
-    this.columns = [];
     if (cmd.kind === Kind.Ping) return cmd.callback?.(err, null);
     this.answered_ = true;
-    if (cmd.kind === Kind.Prepare) {
-      if (err !== null) this.unprepared(cmd.statement, err);
-      return;
-    }
+    if (err !== null) this.unprepared(cmd.statement, err);
+  }
+
+  /** The reply to the oldest command, an execute, is complete: its lookup gets the row or the error. */
+  private executed(cmd: Command): void {
+    this.sent.shift();
+    this.answered_ = true;
     this.load_--;
     this.progressAt = Date.now();
+    const { err, row } = this.results.take();
     if (err instanceof MysqlServerError && err.errno === ER_UNKNOWN_STMT_HANDLER) this.statements.delete(cmd.statement.sql);
     const callback = cmd.callback;
     cmd.callback = null;
-    if (callback === null) return;
-    if (err !== null) return callback(err, null);
-    if (!haveSet) return callback(new BackendError('the query returned no result set (it must be a SELECT or a CALL that selects)'), null);
-    callback(null, row);
+    callback?.(err, row);
   }
 
   /** The prepare failed (an SQL error): its executes fail with it, and the next lookup prepares again. */
@@ -404,56 +343,4 @@ export class MysqlLink {
     }
     this.onClosed(this);
   }
-}
-
-function prepareFrame(sql: string): Buffer {
-  const payload = Buffer.from('\x16' + sql, 'utf8');
-  return framePacket(payload, 0);
-}
-
-/** Parameter types: text as VAR_STRING (converted from utf8mb4 by the server), bytes as BLOB (compared as bytes). */
-const VAR_STRING = 253;
-const BLOB = 252;
-
-/**
- * COM_STMT_EXECUTE of statement `id` with `values`: no cursor, one iteration, no NULLs, the types sent every
- * time (a parameter may be text in one lookup and bytes in the next).
- */
-export function executeFrame(id: number, values: readonly (string | Buffer)[]): Buffer {
-  const n = values.length;
-  let size = 10;
-  const lengths = new Array<number>(n);
-  if (n > 0) {
-    size += ((n + 7) >> 3) + 1 + 2 * n;
-    for (let i = 0; i < n; i++) {
-      const v = values[i]!;
-      const len = typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.length;
-      lengths[i] = len;
-      size += lenencSize(len) + len;
-    }
-  }
-  const buf = Buffer.allocUnsafe(4 + size);
-  buf[4] = 0x17;
-  buf.writeUInt32LE(id, 5);
-  buf[9] = 0; // CURSOR_TYPE_NO_CURSOR
-  buf.writeUInt32LE(1, 10);
-  let at = 14;
-  if (n > 0) {
-    buf.fill(0, at, at + ((n + 7) >> 3));
-    at += (n + 7) >> 3;
-    buf[at++] = 1; // new-params-bound: the types follow
-    for (let i = 0; i < n; i++) {
-      buf[at++] = typeof values[i] === 'string' ? VAR_STRING : BLOB;
-      buf[at++] = 0;
-    }
-    for (let i = 0; i < n; i++) {
-      const v = values[i]!;
-      at = writeLenenc(buf, at, lengths[i]!);
-      at += typeof v === 'string' ? buf.write(v, at, 'utf8') : v.copy(buf, at);
-    }
-  }
-  if (size >= MAX_PAYLOAD) return framePacket(buf.subarray(4), 0);
-  buf.writeUIntLE(size, 0, 3);
-  buf[3] = 0;
-  return buf;
 }

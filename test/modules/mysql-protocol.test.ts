@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { framePacket, MAX_PAYLOAD, PacketDecoder, readError, MysqlServerError } from '../../modules/mysql/packets.js';
 import { CAP, cachingSha2Token, Login, nativePasswordToken, type LoginStep } from '../../modules/mysql/handshake.js';
-import { executeFrame } from '../../modules/mysql/link.js';
+import { executeFrame } from '../../modules/mysql/commands.js';
 
 /** Every payload the decoder hands on for `bytes`, fed in pieces of `piece` bytes. */
 function decode(bytes: Buffer, piece: number): Buffer[] {
