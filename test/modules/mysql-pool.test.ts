@@ -54,7 +54,7 @@ describe('mysql module pool', () => {
 
   it(`opens up to ${DEFAULT_POOL_SIZE} connections by default when more lookups wait`, async (t) => {
     if (!needServer(t, server)) return;
-    assert.equal(DEFAULT_POOL_SIZE, 4);
+    assert.equal(DEFAULT_POOL_SIZE, 2);
     const { db, relay } = await openThrough(`SELECT /* ${marker} */ v, SLEEP(0.3) FROM ${table} WHERE k = '$key'`);
     const replies = await Promise.all(KEYS.slice(0, 16).map((k) => ask(db, k)));
     replies.forEach((r, i) => assert.equal(r, `OK box of ${KEYS[i]}`));
