@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { framePacket, MAX_PAYLOAD, PacketDecoder, readError, MysqlServerError } from '../../modules/mysql/packets.js';
 import { CAP, cachingSha2Token, Login, nativePasswordToken, type LoginStep } from '../../modules/mysql/handshake.js';
 import { executeFrame } from '../../modules/mysql/commands.js';
+import { ResultReader, type ColumnCache } from '../../modules/mysql/results.js';
 
 /** Every payload the decoder hands on for `bytes`, fed in pieces of `piece` bytes. */
 function decode(bytes: Buffer, piece: number): Buffer[] {
@@ -46,6 +47,36 @@ function feed(login: Login, payload: Buffer, seq: number): LoginStep {
 function tokenOf(response: Buffer, user: string): Buffer {
   const at = 32 + Buffer.byteLength(user) + 1;
   return response.subarray(at + 1, at + 1 + response[at]!);
+}
+
+const lenencText = (t: string): Buffer => Buffer.concat([Buffer.from([Buffer.byteLength(t)]), Buffer.from(t)]);
+
+/** A ColumnDefinition41 packet: a column `name` of `type` (charset utf8mb4, signed, no decimals). */
+function columnDef(name: string, type: number): Buffer {
+  const fixed = Buffer.alloc(13);
+  fixed[0] = 0x0c;
+  fixed.writeUInt16LE(45, 1);
+  fixed[7] = type;
+  return Buffer.concat([...['def', 'test', 't', 't', name, name].map(lenencText), fixed]);
+}
+
+/** A binary row of two columns: a LONG and a VAR_STRING (or NULL when `text` is null). */
+function binaryRow(n: number, text: string | null): Buffer {
+  const int = Buffer.alloc(4);
+  int.writeInt32LE(n);
+  // NULL bitmap: two bits of offset, then one bit per column.
+  return Buffer.concat([Buffer.from([0x00, text === null ? 0b1000 : 0]), int, text === null ? Buffer.alloc(0) : lenencText(text)]);
+}
+
+/** Feed packets to a reader; returns the outcome after the packet that completed the reply. */
+function readReply(deprecateEof: boolean, packets: Buffer[]): { err: Error | null; row: unknown; used: number } {
+  const reader = new ResultReader();
+  reader.deprecateEof = deprecateEof;
+  const cache: ColumnCache = [];
+  for (let i = 0; i < packets.length; i++) {
+    if (reader.push(cache, packets[i]!, 0, packets[i]!.length)) return { ...reader.take(), used: i + 1 };
+  }
+  throw new Error('the reply did not end');
 }
 
 describe('mysql protocol', () => {
@@ -148,5 +179,31 @@ describe('mysql protocol', () => {
     const other = new Login({ user: 'u', password: 'pw', database: undefined, tls: false, socket: false });
     feed(other, greeting(SERVER_CAPS, 'mysql_native_password'), 0);
     assert.throws(() => feed(other, Buffer.from('\xfeclient_ed25519\0abc', 'latin1'), 2), /plugin client_ed25519, which smapd does not speak/);
+  });
+
+  it('reads result sets with and without CLIENT_DEPRECATE_EOF, keeping the first row of the first set', () => {
+    const cols = [Buffer.from([2]), columnDef('n', 3), columnDef('s', 253)];
+    const rows = [binaryRow(-7, 'first'), binaryRow(8, 'second')];
+    const eof = (status: number) => Buffer.from([0xfe, 0, 0, status & 0xff, status >> 8]);
+    const okEnd = (status: number) => Buffer.from([0xfe, 0, 0, status & 0xff, status >> 8, 0, 0]);
+    const old = readReply(false, [...cols, eof(2), ...rows, eof(2)]);
+    assert.deepEqual(old, { err: null, row: { names: ['n', 's'], values: ['-7', 'first'] }, used: 7 });
+    const lean = readReply(true, [...cols, ...rows, okEnd(2)]);
+    assert.deepEqual(lean, { err: null, row: { names: ['n', 's'], values: ['-7', 'first'] }, used: 6 });
+    // A CALL: a set that says more follow, an empty set, then the final OK.
+    const more = 2 | 8;
+    const call = readReply(true, [...cols, binaryRow(1, null), okEnd(more), ...cols, okEnd(more), Buffer.from([0x00, 0, 0, 2, 0, 0, 0])]);
+    assert.deepEqual(call, { err: null, row: { names: ['n', 's'], values: ['1', null] }, used: 10 });
+    const empty = readReply(true, [...cols, okEnd(2)]);
+    assert.deepEqual(empty, { err: null, row: null, used: 4 });
+  });
+
+  it('ends a reply at an ERR, and says when a statement returned no result set', () => {
+    const err = Buffer.concat([Buffer.from([0xff, 0x1e, 0x05]), Buffer.from('#HY000Query execution was interrupted')]);
+    // A query killed after its columns were sent: the ERR comes where the rows would.
+    const cut = readReply(true, [Buffer.from([1]), columnDef('v', 253), err]);
+    assert.match(String(cut.err?.message), /Query execution was interrupted \(errno 1310/);
+    const none = readReply(true, [Buffer.from([0x00, 0, 0, 2, 0, 0, 0])]);
+    assert.match(String(none.err?.message), /no result set/);
   });
 });
