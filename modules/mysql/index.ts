@@ -18,6 +18,8 @@ import {
 import { answer, closeFailureLogs, failureLogs, type FailureLogs } from '../sql-common/answer.js';
 import { PoolRegistry, type SharedPool } from './pools.js';
 import { runLookup } from './lookup.js';
+import { LinkError } from './link.js';
+import { MysqlServerError } from './packets.js';
 import { checkDefaultDb, describeServer, MYSQL_OPTIONS, resolveSettings, type ConnectionSettings } from './settings.js';
 
 export interface MysqlDb {
@@ -57,7 +59,7 @@ async function ping(db: MysqlDb, shared: SharedPool): Promise<void> {
  * it cannot be there: NOTFOUND, not a failure that would make the client retry forever.
  */
 function isUnspellable(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { errno?: unknown }).errno === 1300;
+  return err instanceof MysqlServerError && err.errno === 1300;
 }
 
 export default defineModule<MysqlDb>({
@@ -104,7 +106,8 @@ export default defineModule<MysqlDb>({
       await ping(db, shared);
     } catch (err) {
       await pools.release(shared);
-      throw new BackendError(`cannot connect to MySQL at ${describeServer(db.settings)}: ${errorText(err)}`, { cause: err });
+      const why = err instanceof LinkError ? err.reason : errorText(err);
+      throw new BackendError(`cannot connect to MySQL at ${describeServer(db.settings)}: ${why}`, { cause: err });
     }
     db.pool = shared;
   },

@@ -26,6 +26,8 @@ export class LinkError extends BackendError {
   readonly fatal = true;
   constructor(
     message: string,
+    /** Why, without the server's name (the socket error, the server's refusal). */
+    readonly reason: string,
     /** Dropped because another lookup on it timed out: the lookups behind it did nothing wrong. */
     readonly abandoned = false,
   ) {
@@ -135,7 +137,7 @@ export class MysqlLink {
 
   /** Run the statement `sql` with `values` bound; `callback` gets the first row (or null), or the error. */
   execute(sql: string, values: readonly (string | Buffer)[], callback: RowCallback): void {
-    if (this.status_ === 'closed') return callback(new LinkError(`no connection to MySQL at ${this.server}: ${this.lastError || 'closed'}`), null);
+    if (this.status_ === 'closed') return callback(this.closedError(), null);
     if (this.load_++ === 0) this.progressAt = Date.now();
     let st = this.statements.get(sql);
     if (st === undefined) {
@@ -150,7 +152,7 @@ export class MysqlLink {
 
   /** COM_PING: `callback` gets null when the server answered. */
   ping(callback: (err: Error | null) => void): void {
-    if (this.status_ === 'closed') return callback(new LinkError(`no connection to MySQL at ${this.server}: ${this.lastError || 'closed'}`));
+    if (this.status_ === 'closed') return callback(this.closedError());
     this.send(new Command(Kind.Ping, NO_STATEMENT, [], (err) => callback(err)), PING_FRAME);
   }
 
@@ -172,6 +174,11 @@ export class MysqlLink {
   /** Close at once: the commands in flight fail with `why`. */
   destroy(why: string, abandoned = false): void {
     this.fail(why, abandoned);
+  }
+
+  private closedError(): LinkError {
+    const why = this.lastError || 'closed';
+    return new LinkError(`no connection to MySQL at ${this.server}: ${why}`, why);
   }
 
   private stopConnectTimer(): void {
@@ -330,7 +337,7 @@ export class MysqlLink {
     this.socket.destroy();
     this.stopConnectTimer();
     if (wasReady && !abandoned && !this.quitting && this.load_ === 0) this.log.warn({ server: this.server, thread: this.threadId, err: why }, 'mysql connection lost');
-    const err = new LinkError(`${wasReady ? 'lost the connection' : 'no connection'} to MySQL at ${this.server}: ${why}`, abandoned);
+    const err = new LinkError(`${wasReady ? 'lost the connection' : 'no connection'} to MySQL at ${this.server}: ${why}`, why, abandoned);
     const victims: Command[] = this.sent.takeAll();
     for (const st of this.statements.values()) victims.push(...(st.waiting ?? []));
     this.statements.clear();
