@@ -1,6 +1,7 @@
 /**
- * mysql: answers lookups from MySQL or MariaDB with mysql2, over a connection pool per database, with server-side
- * prepared statements (keys are bound, never pasted into SQL). Options follow GNU Smap's mysql module.
+ * mysql: answers lookups from MySQL or MariaDB over the module's own connections (link.ts), a few per database,
+ * with server-side prepared statements (keys are bound, never pasted into SQL) and pipelined executes.
+ * Options follow GNU Smap's mysql module.
  *
  *   module mysql mysql config-file=/etc/smapd/my.cnf config-group=smapd
  *   database aliases mysql query="SELECT dest FROM aliases WHERE name = '$key'"
@@ -17,6 +18,8 @@ import {
 import { answer, closeFailureLogs, failureLogs, type FailureLogs } from '../sql-common/answer.js';
 import { PoolRegistry, type SharedPool } from './pools.js';
 import { runLookup } from './lookup.js';
+import { LinkError } from './link.js';
+import { MysqlServerError } from './packets.js';
 import { checkDefaultDb, describeServer, MYSQL_OPTIONS, resolveSettings, type ConnectionSettings } from './settings.js';
 
 export interface MysqlDb {
@@ -37,14 +40,7 @@ async function ping(db: MysqlDb, shared: SharedPool): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = db.settings.connectTimeoutMs + db.timeoutMs;
   const check = new Promise<void>((resolve, reject) => {
-    shared.pool.getConnection((err, conn) => {
-      if (err) return reject(err);
-      conn.ping((perr) => {
-        conn.release();
-        if (perr) reject(perr);
-        else resolve();
-      });
-    });
+    shared.pick().ping((err) => (err ? reject(err) : resolve()));
   });
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new BackendTimeoutError(`no answer within ${deadline} ms`)), deadline);
@@ -63,7 +59,7 @@ async function ping(db: MysqlDb, shared: SharedPool): Promise<void> {
  * it cannot be there: NOTFOUND, not a failure that would make the client retry forever.
  */
 function isUnspellable(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { errno?: unknown }).errno === 1300;
+  return err instanceof MysqlServerError && err.errno === 1300;
 }
 
 export default defineModule<MysqlDb>({
@@ -110,7 +106,8 @@ export default defineModule<MysqlDb>({
       await ping(db, shared);
     } catch (err) {
       await pools.release(shared);
-      throw new BackendError(`cannot connect to MySQL at ${describeServer(db.settings)}: ${errorText(err)}`, { cause: err });
+      const why = err instanceof LinkError ? err.reason : errorText(err);
+      throw new BackendError(`cannot connect to MySQL at ${describeServer(db.settings)}: ${why}`, { cause: err });
     }
     db.pool = shared;
   },

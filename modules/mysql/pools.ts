@@ -1,47 +1,97 @@
 /**
- * Connection pools, one per database: databases that shared a pool because their settings were equal let a
- * slow one take every connection and starve the fast ones. A pool lives while some open database holds it
- * (the old and the new database of a reload share it until the old one closes). Each pool also keeps one
- * connection of its own, outside the pool, for `KILL`: a timed-out query must be stopped even when its
- * slow siblings hold every pooled connection.
+ * Connections per database: databases that shared connections because their settings were equal let a slow
+ * one take them all and starve the fast ones. A database's connections live while some open database holds
+ * them (the old and the new database of a reload share them until the old one closes). Each database also
+ * keeps one connection of its own, outside the others, for `KILL`: a timed-out query must be stopped even
+ * when its slow siblings hold every lookup connection.
  *
- * Why the error listeners: mysql2 emits 'error' on a pooled connection that dies while idle (server restart,
- * KILL, wait_timeout). It listens once itself to drop the connection from the pool, but a second 'error'
- * on the same connection, with no listener, would crash the process.
+ * A lookup goes to an idle connection if there is one, else to a new one while there are fewer than
+ * pool-size, else behind the fewest lookups in flight on a connection that is answering (pipelining): one
+ * that has answered nothing for STALL_MS is left alone, so a slow query holds up only what was sent before.
  */
 import { readFileSync } from 'node:fs';
-import mysql from 'mysql2';
 import mysqlPromise from 'mysql2/promise';
 import type { Logger } from 'pino';
+import { BackendError } from '../../src/modules/api.js';
 import type { ConnectionSettings } from './settings.js';
 import { describeServer } from './settings.js';
+import { MysqlLink } from './link.js';
 import { settledWithin } from '../sql-common/settle.js';
 
-/** Lookups waiting for a free connection beyond this many fail at once instead of piling up. */
+/** Lookups in flight per database beyond this many fail at once instead of piling up. */
 const QUEUE_LIMIT = 1000;
-/** How long closing a pool may take before its connections are dropped (a dead server never answers QUIT). */
+/** How long closing may take before the connections are dropped (a dead server never answers QUIT). */
 const END_TIMEOUT_MS = 2000;
 
-/** The core (callback) connection mysql2 emits events on. */
-type CoreConnection = { threadId: number | null; on(event: 'error', fn: (err: Error) => void): unknown; destroy(): void };
+/** The lookup connections of one database (with its settings), and its kill connection. */
+export class SharedPool {
+  private readonly links: MysqlLink[] = [];
+  /** The CA bundle, read once when the pool is made (as mysql2 read it), not at every connection. */
+  private readonly ca: string | undefined;
+  refs = 0;
 
-export interface SharedPool {
-  readonly key: string;
-  readonly pool: mysql.Pool;
-  readonly server: string;
-  readonly killer: Killer;
-  refs: number;
-}
+  constructor(
+    readonly key: string,
+    private readonly settings: ConnectionSettings,
+    private readonly log: Logger,
+    readonly server: string,
+    readonly killer: Killer,
+  ) {
+    this.ca = settings.sslCa === undefined ? undefined : readFileSync(settings.sslCa, 'utf8');
+  }
 
-const guarded = new WeakSet<object>();
+  /** The connection the next lookup goes to (a new one may still be connecting: the lookup waits on it). */
+  pick(): MysqlLink {
+    for (const link of this.links) if (link.load === 0) return link;
+    if (this.links.length < this.settings.poolSize) return this.open();
+    // All busy: behind the fewest lookups, on a connection that is answering (not stuck on a slow query).
+    const now = Date.now();
+    let best: MysqlLink | undefined;
+    let moving: MysqlLink | undefined;
+    let total = 0;
+    for (const link of this.links) {
+      total += link.load;
+      if (best === undefined || link.load < best.load) best = link;
+      if (!link.stalled(now) && (moving === undefined || link.load < moving.load)) moving = link;
+    }
+    if (total >= QUEUE_LIMIT) throw new BackendError(`more than ${QUEUE_LIMIT} lookups waiting for MySQL at ${this.server}`);
+    return moving ?? best!;
+  }
 
-/** Attach the long-lived error listener to a connection, once. */
-export function guardConnection(conn: CoreConnection, log: Logger, server: string): void {
-  if (guarded.has(conn)) return;
-  guarded.add(conn);
-  conn.on('error', (err) => {
-    log.warn({ server, thread: conn.threadId, err: err.message || (err as { code?: string }).code }, 'mysql connection lost');
-  });
+  /** Connections open or opening (for tests and stats). */
+  get size(): number {
+    return this.links.length;
+  }
+
+  private open(): MysqlLink {
+    const link = new MysqlLink(this.settings, this.ca, this.log, this.server, (gone) => {
+      const i = this.links.indexOf(gone);
+      if (i >= 0) this.links.splice(i, 1);
+    });
+    this.links.push(link);
+    return link;
+  }
+
+  /** Drop a connection whose lookup timed out, and stop its query on the server (closing the socket does not). */
+  abandon(link: MysqlLink): void {
+    const thread = link.threadId;
+    link.destroy('a lookup on it timed out', true);
+    if (thread === 0) {
+      this.log.warn({ server: this.server }, 'timed-out mysql connection has no thread id; its query runs on');
+      return;
+    }
+    void this.killer.kill(thread);
+  }
+
+  /** Say goodbye on every connection (after the lookups in flight), within END_TIMEOUT_MS; then drop what is left. */
+  async end(): Promise<void> {
+    this.killer.close();
+    const links = [...this.links];
+    const ended = Promise.all(links.map((l) => l.quit()));
+    if (!(await settledWithin(ended, END_TIMEOUT_MS))) {
+      for (const l of links) l.destroy('closing');
+    }
+  }
 }
 
 export class PoolRegistry {
@@ -53,8 +103,7 @@ export class PoolRegistry {
     let shared = this.pools.get(key);
     if (shared === undefined) {
       const server = describeServer(settings);
-      shared = { key, pool: makePool(settings), server, killer: new Killer(settings, log, server), refs: 0 };
-      shared.pool.on('connection', (c) => guardConnection(c as unknown as CoreConnection, log, server));
+      shared = new SharedPool(key, settings, log, server, new Killer(settings, log, server));
       this.pools.set(key, shared);
     }
     shared.refs++;
@@ -66,8 +115,7 @@ export class PoolRegistry {
     shared.refs--;
     if (shared.refs > 0 || this.pools.get(shared.key) !== shared) return;
     this.pools.delete(shared.key);
-    shared.killer.close();
-    await endPool(shared.pool);
+    await shared.end();
   }
 
   /** Pools currently open (for tests and stats). */
@@ -142,7 +190,8 @@ export class Killer {
   }
 }
 
-function connectionOptions(s: ConnectionSettings): mysql.ConnectionOptions {
+/** The kill connection's options (it runs only `KILL`, so it reads no rows). */
+function connectionOptions(s: ConnectionSettings): mysqlPromise.ConnectionOptions {
   return {
     host: s.host,
     port: s.port,
@@ -152,36 +201,7 @@ function connectionOptions(s: ConnectionSettings): mysql.ConnectionOptions {
     database: s.database,
     ssl: s.sslCa === undefined ? undefined : { ca: readFileSync(s.sslCa, 'utf8'), rejectUnauthorized: true },
     connectTimeout: s.connectTimeoutMs,
-    enableKeepAlive: true,
-    keepAliveInitialDelay: 10_000,
-    // Replies are text: keep exact numbers, dates and JSON as the server spells them.
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-    dateStrings: true,
-    jsonStrings: true,
     multipleStatements: false,
     charset: 'utf8mb4',
   };
-}
-
-function makePool(s: ConnectionSettings): mysql.Pool {
-  return mysql.createPool({
-    ...connectionOptions(s),
-    connectionLimit: s.poolSize,
-    maxIdle: s.poolSize,
-    idleTimeout: 60_000,
-    waitForConnections: true,
-    queueLimit: QUEUE_LIMIT,
-    // Lookups read the first row by position; arrays are also what the statement's row parser builds cheapest.
-    rowsAsArray: true,
-  });
-}
-
-async function endPool(pool: mysql.Pool): Promise<void> {
-  const ended = new Promise<void>((resolve, reject) => pool.end((err) => (err ? reject(err) : resolve())));
-  if (!(await settledWithin(ended, END_TIMEOUT_MS))) {
-    // The pool's own bookkeeping is the only list of its connections.
-    const core = pool as unknown as { _allConnections?: { toArray?(): CoreConnection[] } };
-    for (const c of core._allConnections?.toArray?.() ?? []) c.destroy();
-  }
 }

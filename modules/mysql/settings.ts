@@ -15,11 +15,12 @@ export const DEFAULT_CONFIG_FILE = '/etc/my.cnf';
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 3306;
 /**
- * Connections per database (per worker process). 8 rather than 4: at 16 lookups in flight, 8 connections
- * answered more lookups per second for less CPU each, and 16 no better (docs/performance.md); it also keeps
- * workers x databases x pool-size well under the servers' default connection limits (151 and 100).
+ * Connections per database (per worker process), at most. 2: with lookups pipelined at 16 in flight, one
+ * connection cost the least smapd CPU per lookup, 2 and 4 about a fifth more (within the noise of each
+ * other), 8 more still (docs/performance.md). One would put every lookup behind a slow query until its
+ * timeout; with two, lookups go to the other connection while one is stuck.
  */
-export const DEFAULT_POOL_SIZE = 8;
+export const DEFAULT_POOL_SIZE = 2;
 
 export const MYSQL_OPTIONS: OptionSpec = {
   'config-file': { type: 'string' },
