@@ -311,8 +311,10 @@ export class Link {
     this.startup?.fail(err);
     this.startup = null;
     const retry = this.answeredAny;
-    for (const e of this.queue.takeAll()) if (e !== PREPARE) e.failed(err, retry);
+    const entries = this.queue.takeAll();
+    // Out of the pool first, so that a lookup tried again does not come back here.
     this.onGone(errorDetail(err));
+    for (const e of entries) if (e !== PREPARE) e.failed(err, retry);
   }
 
   private armTimer(ms: number): void {
@@ -346,8 +348,9 @@ export class Link {
     this.cancel();
     const late = new BackendTimeoutError(`no answer from PostgreSQL at ${this.cfg.endpoint.label} within ${this.cfg.timeoutMs} ms`);
     const dropped = new BackendError(`connection to PostgreSQL at ${this.cfg.endpoint.label} dropped after a timeout`);
-    for (const e of this.queue.takeAll()) if (e !== PREPARE) e.deadline <= now ? e.failed(late, false) : e.failed(dropped, true);
+    const entries = this.queue.takeAll();
     this.onGone('a lookup timed out');
+    for (const e of entries) if (e !== PREPARE) e.deadline <= now ? e.failed(late, false) : e.failed(dropped, true);
   };
 
   /** Stop the query the server is running for this connection: closing the socket alone would leave it running. */
