@@ -98,6 +98,8 @@ export class Link {
   private startup: Startup | null = null;
   /** When the queue last became empty (for closing connections idle too long). */
   idleSince = Date.now();
+  /** When the lookup at the head of the queue became the one the server works on. */
+  headSince = 0;
   /** Whether the connection is encrypted (false when sslmode=prefer met a server without TLS). */
   encrypted = false;
   /** Called once when the connection is gone, with the reason. */
@@ -146,6 +148,7 @@ export class Link {
       this.prepared = 'sent';
     }
     this.out.lookup(l.values);
+    if (this.queue.length === 0) this.headSince = Date.now();
     this.queue.push(l);
     // A lookup that waited for a connection may be due before the ones already here.
     if (this.timer === null || l.deadline < this.timerAt) {
@@ -283,8 +286,10 @@ export class Link {
     this.headRow = null;
     this.headError = null;
     if (entry === undefined) return this.lost(new BackendError('the server answered a lookup that was not asked'));
+    const now = Date.now();
+    this.headSince = now;
     if (this.queue.length === 0) {
-      this.idleSince = Date.now();
+      this.idleSince = now;
       if (this.closing) this.terminate();
     }
     if (entry === PREPARE) {
