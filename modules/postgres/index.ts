@@ -107,7 +107,7 @@ export default defineModule<PostgresDb>({
     if (servers === null) throw new BackendError(`database ${db.ctx.dbId} is not open`);
     const values = db.query.order.map((v: SqlVariable) => req[v]);
     if (values.some((v) => UNSTORABLE.test(v))) return renderNotFound(db.replies.negative, req);
-    const lookup = () => runLookup(servers, { values, timeoutMs: db.timeoutMs, log: db.ctx.log });
+    const lookup = () => runLookup(servers, { values, timeoutMs: db.timeoutMs });
     return answer(db, req, lookup);
   },
 

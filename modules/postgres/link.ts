@@ -56,6 +56,10 @@ export interface LinkLookup {
   answered(row: ResultRow | null): void;
   /** `retry`: the lookup did not run to an answer and may be tried again on another connection. */
   failed(err: Error, retry: boolean): void;
+  /** Whether the lookup may leave a stuck connection for another (once; no retry used up). */
+  mayMove(): boolean;
+  /** It left: send it again on another connection. */
+  moved(): void;
 }
 
 /** What a connection needs to know: where, who, and the one statement it runs. */
@@ -73,6 +77,33 @@ export interface LinkConfig {
 /** The queue entry of the statement's preparation (its answer comes in order with the lookups'). */
 const PREPARE = 'prepare';
 type Entry = LinkLookup | typeof PREPARE;
+
+/**
+ * A connection whose oldest lookup has waited longer than this may be stuck on a slow query: no lookup is
+ * pipelined onto it any more, and those already behind the stuck one are sent again on another connection
+ * (lookups only read; the answers they get here are dropped).
+ */
+export const STALL_MS = 20;
+
+/**
+ * In place of a lookup sent again elsewhere: its answer here is read and dropped. It keeps the deadline: past
+ * it, its query is cancelled and the connection dropped as for any other.
+ */
+class Moved implements LinkLookup {
+  readonly values: readonly string[] = [];
+  constructor(readonly deadline: number) {}
+  answered(): void {}
+  failed(): void {}
+  mayMove(): boolean {
+    return false;
+  }
+  moved(): void {}
+}
+
+/** Whether a queue entry is a lookup still waiting here for its answer. */
+function waiting(e: Entry | undefined): e is LinkLookup {
+  return e !== undefined && e !== PREPARE && !(e instanceof Moved);
+}
 
 export class Link {
   private socket: net.Socket | null = null;
@@ -142,18 +173,20 @@ export class Link {
   /** Queue a lookup; it leaves with the rest of this turn's. */
   send(l: LinkLookup): void {
     if (this.gone) return l.failed(new BackendError(`no connection to PostgreSQL at ${this.cfg.endpoint.label} (lost)`), true);
+    if (this.queue.length === 0) this.headSince = Date.now();
     if (this.prepared === 'no') {
       this.out.raw(W.prepareMessages(this.cfg.statement.name, this.cfg.statement.sql));
       this.queue.push(PREPARE);
       this.prepared = 'sent';
     }
     this.out.lookup(l.values);
-    if (this.queue.length === 0) this.headSince = Date.now();
     this.queue.push(l);
-    // A lookup that waited for a connection may be due before the ones already here.
-    if (this.timer === null || l.deadline < this.timerAt) {
+    // A lookup that waited for a connection may be due before the ones already here; one pipelined behind
+    // another has the timer look for a stall.
+    const due = this.queue.length > 1 ? Math.min(l.deadline, this.headSince + STALL_MS + 1) : l.deadline;
+    if (this.timer === null || due < this.timerAt) {
       if (this.timer !== null) clearTimeout(this.timer);
-      this.armTimer(Math.max(l.deadline - Date.now(), 1));
+      this.armTimer(Math.max(due - Date.now(), 1));
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -319,7 +352,12 @@ export class Link {
     const entries = this.queue.takeAll();
     // Out of the pool first, so that a lookup tried again does not come back here.
     this.onGone(errorDetail(err));
-    for (const e of entries) if (e !== PREPARE) e.failed(err, retry);
+    const lookups = entries.filter((e): e is LinkLookup => e !== PREPARE);
+    // One line per connection, not per lookup: a pipeline may hold many.
+    if (retry && lookups.length > 0) {
+      this.cfg.log.info({ server: this.cfg.endpoint.label, err: errorDetail(err), lookups: lookups.length }, 'stale postgres connection; retrying its lookups on another');
+    }
+    for (const e of lookups) e.failed(err, retry);
   }
 
   private armTimer(ms: number): void {
@@ -345,7 +383,14 @@ export class Link {
       else next = Math.min(next, e.deadline);
     }
     if (!expired) {
-      if (next !== Infinity) this.armTimer(next - now);
+      let behind = false;
+      for (let i = 1; i < this.queue.length && !behind; i++) {
+        const e = this.queue.at(i);
+        behind = waiting(e) && e.mayMove();
+      }
+      if (behind && now - this.headSince > STALL_MS) this.moveBehindHead();
+      else if (behind) next = Math.min(next, this.headSince + STALL_MS + 1);
+      if (next !== Infinity) this.armTimer(Math.max(next - now, 1));
       return;
     }
     this.gone = true;
@@ -357,6 +402,24 @@ export class Link {
     this.onGone('a lookup timed out');
     for (const e of entries) if (e !== PREPARE) e.deadline <= now ? e.failed(late, false) : e.failed(dropped, true);
   };
+
+  /** The head is stuck: the lookups behind it go to another connection, their places here kept for the answers. */
+  private moveBehindHead(): void {
+    const all = this.queue.takeAll();
+    const moving: LinkLookup[] = [];
+    this.queue.push(all[0]!);
+    for (let i = 1; i < all.length; i++) {
+      const e = all[i]!;
+      if (!waiting(e) || !e.mayMove()) {
+        this.queue.push(e);
+        continue;
+      }
+      this.queue.push(new Moved(e.deadline));
+      moving.push(e);
+    }
+    if (moving.length > 0) this.cfg.log.debug({ server: this.cfg.endpoint.label, lookups: moving.length }, 'postgres connection stuck on a query; its pipelined lookups go elsewhere');
+    for (const l of moving) l.moved();
+  }
 
   /** Stop the query the server is running for this connection: closing the socket alone would leave it running. */
   private cancel(): void {

@@ -8,8 +8,7 @@
  * Callbacks rather than async functions: this is the hot path, and each promise costs (more so while smapd's
  * module scope follows every promise).
  */
-import type { Logger } from 'pino';
-import { BackendTimeoutError, errorDetail } from '../../src/modules/api.js';
+import { BackendTimeoutError } from '../../src/modules/api.js';
 import type { ResultRow } from '../sql-common/replies.js';
 import type { Link, LinkLookup } from './link.js';
 import type { Servers } from './servers.js';
@@ -17,7 +16,6 @@ import type { Servers } from './servers.js';
 export interface LookupOptions {
   readonly values: readonly string[];
   readonly timeoutMs: number;
-  readonly log: Logger;
 }
 
 /** Run one lookup. Rejects with BackendTimeoutError past the deadline, BackendError otherwise. */
@@ -30,6 +28,8 @@ class PostgresLookup implements LinkLookup {
   readonly values: readonly string[];
   private done = false;
   private retried = false;
+  /** Sent again elsewhere from a connection stuck on a slow query: once is enough. */
+  private hasMoved = false;
   /** Runs only while the lookup waits for a connection; on a connection, the connection keeps the time. */
   private waitTimer: NodeJS.Timeout | null = null;
 
@@ -71,7 +71,15 @@ class PostgresLookup implements LinkLookup {
     // connection that is doing fine.
     if (this.deadline - Date.now() < this.opts.timeoutMs / 10) return this.expire();
     this.retried = true;
-    this.opts.log.info({ err: errorDetail(err) }, 'postgres connection lost; retrying the lookup on another');
+    this.attempt();
+  }
+
+  mayMove(): boolean {
+    return !this.done && !this.hasMoved;
+  }
+
+  moved(): void {
+    this.hasMoved = true;
     this.attempt();
   }
 

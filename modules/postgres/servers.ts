@@ -7,14 +7,14 @@
  *
  * A lookup is pipelined on the busiest connection that is moving (its oldest lookup was sent less than
  * STALL_MS ago) and not PIPELINE_DEPTH deep; else it goes to an idle connection; else a new one is opened, up
- * to pool-size; past that it is pipelined on the least busy. So a slow query holds up no other lookup while
- * connections remain, and a busy database makes few connections do much (each connection in use costs a
+ * to pool-size; past that it is pipelined on the least busy. So a slow query holds up other lookups for at
+ * most STALL_MS while connections remain (link.ts then sends those behind it again elsewhere), and a busy database makes few connections do much (each connection in use costs a
  * write and a read per event-loop turn, whatever it carries); the connections left idle close after a while.
  */
 import type { Logger } from 'pino';
 import { BackendError, errorDetail } from '../../src/modules/api.js';
 import { settledWithin } from '../sql-common/settle.js';
-import { Link, type LinkConfig } from './link.js';
+import { Link, STALL_MS, type LinkConfig } from './link.js';
 import type { Endpoint, PostgresSettings } from './settings.js';
 
 /** How long a server that failed to connect is passed over while another one is tried first. */
@@ -28,8 +28,6 @@ const IDLE_TIMEOUT_MS = 60_000;
  * connections for less CPU each than through 4 or 8 (docs/performance.md).
  */
 export const PIPELINE_DEPTH = 8;
-/** A connection whose oldest lookup is older than this may be stuck on a slow query: open another. */
-export const STALL_MS = 20;
 
 /** The statement every connection of a database prepares. */
 export interface Statement {
@@ -149,12 +147,13 @@ export class Servers {
   /**
    * The busiest connection that moves and is not PIPELINE_DEPTH deep (lookups pack onto few connections, and
    * the others fall idle); else an idle one; else null while another may be opened; else the least busy one
-   * all the same (null: none is open yet).
+   * that moves, or one stuck when nothing else will come (null: wait for one being opened).
    */
   private ready(s: Server): Link | null {
     let packed: Link | null = null;
     let idle: Link | null = null;
     let least: Link | null = null;
+    let leastStuck: Link | null = null;
     const now = Date.now();
     for (const l of s.links) {
       if (!l.usable) continue;
@@ -163,13 +162,19 @@ export class Servers {
         idle ??= l;
         continue;
       }
+      if (now - l.headSince > STALL_MS) {
+        if (leastStuck === null || n < leastStuck.inFlight) leastStuck = l;
+        continue;
+      }
       if (least === null || n < least.inFlight) least = l;
-      if (n < PIPELINE_DEPTH && (packed === null || n > packed.inFlight) && now - l.headSince <= STALL_MS) packed = l;
+      if (n < PIPELINE_DEPTH && (packed === null || n > packed.inFlight)) packed = l;
     }
     if (packed !== null) return packed;
     if (idle !== null) return idle;
     if (s.links.length + s.opening < this.settings.poolSize) return null;
-    return least;
+    if (least !== null) return least;
+    // Every open connection is stuck: wait for one being opened, if any, else queue behind a stuck one.
+    return s.opening > 0 ? null : leastStuck;
   }
 
   private linkOf(s: Server): Promise<Link> {
