@@ -18,35 +18,13 @@ import { BackendError, BackendTimeoutError, errorDetail, Fifo } from '../../src/
 import type { ResultRow } from '../sql-common/replies.js';
 import { dial, sendCancel } from './dial.js';
 import { passwordFromFile } from './pgpass.js';
-import { md5Password, SCRAM_SHA_256, ScramClient } from './scram.js';
+import { PgServerError, serverError } from './server-error.js';
 import type { Endpoint, PostgresSettings } from './settings.js';
+import { Startup, type StartupLink } from './startup.js';
 import * as W from './wire.js';
 
 /** How long close() lets lookups in flight finish before the connection is cut. */
 const CLOSE_WAIT_MS = 2000;
-
-/** An error the server reported (ErrorResponse), with its SQLSTATE. */
-export class PgServerError extends BackendError {
-  constructor(
-    message: string,
-    readonly sqlState: string,
-    readonly severity: string,
-  ) {
-    super(message);
-  }
-
-  /** Whether the connection is over: connection exceptions (08), operator intervention (57P), FATAL. */
-  get fatal(): boolean {
-    return this.sqlState.startsWith('08') || this.sqlState.startsWith('57P') || this.severity === 'FATAL' || this.severity === 'PANIC';
-  }
-}
-
-function serverError(buf: Buffer, start: number, end: number): PgServerError {
-  const f = W.readFields(buf, start, end);
-  const detail = f.get('D');
-  const text = (f.get('M') ?? 'unknown error') + (detail !== undefined ? ` (${detail})` : '');
-  return new PgServerError(text, f.get('C') ?? '', f.get('V') ?? f.get('S') ?? '');
-}
 
 /** A lookup as a connection sees it: its parameters, its deadline, and where its answer goes (once). */
 export interface LinkLookup {
@@ -105,7 +83,7 @@ function waiting(e: Entry | undefined): e is LinkLookup {
   return e !== undefined && e !== PREPARE && !(e instanceof Moved);
 }
 
-export class Link {
+export class Link implements StartupLink {
   private socket: net.Socket | null = null;
   private readonly reader = new W.MessageReader();
   private readonly out: W.LookupWriter;
@@ -131,6 +109,8 @@ export class Link {
   idleSince = Date.now();
   /** When the lookup at the head of the queue became the one the server works on. */
   headSince = 0;
+  /** Whether the last lookup answered took the server less than STALL_MS: the connection runs fast ones. */
+  lastFast = false;
   /** Whether the connection is encrypted (false when sslmode=prefer met a server without TLS). */
   encrypted = false;
   /** Called once when the connection is gone, with the reason. */
@@ -320,6 +300,7 @@ export class Link {
     this.headError = null;
     if (entry === undefined) return this.lost(new BackendError('the server answered a lookup that was not asked'));
     const now = Date.now();
+    this.lastFast = now - this.headSince <= STALL_MS;
     this.headSince = now;
     if (this.queue.length === 0) {
       this.idleSince = now;
@@ -431,75 +412,5 @@ export class Link {
       () => log.debug({ server: e.label, pid }, 'cancelled the timed-out query'),
       (err: unknown) => log.warn({ server: e.label, pid, err: errorDetail(err) }, 'cannot cancel the timed-out query'),
     );
-  }
-}
-
-/** The startup's authentication, message by message, up to the first ReadyForQuery. */
-class Startup {
-  private scram: ScramClient | null = null;
-  private settled = false;
-
-  constructor(
-    private readonly link: Link,
-    private readonly resolve: () => void,
-    private readonly reject: (err: Error) => void,
-  ) {}
-
-  done(): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.resolve();
-  }
-
-  fail(err: Error): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.reject(err);
-  }
-
-  message(type: number, buf: Buffer, start: number, end: number): void {
-    try {
-      if (type === 0x45 /* E */) this.fail(serverError(buf, start, end));
-      else if (type === 0x52 /* R */) this.authenticate(buf.readInt32BE(start), buf, start + 4, end);
-    } catch (err) {
-      this.fail(err instanceof Error ? err : new BackendError(String(err)));
-      this.link.drop('the login failed');
-    }
-  }
-
-  private authenticate(code: number, buf: Buffer, start: number, end: number): void {
-    switch (code) {
-      case 0: // AuthenticationOk
-        return;
-      case 3: // cleartext password
-        return this.link.write(W.passwordMessage(this.link.password()));
-      case 5: // md5, with a 4-byte salt
-        return this.link.write(W.passwordMessage(md5Password(this.link.user, this.link.password(), buf.subarray(start, start + 4))));
-      case 10: {
-        const mechanisms = W.readCStrings(buf, start, end);
-        if (!mechanisms.includes(SCRAM_SHA_256)) {
-          throw new BackendError(`the server offers only SASL ${mechanisms.join(', ')}; smapd speaks SCRAM-SHA-256 without channel binding`);
-        }
-        this.scram = new ScramClient(this.link.password());
-        return this.link.write(W.saslInitialResponse(SCRAM_SHA_256, this.scram.first()));
-      }
-      case 11: {
-        const scram = this.scram;
-        if (scram === null) throw new BackendError('SASL continue without a SASL start');
-        scram.final(buf.toString('utf8', start, end)).then(
-          (msg) => this.link.write(W.saslResponse(msg)),
-          (err: unknown) => {
-            this.fail(err instanceof Error ? err : new BackendError(String(err)));
-            this.link.drop('the login failed');
-          },
-        );
-        return;
-      }
-      case 12:
-        if (this.scram === null) throw new BackendError('SASL final without a SASL start');
-        return this.scram.verify(buf.toString('utf8', start, end));
-      default:
-        throw new BackendError(`the server asks for authentication method ${code} (Kerberos, GSSAPI or SSPI), which smapd does not support`);
-    }
   }
 }

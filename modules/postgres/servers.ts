@@ -5,8 +5,8 @@
  * lookups go back to the primary by themselves once it is back. Every database has connections of its own:
  * a slow database can hold only its own.
  *
- * A lookup is pipelined on the busiest connection that is moving (its oldest lookup was sent less than
- * STALL_MS ago) and not PIPELINE_DEPTH deep; else it goes to an idle connection; else a new one is opened, up
+ * A lookup is pipelined on the busiest connection that is moving (the last lookup it answered took less
+ * than STALL_MS, and its oldest lookup was sent less than STALL_MS ago) and not PIPELINE_DEPTH deep; else it goes to an idle connection; else a new one is opened, up
  * to pool-size; past that it is pipelined on the least busy. So a slow query holds up other lookups for at
  * most STALL_MS while connections remain (link.ts then sends those behind it again elsewhere), and a busy database makes few connections do much (each connection in use costs a
  * write and a read per event-loop turn, whatever it carries); the connections left idle close after a while.
@@ -162,7 +162,7 @@ export class Servers {
         idle ??= l;
         continue;
       }
-      if (now - l.headSince > STALL_MS) {
+      if (now - l.headSince > STALL_MS || !l.lastFast) {
         if (leastStuck === null || n < leastStuck.inFlight) leastStuck = l;
         continue;
       }
