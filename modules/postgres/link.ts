@@ -164,10 +164,7 @@ export class Link implements StartupLink {
     // A lookup that waited for a connection may be due before the ones already here; one pipelined behind
     // another has the timer look for a stall.
     const due = this.queue.length > 1 ? Math.min(l.deadline, this.headSince + STALL_MS + 1) : l.deadline;
-    if (this.timer === null || due < this.timerAt) {
-      if (this.timer !== null) clearTimeout(this.timer);
-      this.armTimer(Math.max(due - Date.now(), 1));
-    }
+    if (this.timer === null || due < this.timerAt) this.armTimer(Math.max(due - Date.now(), 1));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
@@ -342,6 +339,8 @@ export class Link implements StartupLink {
   }
 
   private armTimer(ms: number): void {
+    // A lookup moved off this connection may have armed it meanwhile (onTimer re-arms after moving).
+    if (this.timer !== null) clearTimeout(this.timer);
     this.timerAt = Date.now() + ms;
     this.timer = setTimeout(this.onTimer, ms);
     this.timer.unref();

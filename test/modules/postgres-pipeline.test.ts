@@ -111,11 +111,12 @@ describe('postgres module pipelining', () => {
   it('a lookup past its timeout drops its connection; the lookups queued behind it are answered on a new one', async (t) => {
     if (!needPg(t, server)) return;
     const query = `SELECT CASE WHEN $key = 'slow' THEN pg_sleep(30)::text || '${marker}' ELSE 'fast ' || $key END AS v`;
-    const { db, relay } = await openThrough(query, ['timeout=1500ms'], 'timeouts');
+    const { db, relay } = await openThrough(query, ['timeout=2s'], 'timeouts');
     assert.equal(await ask(db, 'warm'), 'OK fast warm');
     const slow = ask(db, 'slow');
     assert.ok(await waitFor(async () => (await runningQueries(server!.admin!, marker)) === 1, 5000), 'the slow query runs');
-    await sleep(300);
+    // Sent a second after it: when it times out they have a second left to be answered on a new connection.
+    await sleep(1000);
     const behind = Promise.all(['a', 'b', 'c'].map((k) => ask(db, k)));
     assert.equal(await slow, 'TIMEOUT database timeout');
     assert.deepEqual(await behind, ['OK fast a', 'OK fast b', 'OK fast c']);
