@@ -1,6 +1,6 @@
 /**
- * postgres: answers lookups from PostgreSQL with the pure-JS `pg` driver, over a connection pool per
- * database, with named prepared statements (keys are bound parameters, never SQL text). Options follow GNU
+ * postgres: answers lookups from PostgreSQL over connections of its own (link.ts: the wire protocol, lookups
+ * pipelined), a few per database, with a named prepared statement (keys are bound parameters, never SQL text). Options follow GNU
  * Smap's postgres module: libpq's connection keywords plus `query=` and the reply templates.
  *
  *   module pg postgres host=db1.example.org,db2.example.org dbname=mail user=smap
@@ -34,7 +34,7 @@ export interface PostgresDb {
 }
 
 /**
- * PostgreSQL text holds neither NUL nor bytes that are not UTF-8 (the driver talks UTF-8), so a value with
+ * PostgreSQL text holds neither NUL nor bytes that are not UTF-8 (smapd talks UTF-8 to it), so a value with
  * either can equal no stored value: such a lookup is answered "not found" without asking the server, which
  * would only reject the value. A lone surrogate is how a key's invalid UTF-8 reaches a module.
  */
@@ -43,7 +43,7 @@ const UNSTORABLE = /[\0\p{Cs}]/u;
 async function check(db: PostgresDb, servers: Servers): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = db.settings.connectTimeoutMs * db.settings.endpoints.length + db.timeoutMs;
-  const ping = servers.acquire().then((lease) => lease.client.release());
+  const ping = servers.acquire();
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new BackendTimeoutError(`no answer within ${deadline} ms`)), deadline);
   });
@@ -90,7 +90,8 @@ export default defineModule<PostgresDb>({
 
   async openDb(db) {
     if (db.servers !== null) return;
-    const servers = new Servers(db.settings, db.ctx.log);
+    const statement = { name: db.query.name, sql: db.query.compiled.sql };
+    const servers = new Servers(db.settings, statement, db.timeoutMs, db.ctx.log);
     try {
       await check(db, servers);
     } catch (err) {
@@ -106,7 +107,7 @@ export default defineModule<PostgresDb>({
     if (servers === null) throw new BackendError(`database ${db.ctx.dbId} is not open`);
     const values = db.query.order.map((v: SqlVariable) => req[v]);
     if (values.some((v) => UNSTORABLE.test(v))) return renderNotFound(db.replies.negative, req);
-    const lookup = () => runLookup(servers, { name: db.query.name, sql: db.query.compiled.sql, values, timeoutMs: db.timeoutMs, log: db.ctx.log });
+    const lookup = () => runLookup(servers, { values, timeoutMs: db.timeoutMs });
     return answer(db, req, lookup);
   },
 

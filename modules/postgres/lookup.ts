@@ -1,101 +1,97 @@
 /**
- * One PostgreSQL lookup: take a pooled connection (from the first server that answers), run the prepared
- * statement, return the first row. A deadline covers the whole lookup; past it the query is cancelled on the
- * server and its connection dropped from the pool, so the slot is free again at once.
+ * One PostgreSQL lookup: on a connection from the first server that answers, run the prepared statement and
+ * return the first row. One deadline covers the whole lookup (waiting for a connection, connecting, the
+ * query); past it the query is cancelled on the server and its connection dropped (link.ts does that for a
+ * lookup in flight). A lookup that fails with its connection, when that connection had answered before (it
+ * may just have gone stale: a server restart, pg_terminate_backend), is tried once more on another.
+ *
+ * Callbacks rather than async functions: this is the hot path, and each promise costs (more so while smapd's
+ * module scope follows every promise).
  */
-import pg from 'pg';
-import type { Logger } from 'pino';
 import { BackendTimeoutError } from '../../src/modules/api.js';
 import type { ResultRow } from '../sql-common/replies.js';
-import { errorText } from '../sql-common/replies.js';
-import { PooledLookup } from '../sql-common/lookup.js';
-import type { Lease, Servers } from './servers.js';
-
-/** Connections that have answered at least once: a failure on one of them may just be a stale connection. */
-const usedBefore = new WeakSet<object>();
+import type { Link, LinkLookup } from './link.js';
+import type { Servers } from './servers.js';
 
 export interface LookupOptions {
-  /** The prepared statement's name: the server parses and plans it once per connection. */
-  readonly name: string;
-  readonly sql: string;
   readonly values: readonly string[];
   readonly timeoutMs: number;
-  readonly log: Logger;
 }
 
-/**
- * Whether an error leaves the connection unusable: anything that is not an error the server reported for
- * the statement, and the server's own connection-class errors (08: connection exception, 57P: operator
- * intervention such as pg_terminate_backend or a shutdown).
- */
-function isFatal(err: unknown): boolean {
-  if (!(err instanceof pg.DatabaseError)) return true;
-  const code = err.code ?? '';
-  return code.startsWith('08') || code.startsWith('57P');
-}
-
-/** Run one lookup. Rejects with BackendTimeoutError past the deadline, BackendError (or the driver's error) otherwise. */
+/** Run one lookup. Rejects with BackendTimeoutError past the deadline, BackendError otherwise. */
 export function runLookup(servers: Servers, opts: LookupOptions): Promise<ResultRow | null> {
-  return new Promise((resolve, reject) => new PostgresLookup(servers, opts, resolve, reject).attempt(true));
+  return new Promise((resolve, reject) => new PostgresLookup(servers, opts, resolve, reject).attempt());
 }
 
-/** The query goes through pg's callback API: its promise form costs a promise and a rejection handler per call. */
-class PostgresLookup extends PooledLookup<Lease> {
-  protected readonly backend = 'postgres';
+class PostgresLookup implements LinkLookup {
+  readonly deadline: number;
+  readonly values: readonly string[];
+  private done = false;
+  private retried = false;
+  /** Sent again elsewhere from a connection stuck on a slow query: once is enough. */
+  private hasMoved = false;
+  /** Runs only while the lookup waits for a connection; on a connection, the connection keeps the time. */
+  private waitTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly servers: Servers,
     private readonly opts: LookupOptions,
-    resolve: (row: ResultRow | null) => void,
-    reject: (err: unknown) => void,
+    private readonly resolve: (row: ResultRow | null) => void,
+    private readonly reject: (err: unknown) => void,
   ) {
-    super(opts.timeoutMs, opts.log, resolve, reject);
+    this.values = opts.values;
+    this.deadline = Date.now() + opts.timeoutMs;
   }
 
-  attempt(mayRetry: boolean): void {
-    this.servers.acquire().then(
-      (lease) => this.run(lease, mayRetry),
-      (err: unknown) => this.finish(err),
-    );
+  attempt(): void {
+    const link = this.servers.pick();
+    if (link !== null) return link.send(this);
+    if (this.waitTimer === null) this.waitTimer = setTimeout(this.expire, Math.max(this.deadline - Date.now(), 0));
+    this.servers.acquire().then(this.onLink, (err: unknown) => this.finish(err));
   }
 
-  private run(lease: Lease, mayRetry: boolean): void {
-    if (this.finished) return lease.client.release();
-    // Only a connection that has answered before may have gone stale: a new one failing is no reason to retry.
-    const retry = mayRetry && usedBefore.has(lease.client);
-    this.started(lease);
-    const o = this.opts;
-    lease.client.query({ name: o.name, text: o.sql, values: o.values as string[], rowMode: 'array' }, (err: Error | null, res: pg.QueryResult) =>
-      this.answered(lease, err, retry, () => {
-        const first = res.rows[0] as unknown[] | undefined;
-        return first === undefined ? null : { names: res.fields.map((f) => f.name), values: first };
-      }),
-    );
+  private readonly onLink = (link: Link): void => {
+    if (this.done) return;
+    if (this.waitTimer !== null) clearTimeout(this.waitTimer);
+    this.waitTimer = null;
+    link.send(this);
+  };
+
+  answered(row: ResultRow | null): void {
+    if (this.done) return;
+    this.done = true;
+    this.resolve(row);
   }
 
-  protected isFatal(err: unknown): boolean {
-    return isFatal(err);
+  failed(err: Error, retry: boolean): void {
+    if (this.done) return;
+    if (!retry || this.retried) return this.finish(err);
+    // Lookups only read, so one more try on another connection is safe. One with hardly any time left
+    // (it waited behind a query that timed out) answers TIMEOUT now: sent on, its deadline would drop a
+    // connection that is doing fine.
+    if (this.deadline - Date.now() < this.opts.timeoutMs / 10) return this.expire();
+    this.retried = true;
+    this.attempt();
   }
 
-  protected keep(lease: Lease): void {
-    usedBefore.add(lease.client);
-    lease.client.release();
+  mayMove(): boolean {
+    return !this.done && !this.hasMoved;
   }
 
-  protected discard(lease: Lease, err: unknown): void {
-    lease.client.release(err instanceof Error ? err : new Error(errorText(err)));
+  moved(): void {
+    this.hasMoved = true;
+    this.attempt();
   }
 
-  protected abandon(lease: Lease): void {
-    this.servers.cancel(lease);
-    lease.client.release(new Error('query timed out'));
-  }
+  private readonly expire = (): void => {
+    this.finish(new BackendTimeoutError(`no answer from PostgreSQL at ${this.servers.label} within ${this.opts.timeoutMs} ms`));
+  };
 
-  protected timeoutError(stuck: Lease | null): Error {
-    return new BackendTimeoutError(`no answer from PostgreSQL at ${stuck?.server.label ?? this.servers.label} within ${this.opts.timeoutMs} ms`);
-  }
-
-  protected serverOf(lease: Lease): string {
-    return lease.server.label;
+  private finish(err: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.waitTimer !== null) clearTimeout(this.waitTimer);
+    this.waitTimer = null;
+    this.reject(err);
   }
 }

@@ -52,9 +52,10 @@ const ENVIRONMENT: Readonly<Record<ConninfoKeyword, string>> = {
 export const DEFAULT_HOST = '/var/run/postgresql';
 export const DEFAULT_PORT = 5432;
 /**
- * Connections per database (per worker process). 8 rather than 4: at 16 lookups in flight, 8 connections
- * answered more lookups per second for less CPU each, and 16 no better (docs/performance.md); it also keeps
- * workers x databases x pool-size well under the servers' default connection limits (151 and 100).
+ * The most connections per database and server (per worker process). Lookups are pipelined and pack onto few
+ * connections (servers.ts), so a steady load of 16 in flight uses about 2 whatever this is; the cap is for
+ * bursts and slow queries, and 8 keeps workers x databases x pool-size well under PostgreSQL's default
+ * max_connections of 100 (docs/performance.md, "postgres over its own connections").
  */
 export const DEFAULT_POOL_SIZE = 8;
 /** libpq waits for ever when connect_timeout is unset; a map lookup cannot. */

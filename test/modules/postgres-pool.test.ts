@@ -1,7 +1,7 @@
 /**
- * The postgres module's pool under concurrent lookups: the default pool size, every lookup answered with its own
- * row, and each pooled connection preparing the statement once (through a relay that sees what goes to the
- * server).
+ * The postgres module's connections under concurrent lookups: the default pool size (the most connections),
+ * a steady load packed onto few of them, every lookup answered with its own row, and each connection
+ * preparing the statement once (through relays that see what goes to the server).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +11,7 @@ import type { Reply } from '../../src/modules/api.js';
 import { databaseContext, lookUp, openDatabase } from '../helpers/module-context.js';
 import { conn } from './mysql-fixture.js';
 import { connectPg, needPg, PG_DATABASE, PG_HOST, PG_PORT, PG_USER, uniqueName, type PgServer } from './postgres-fixture.js';
+import { TcpRelay } from '../helpers/tcp-relay.js';
 import { TapRelay } from './sql-tap-relay.js';
 
 const KEYS = Array.from({ length: 60 }, (_, i) => `user${i}@example.org`);
@@ -19,7 +20,7 @@ let server: PgServer | undefined;
 const table = uniqueName('smapd_pool');
 const marker = uniqueName('tap');
 const opened: PostgresDb[] = [];
-const relays: TapRelay[] = [];
+const relays: TcpRelay[] = [];
 
 async function openThrough(query: string, extra: string[] = []): Promise<{ db: PostgresDb; relay: TapRelay }> {
   const relay = new TapRelay(PG_PORT, PG_HOST, Buffer.from(marker));
@@ -58,6 +59,33 @@ describe('postgres module pool', () => {
     const replies = await Promise.all(KEYS.slice(0, 16).map((k) => ask(db, k)));
     replies.forEach((r, i) => assert.equal(r, `OK box of ${KEYS[i]}`));
     assert.equal(relay.accepted, DEFAULT_POOL_SIZE, 'one connection per lookup in flight, up to the default pool size');
+  });
+
+  it('packs a steady load onto few of its connections (pipelined), after a burst opened them all', async (t) => {
+    if (!needPg(t, server)) return;
+    const used = new Set<number>();
+    let connections = 0;
+    const relay = new TcpRelay(PG_PORT, PG_HOST, () => {
+      const id = connections++;
+      return () => used.add(id);
+    });
+    await relay.start();
+    relays.push(relay);
+    const args = ['host=127.0.0.1', `port=${relay.port}`, `user=${PG_USER}`, `dbname=${PG_DATABASE}`, 'sslmode=disable', `query=SELECT v FROM ${table} WHERE k = $key`];
+    const db = await openDatabase(postgresModule, args, databaseContext('packed', [], 'pg'), opened);
+    // A burst of 60 at once, on a connection that has not answered yet, opens the rest.
+    await Promise.all(KEYS.map((k) => ask(db, k)));
+    assert.equal(relay.accepted, DEFAULT_POOL_SIZE, 'the burst opened every connection');
+    used.clear();
+    // 16 callers, each asking again as soon as it has its answer, as smapd's clients do.
+    const caller = async (c: number): Promise<void> => {
+      for (let i = 0; i < 25; i++) {
+        const k = KEYS[(c * 25 + i) % KEYS.length]!;
+        assert.equal(await ask(db, k), `OK box of ${k}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, (_, c) => caller(c)));
+    assert.ok(used.size < DEFAULT_POOL_SIZE, `16 callers went through ${used.size} of the ${DEFAULT_POOL_SIZE} connections`);
   });
 
   it('answers many concurrent lookups each with its own row, preparing the statement once per connection', async (t) => {
