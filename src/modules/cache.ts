@@ -8,6 +8,7 @@
 import type { Reply } from '../protocol/reply.js';
 import type { CacheDecl } from '../config/types.js';
 import type { ClientField, ConnInfo } from './api.js';
+import { ADMISSION_WINDOW, AdmissionSampler } from './cache-admission.js';
 
 /**
  * One cached answer, also a link of the recency list. The list is threaded through the entries themselves
@@ -36,6 +37,12 @@ export interface CacheStats {
   readonly entries: number;
   readonly bytes: number;
   readonly evictions: number;
+  /** Misses whose answer got an entry. */
+  readonly admitted: number;
+  /** Misses whose answer was not kept: the cache was full and its hit ratio low (cache-admission.ts). */
+  readonly declined: number;
+  /** The admission sample: one miss in this many gets an entry while the cache is full (1 = all). */
+  readonly admitOneIn: number;
 }
 
 /** Rough per-entry overhead of the Map slot and entry object, so `bytes` bounds real memory. */
@@ -51,6 +58,20 @@ export class ResultCache {
   private hits = 0;
   private misses = 0;
   private evictions = 0;
+  private readonly admission = new AdmissionSampler();
+  /** Lookups left in the admission policy's current window. */
+  private untilWindowEnds = ADMISSION_WINDOW;
+  /**
+   * The entry key built by the last `get` that missed, with the arguments it was built from: the `set` that
+   * follows a miss (same strings, same connection) reuses it instead of building and hashing it again.
+   */
+  private missKey = '';
+  private missMap = '';
+  private missArg = '';
+  private missConn: ConnInfo | null = null;
+  /** The `length:name` prefix of the last map name seen: map names repeat, so it is built once per name. */
+  private prefixMap = '';
+  private prefix = '0:';
 
   /**
    * The entry key of a lookup: the length of the map name, `:`, the map name, then each connection fact the
@@ -68,24 +89,28 @@ export class ResultCache {
     const fields = [...new Set(dependsOn)];
     this.keyOf =
       fields.length === 0
-        ? (mapName, key) => mapName.length + ':' + mapName + key
+        ? (mapName, key) => this.prefixOf(mapName) + key
         : (mapName, key, conn) => {
-            let k = mapName.length + ':' + mapName;
+            let k = this.prefixOf(mapName);
             for (const f of fields) k += conn[f] + '\0';
             return k + key;
           };
   }
 
   get(mapName: string, key: string, conn: ConnInfo): Reply | undefined {
+    if (--this.untilWindowEnds === 0) {
+      this.untilWindowEnds = ADMISSION_WINDOW;
+      this.admission.windowEnded(this.hits, this.hits + this.misses);
+    }
     const k = this.keyOf(mapName, key, conn);
     const e = this.map.get(k);
     if (e === undefined) {
-      this.misses++;
+      this.missed(k, mapName, key, conn);
       return undefined;
     }
     if (e.expires < Date.now()) {
       this.drop(k, e);
-      this.misses++;
+      this.missed(k, mapName, key, conn);
       return undefined;
     }
     if (e !== this.head) {
@@ -103,7 +128,8 @@ export class ResultCache {
         ? this.decl.negativeTtl
         : 0;
     if (ttl <= 0) return;
-    const k = this.keyOf(mapName, key, conn);
+    const reuse = key === this.missArg && mapName === this.missMap && conn === this.missConn;
+    const k = reuse ? this.missKey : this.keyOf(mapName, key, conn);
     const bytes = 2 * (k.length + reply.length) + ENTRY_OVERHEAD;
     if (bytes > this.decl.bytes) return;
     const old = this.map.get(k);
@@ -118,6 +144,9 @@ export class ResultCache {
         this.pushHead(old);
       }
     } else {
+      // A new key in a full cache costs an eviction: the admission policy weighs it (cache-admission.ts).
+      const full = this.map.size >= this.decl.size || this.bytes + bytes > this.decl.bytes;
+      if (!this.admission.admit(full)) return;
       const e = new Entry(k, reply, Date.now() + ttl, bytes);
       this.map.set(k, e);
       this.pushHead(e);
@@ -137,10 +166,23 @@ export class ResultCache {
     this.head = null;
     this.tail = null;
     this.bytes = 0;
+    this.missConn = null;
+    this.admission.reset(this.hits, this.hits + this.misses);
+    this.untilWindowEnds = ADMISSION_WINDOW;
   }
 
   stats(): CacheStats {
-    return { hits: this.hits, misses: this.misses, entries: this.map.size, bytes: this.bytes, evictions: this.evictions };
+    const a = this.admission;
+    return {
+      hits: this.hits,
+      misses: this.misses,
+      entries: this.map.size,
+      bytes: this.bytes,
+      evictions: this.evictions,
+      admitted: a.admitted,
+      declined: a.declined,
+      admitOneIn: a.admitOneIn,
+    };
   }
 
   /**
@@ -148,6 +190,22 @@ export class ResultCache {
    */
   *keysByRecency(): IterableIterator<string> {
     for (let e = this.head; e !== null; e = e.older) yield e.key;
+  }
+
+  private missed(k: string, mapName: string, key: string, conn: ConnInfo): void {
+    this.misses++;
+    this.missKey = k;
+    this.missMap = mapName;
+    this.missArg = key;
+    this.missConn = conn;
+  }
+
+  private prefixOf(mapName: string): string {
+    if (mapName !== this.prefixMap) {
+      this.prefixMap = mapName;
+      this.prefix = mapName.length + ':' + mapName;
+    }
+    return this.prefix;
   }
 
   private drop(k: string, e: Entry): void {

@@ -67,7 +67,9 @@ describe('ResultCache under churn', () => {
         misses++;
         const reply = r % 7 === 0 ? R.NOTFOUND : R.ok(`v${i}`);
         c.set('m', key, conn, reply);
-        model.set(key, reply);
+        // The admission policy may turn the answer away (this stream's hit ratio is low); the model follows
+        // the cache's choice, and everything else must match it exactly.
+        if (c.keysByRecency().next().value === `1:m${key}`) model.set(key, reply);
       } else {
         hits++;
       }
@@ -78,7 +80,9 @@ describe('ResultCache under churn', () => {
       { hits: s.hits, misses: s.misses, entries: s.entries, evictions: s.evictions },
       { hits, misses, entries: size, evictions: model.evictions },
     );
-    assert.ok(s.evictions > 10000, `the run evicted ${s.evictions} times`);
+    assert.equal(s.admitted + s.declined, misses, 'every miss was either admitted or declined');
+    assert.ok(s.declined > 0, 'a full cache with a low hit ratio declined some misses');
+    assert.ok(s.evictions > 3000, `the run evicted ${s.evictions} times`);
   });
 
   it('keeps the byte count exact through replacements, evictions, expiry and clear', () => {
