@@ -7,7 +7,7 @@
  * and outweigh the few hits: over a fast backend a full cache under random keys cost more than it saved
  * (0.83x of no cache, docs/performance.md). So while the hit ratio of the recent lookups is low, only a
  * random sample of the misses (1 in `oneIn`, doubling each window up to `MAX_ONE_IN`) gets an entry; once
- * the hit ratio is back up, `oneIn` halves each window down to 1 (every miss admitted).
+ * the hit ratio is high again, `oneIn` halves each window down to 1 (every miss admitted).
  *
  * Under uniformly random keys the hit ratio of a full cache is the share of the keys it holds, whichever keys
  * those are, so sampling keeps the hit ratio and divides the insert, evict and collector work by `oneIn`. A
@@ -24,6 +24,12 @@
 export const ADMISSION_WINDOW = 4096;
 /** Below this hit ratio over a window, the next window admits half as many misses. */
 export const LOW_HIT_RATIO = 0.25;
+/**
+ * At or above this hit ratio, twice as many. In between the sample holds: sampling itself can lift the hit
+ * ratio (a sampled cache keeps what it holds instead of churning through a stream longer than it is), and
+ * going back to every miss at once would only churn it down again.
+ */
+export const HIGH_HIT_RATIO = 0.5;
 /** The sparsest sample: one miss in this many is admitted. A power of two (the draw masks with it). */
 export const MAX_ONE_IN = 32;
 
@@ -67,13 +73,13 @@ export class AdmissionSampler {
 
   /**
    * The end of a window of `ADMISSION_WINDOW` lookups: `hits` and `lookups` are the cache's running totals,
-   * from which the window's hit ratio is taken. A low one halves the share of misses admitted, any other
+   * from which the window's hit ratio is taken. A low one halves the share of misses admitted, a high one
    * doubles it (up to all).
    */
   windowEnded(hits: number, lookups: number): void {
     const ratio = (hits - this.windowHits) / (lookups - this.windowLookups);
     if (ratio < LOW_HIT_RATIO) this.oneIn = Math.min(this.oneIn * 2, MAX_ONE_IN);
-    else if (this.oneIn > 1) this.oneIn >>= 1;
+    else if (ratio >= HIGH_HIT_RATIO && this.oneIn > 1) this.oneIn >>= 1;
     this.windowHits = hits;
     this.windowLookups = lookups;
   }
