@@ -28,6 +28,8 @@ export interface LoadOptions {
   readonly keysFile: string;
   /** True when `NOTFOUND` is a normal answer; otherwise only `OK` is. */
   readonly notFoundIsOk: boolean;
+  /** Draw the keys by Zipf's law with this exponent (requests.ts) instead of uniformly. */
+  readonly zipf?: number;
 }
 
 export interface LoadResult {
@@ -223,7 +225,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /** Run one closed-loop load and return its figures. Connection failures are counted, not thrown. */
 export async function runLoad(opts: LoadOptions, seed = 1): Promise<LoadResult> {
-  const stream = buildStream(opts.map, readKeys(opts.keysFile), STREAM_LENGTH, seed);
+  const stream = buildStream(opts.map, readKeys(opts.keysFile), STREAM_LENGTH, seed, opts.zipf);
   const run = new Run(opts, stream);
   const sockets = await Promise.all(Array.from({ length: opts.connections }, () => connect(opts.host, opts.port)));
   const conns: LoadConnection[] = [];

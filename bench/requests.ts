@@ -35,15 +35,41 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** `count` requests for `map`, keys drawn uniformly (with replacement) from `keys`. */
-export function buildStream(map: string, keys: readonly string[], count: number, seed: number): RequestStream {
+/**
+ * A draw of key indexes in [0, n) by Zipf's law with exponent `s`: index i comes with weight 1/(i+1)^s, so a
+ * few keys are asked very often and most rarely, as recipients and senders are in real mail.
+ */
+export function zipfDraw(n: number, s: number, random: () => number): () => number {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) cdf[i] = sum += 1 / Math.pow(i + 1, s);
+  return () => {
+    const u = random() * sum;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cdf[mid]! < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+/**
+ * `count` requests for `map`, keys drawn (with replacement) from `keys`: uniformly, or by Zipf's law with
+ * exponent `zipf` (the keys in their order, the first the most asked).
+ */
+export function buildStream(map: string, keys: readonly string[], count: number, seed: number, zipf?: number): RequestStream {
   if (keys.length === 0) throw new Error('no keys to query');
-  const random = seededRandom(seed);
+  const uniform = seededRandom(seed);
+  const skewed = zipf !== undefined && zipf > 0 ? zipfDraw(keys.length, zipf, uniform) : undefined;
+  const pick = skewed ?? (() => Math.floor(uniform() * keys.length));
   const frames: Buffer[] = new Array(count);
   const offsets = new Int32Array(count + 1);
   let total = 0;
   for (let i = 0; i < count; i++) {
-    const payload = Buffer.from(`${map} ${keys[Math.floor(random() * keys.length)]!}`, 'utf8');
+    const payload = Buffer.from(`${map} ${keys[pick()]!}`, 'utf8');
     const frame = Buffer.concat([Buffer.from(`${payload.length}:`, 'latin1'), payload, Buffer.from(',')]);
     frames[i] = frame;
     offsets[i] = total;

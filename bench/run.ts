@@ -14,7 +14,7 @@
  *   BENCH_C_DIR=DIR  also run the C reference section (bench/c-reference.ts) with the sockbench and refsmapd
  *                    built in DIR; off by default: the Node baseline is the reference the targets use
  *   BENCH_ONLY=LIST  only these sections, comma-separated: main, modules, backends, churn (default all; the
- *                    targets summary needs all, so a partial run prints only the backend targets it measured)
+ *                    targets summary needs all, so a partial run prints only the cache and backend targets it measured)
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -40,10 +40,20 @@ const CHURN_TOTAL = Math.max(1000, Math.round(CHURN_RATE * SECONDS));
 /** The working set of the cache run that stands for a few busy recipients. */
 const HOT_KEYS = 1000;
 
-/** Entries of the cache in the full-cache row: a fifth of the map, so random keys keep it evicting. */
+/** Entries of the cache in the full-cache rows: a fifth of the map, so random keys keep it evicting. */
 const CACHE_FULL_SIZE = Math.max(100, Math.round(KEYS / 5));
-const CACHE_FULL_ROW = `sqlite, immutable + cache size=${CACHE_FULL_SIZE.toLocaleString('en-US')}, all keys (full, evicting)`;
-const CACHE_HOT_ROW = `sqlite, immutable + cache, ${HOT_KEYS} hot keys`;
+/** The cache rows over the default sqlite (issue #11's case) and over `immutable`. */
+const CACHE_FULL_ROW = `sqlite + cache size=${CACHE_FULL_SIZE.toLocaleString('en-US')}, all keys (full, evicting)`;
+const CACHE_HOT_ROW = `sqlite + cache, ${HOT_KEYS} hot keys`;
+/** Zipf's exponent of the skewed row: a few keys asked very often, most rarely, as in real mail. */
+const ZIPF = 1;
+const CACHE_ZIPF_ROW = `sqlite + cache, Zipf(${ZIPF}) keys`;
+const IMM_FULL_ROW = `sqlite, immutable + cache size=${CACHE_FULL_SIZE.toLocaleString('en-US')}, all keys (full, evicting)`;
+const IMM_HOT_ROW = `sqlite, immutable + cache, ${HOT_KEYS} hot keys`;
+/** Rounds of the cache rows and of the uncached rows they are judged against (fewer than ROUNDS: six rows). */
+const CACHE_ROUNDS = Math.max(1, Math.round((ROUNDS * 3) / 5));
+/** The hot-set row over immutable sqlite is judged against echo, the core's own ceiling. */
+const IMM_HOT_OF_ECHO = 0.9;
 
 const SCENARIOS: readonly Load[] = [
   { conns: 1, depth: 1 },
@@ -226,7 +236,7 @@ async function moduleRuns(cx: Context, baseline: RunningServer): Promise<ModuleR
     label: string,
     module: string,
     database: () => string | Promise<string>,
-    opts: { workers?: number; expected?: (e: F.Entry) => string; keysFile?: string; rounds?: number } = {},
+    opts: { workers?: number; expected?: (e: F.Entry) => string; keysFile?: string; zipf?: number; rounds?: number } = {},
   ) => {
     if (!F.hasModule(dist, module)) {
       const why = `module '${module}' is not in this build (modules/${module} missing)`;
@@ -245,8 +255,8 @@ async function moduleRuns(cx: Context, baseline: RunningServer): Promise<ModuleR
     const pairsRun: Array<{ outcome: Rp.Outcome; paired: Rp.Outcome | undefined }> = [];
     for (let r = 1; r <= rounds; r++) {
       const tag = rounds > 1 ? ` #${r}` : '';
-      const paired = shared ?? (await cx.suite.load(baseline, `  baseline before ${label}${tag}`, AT_16, opts.keysFile));
-      pairsRun.push({ outcome: await cx.suite.load(server, `${label}${tag}`, AT_16, opts.keysFile), paired });
+      const paired = shared ?? (await cx.suite.load(baseline, `  baseline before ${label}${tag}`, AT_16, opts.keysFile, opts.zipf));
+      pairsRun.push({ outcome: await cx.suite.load(server, `${label}${tag}`, AT_16, opts.keysFile, opts.zipf), paired });
     }
     await cx.suite.stop(label, server);
     const ratioOf = (x: (typeof pairsRun)[number]) =>
@@ -262,16 +272,20 @@ async function moduleRuns(cx: Context, baseline: RunningServer): Promise<ModuleR
   // Reads on the event loop, for a map that stays in the page cache: no thread-pool trip, no promise.
   await run('level, read=sync', 'level', () => `path=${levelDir} read=sync`);
   const sqliteFile = F.buildSqlite(cx.workDir, cx.entries);
-  await run('sqlite', 'sqlite', () => `file=${sqliteFile}`);
-  // A map that is only ever replaced whole (smapd-makemap) can keep its read lock: the recommended setting.
-  await run('sqlite, immutable', 'sqlite', () => `file=${sqliteFile} immutable`, { rounds: ROUNDS });
+  await run('sqlite', 'sqlite', () => `file=${sqliteFile}`, { rounds: CACHE_ROUNDS });
   // The cache against the same database without it. A cache a fifth the size of the map, over keys drawn from
   // all of it, fills within a second and then evicts on most lookups: it must cost (almost) nothing. Over a
-  // hot set it must pay. Judged on the ratio of each row's baseline ratio to the uncached row's.
-  const sqliteCached = () => `file=${sqliteFile} immutable begin\n  cache ttl=60s negative-ttl=60s size=${CACHE_FULL_SIZE}\nend`;
+  // hot set it must pay. Judged on the ratio of each row's baseline ratio to the uncached row's. The rows over
+  // the default sqlite are issue #11's case; the Zipf row shows a skewed stream between the two.
+  const cachedOver = (opts: string) => () => `file=${sqliteFile}${opts} begin\n  cache ttl=60s negative-ttl=60s size=${CACHE_FULL_SIZE}\nend`;
   const sqliteHot = F.writeTextMap(cx.workDir, cx.entries.slice(0, HOT_KEYS), 'sqlite-hot.txt');
-  await run(CACHE_FULL_ROW, 'sqlite', sqliteCached, { rounds: ROUNDS });
-  await run(CACHE_HOT_ROW, 'sqlite', sqliteCached, { rounds: ROUNDS, keysFile: sqliteHot });
+  await run(CACHE_FULL_ROW, 'sqlite', cachedOver(''), { rounds: CACHE_ROUNDS });
+  await run(CACHE_HOT_ROW, 'sqlite', cachedOver(''), { rounds: CACHE_ROUNDS, keysFile: sqliteHot });
+  await run(CACHE_ZIPF_ROW, 'sqlite', cachedOver(''), { zipf: ZIPF });
+  // A map that is only ever replaced whole (smapd-makemap) can keep its read lock: the recommended setting.
+  await run('sqlite, immutable', 'sqlite', () => `file=${sqliteFile} immutable`, { rounds: ROUNDS });
+  await run(IMM_FULL_ROW, 'sqlite', cachedOver(' immutable'), { rounds: CACHE_ROUNDS });
+  await run(IMM_HOT_ROW, 'sqlite', cachedOver(' immutable'), { rounds: CACHE_ROUNDS, keysFile: sqliteHot });
   const mysqlDown = F.hasModule(dist, 'mysql') ? await F.fillMysql(cx.entries) : undefined;
   if (mysqlDown !== undefined) {
     say(`  mysql: skipped: ${mysqlDown}`);
@@ -356,27 +370,39 @@ async function cReferenceSection(cx: Context): Promise<Rp.Target[]> {
   return cTargets(res);
 }
 
+const ratioTarget = (r: number | undefined, min: number) => ({ measured: r === undefined ? undefined : `${r.toFixed(2)}x`, pass: r !== undefined && r >= min });
+
+/** The cache rows' targets: each row over its own baseline run, then over the uncached row's (noise hits both). */
+function cacheTargets(mods: readonly ModuleRow[]): Rp.Target[] {
+  const baselineRatio = (r: ModuleRow | undefined) =>
+    r !== undefined && Rp.isFigures(r.outcome) && Rp.isFigures(r.paired) && r.paired.rps > 0 ? r.outcome.rps / r.paired.rps : undefined;
+  const cacheVs = (label: string, against: string, min: number, what: string): Rp.Target => {
+    const cached = baselineRatio(mods.find((r) => r.label === label));
+    const uncached = baselineRatio(mods.find((r) => r.label === against));
+    const rel = cached !== undefined && uncached !== undefined && uncached > 0 ? cached / uncached : undefined;
+    return { what, ...ratioTarget(rel, min) };
+  };
+  return [
+    cacheVs(CACHE_FULL_ROW, 'sqlite', 0.95, 'sqlite + full, evicting cache >= 0.95x sqlite without cache'),
+    cacheVs(CACHE_HOT_ROW, 'sqlite', 1.6, `sqlite + cache over ${HOT_KEYS} hot keys >= 1.6x sqlite without cache`),
+    cacheVs(IMM_FULL_ROW, 'sqlite, immutable', 0.95, 'sqlite (immutable) + full, evicting cache >= 0.95x without cache'),
+    // A hit runs through the whole core; the echo module (a constant reply, no lookup) is the most any
+    // cached row can reach, and 1.6x of immutable sqlite would be faster than echo (docs/performance.md).
+    cacheVs(IMM_HOT_ROW, 'echo (constant reply)', IMM_HOT_OF_ECHO, `sqlite (immutable) + cache over ${HOT_KEYS} hot keys >= ${IMM_HOT_OF_ECHO}x echo (the ceiling)`),
+  ];
+}
+
 function summary(main: MainFigures, mods: ModuleRow[], churn: { smapd: Rp.Outcome }, more: readonly Rp.Target[]): void {
   const vs = (o: Rp.Outcome | undefined, b: Rp.Outcome | undefined, min: number) => ({
     measured: Rp.isFigures(o) && Rp.isFigures(b) ? `${(o.rps / b.rps).toFixed(2)}x` : undefined,
     pass: Rp.isFigures(o) && Rp.isFigures(b) && o.rps >= min * b.rps,
   });
-  const ratioTarget = (r: number | undefined, min: number) => ({ measured: r === undefined ? undefined : `${r.toFixed(2)}x`, pass: r !== undefined && r >= min });
   const sqlite = mods.find((r) => r.label === 'sqlite, immutable');
   const postgres = mods.find((r) => r.label === 'postgres');
   const barePg = mods.find((r) => r.label === BARE_PG);
   const mysqlRow = mods.find((r) => r.label === 'mysql');
   const bareMysql = mods.find((r) => r.label === BARE_MYSQL);
   const at64 = main.file[2];
-  // Each row over its own baseline run, then over the uncached row's: machine noise hits both alike.
-  const baselineRatio = (r: ModuleRow | undefined) =>
-    r !== undefined && Rp.isFigures(r.outcome) && Rp.isFigures(r.paired) && r.paired.rps > 0 ? r.outcome.rps / r.paired.rps : undefined;
-  const uncached = baselineRatio(sqlite);
-  const cacheVs = (label: string, min: number, what: string): Rp.Target => {
-    const cached = baselineRatio(mods.find((r) => r.label === label));
-    const rel = cached !== undefined && uncached !== undefined && uncached > 0 ? cached / uncached : undefined;
-    return { what, ...ratioTarget(rel, min) };
-  };
   const ch = churn.smapd;
   say('== targets ==');
   say(
@@ -386,8 +412,7 @@ function summary(main: MainFigures, mods: ModuleRow[], churn: { smapd: Rp.Outcom
       { what: 'smapd+sqlite (immutable) >= 0.7x baseline, 16 conn x 1', ...vs(sqlite?.outcome, sqlite?.paired, 0.7) },
       { what: `smapd+postgres >= 0.7x ${BARE_PG}`, ...vs(postgres?.outcome, barePg?.outcome, 0.7) },
       { what: `smapd+mysql >= 0.7x ${BARE_MYSQL}`, ...vs(mysqlRow?.outcome, bareMysql?.outcome, 0.7) },
-      cacheVs(CACHE_FULL_ROW, 0.95, 'sqlite + full, evicting cache >= 0.95x sqlite without cache'),
-      cacheVs(CACHE_HOT_ROW, 1.6, `sqlite + cache over ${HOT_KEYS} hot keys >= 1.6x sqlite without cache`),
+      ...cacheTargets(mods),
       {
         what: 'smapd+file p99 < 2 ms at 64 conn x 1',
         measured: Rp.isFigures(at64) ? `${Rp.formatMs(at64.p99)} ms` : undefined,
@@ -434,7 +459,10 @@ async function main(): Promise<number> {
       const churn = ONLY.has('churn') ? await churnRuns(cx, baseline) : undefined;
       const cRef = await cReferenceSection(cx);
       if (mainFigures !== undefined && mods !== undefined && churn !== undefined) summary(mainFigures, mods, churn, [...backendTargets(backends), ...cRef]);
-      else if (backends.length > 0 || cRef.length > 0) say(Rp.targetLines([...backendTargets(backends), ...cRef]));
+      else if (mods !== undefined || backends.length > 0 || cRef.length > 0) {
+        // A partial run judges what it measured: the cache rows need only the modules section.
+        say(Rp.targetLines([...(mods !== undefined ? cacheTargets(mods) : []), ...backendTargets(backends), ...cRef]));
+      }
     } finally {
       await suite.stop('baseline', baseline);
     }

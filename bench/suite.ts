@@ -70,8 +70,11 @@ export class Suite {
     }
   }
 
-  /** One closed-loop run against a started server; `keysFile` narrows the keys asked (default: all). */
-  async load(server: RunningServer, label: string, s: Load, keysFile = this.settings.keysFile): Promise<Outcome> {
+  /**
+   * One closed-loop run against a started server; `keysFile` narrows the keys asked (default: all), `zipf`
+   * draws them by Zipf's law with that exponent instead of uniformly.
+   */
+  async load(server: RunningServer, label: string, s: Load, keysFile = this.settings.keysFile, zipf?: number): Promise<Outcome> {
     const st = this.settings;
     const cpu0 = cpuSeconds(server.pid);
     const r = await runJob(st.dist, {
@@ -87,6 +90,7 @@ export class Suite {
         map: MAP_NAME,
         keysFile,
         notFoundIsOk: false,
+        zipf,
       },
     });
     const cpu1 = cpuSeconds(server.pid);

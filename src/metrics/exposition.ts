@@ -104,6 +104,9 @@ export function renderMetrics(target: ControlTarget, now = Date.now(), processMe
   e.family('smapd_cache_hits_total', 'counter', 'Lookups answered from the result cache.', cache((c) => c.hits));
   e.family('smapd_cache_misses_total', 'counter', 'Lookups the result cache could not answer.', cache((c) => c.misses));
   e.family('smapd_cache_evictions_total', 'counter', 'Cache entries dropped to stay within size or bytes.', cache((c) => c.evictions));
+  e.family('smapd_cache_admitted_total', 'counter', 'Misses whose answer was kept in the result cache.', cache((c) => c.admitted));
+  e.family('smapd_cache_declined_total', 'counter', 'Misses whose answer a full cache with a low hit ratio did not keep.', cache((c) => c.declined));
+  e.family('smapd_cache_admit_one_in', 'gauge', 'The admission sample of a full cache: one miss in this many is kept (1 = all).', cache((c) => c.admitOneIn));
   e.family('smapd_cache_entries', 'gauge', 'Entries in the result cache.', cache((c) => c.entries));
   e.family('smapd_cache_bytes', 'gauge', 'Approximate memory held by the result cache, in bytes.', cache((c) => c.bytes));
   processMetrics?.render(e);

@@ -8,6 +8,7 @@
 import type { Reply } from '../protocol/reply.js';
 import type { CacheDecl } from '../config/types.js';
 import type { ClientField, ConnInfo } from './api.js';
+import { ADMISSION_WINDOW, AdmissionSampler } from './cache-admission.js';
 
 /**
  * One cached answer, also a link of the recency list. The list is threaded through the entries themselves
@@ -23,6 +24,8 @@ class Entry {
   older: Entry | null = null;
 
   constructor(
+    readonly table: Table,
+    /** The key within its table: the lookup's key, after the connection facts the answers depend on. */
     readonly key: string,
     public reply: Reply,
     public expires: number,
@@ -30,19 +33,47 @@ class Entry {
   ) {}
 }
 
+/**
+ * The entries of one map name. A table per map name, rather than one table keyed by map name and key
+ * together, keeps two lookups of different maps apart whatever bytes their names and keys hold, and lets the
+ * request's own key string be the Map key: no string is built per lookup, and the key's hash, computed once,
+ * is kept in the string for the `set` that follows a miss. (A combined key cost a concatenation, its
+ * flattening and a fresh hash on every lookup.)
+ */
+class Table {
+  readonly entries = new Map<string, Entry>();
+  /** What the map name adds to an entry's size: as in the key `length:name` it used to be part of. */
+  readonly nameBytes: number;
+
+  constructor(readonly name: string) {
+    this.nameBytes = nameBytesOf(name);
+  }
+}
+
+const nameBytesOf = (name: string): number => String(name.length).length + 1 + name.length;
+
 export interface CacheStats {
   readonly hits: number;
   readonly misses: number;
   readonly entries: number;
   readonly bytes: number;
   readonly evictions: number;
+  /** Misses whose answer got an entry. */
+  readonly admitted: number;
+  /** Misses whose answer was not kept: the cache was full and its hit ratio low (cache-admission.ts). */
+  readonly declined: number;
+  /** The admission sample: one miss in this many gets an entry while the cache is full (1 = all). */
+  readonly admitOneIn: number;
 }
 
 /** Rough per-entry overhead of the Map slot and entry object, so `bytes` bounds real memory. */
 const ENTRY_OVERHEAD = 64;
 
 export class ResultCache {
-  private readonly map = new Map<string, Entry>();
+  private readonly tables = new Map<string, Table>();
+  /** The table of the last map name looked up: a connection asks one map again and again. */
+  private lastTable: Table | undefined;
+  private count = 0;
   /** Most recently used entry. */
   private head: Entry | null = null;
   /** Least recently used entry: the next to go. */
@@ -51,15 +82,16 @@ export class ResultCache {
   private hits = 0;
   private misses = 0;
   private evictions = 0;
+  private readonly admission = new AdmissionSampler();
+  /** Lookups left in the admission policy's current window. */
+  private untilWindowEnds = ADMISSION_WINDOW;
 
   /**
-   * The entry key of a lookup: the length of the map name, `:`, the map name, then each connection fact the
-   * answers depend on and a NUL after it, then the key. Map names and keys may hold any byte, NUL included
-   * (src/protocol/bytes.ts), so a plain separator would let two different lookups share an entry (map `a\0b`
-   * key `c`, map `a` key `b\0c`); the length fixes where the map name ends, and the facts (addresses, socket
-   * paths, server ids) never hold a NUL.
+   * The key of a lookup within its map's table: the key itself, or, when the answers depend on connection
+   * facts, each of those facts and a NUL after it, then the key. The facts (addresses, socket paths, server
+   * ids) never hold a NUL, so where they end is never in doubt, whatever bytes the key holds.
    */
-  private readonly keyOf: (mapName: string, key: string, conn: ConnInfo) => string;
+  private readonly keyOf: (key: string, conn: ConnInfo) => string;
 
   constructor(
     private readonly decl: CacheDecl,
@@ -68,23 +100,27 @@ export class ResultCache {
     const fields = [...new Set(dependsOn)];
     this.keyOf =
       fields.length === 0
-        ? (mapName, key) => mapName.length + ':' + mapName + key
-        : (mapName, key, conn) => {
-            let k = mapName.length + ':' + mapName;
+        ? (key) => key
+        : (key, conn) => {
+            let k = '';
             for (const f of fields) k += conn[f] + '\0';
             return k + key;
           };
   }
 
   get(mapName: string, key: string, conn: ConnInfo): Reply | undefined {
-    const k = this.keyOf(mapName, key, conn);
-    const e = this.map.get(k);
+    if (--this.untilWindowEnds === 0) {
+      this.untilWindowEnds = ADMISSION_WINDOW;
+      this.admission.windowEnded(this.hits, this.hits + this.misses);
+    }
+    const t = this.tableOf(mapName);
+    const e = t === undefined ? undefined : t.entries.get(this.keyOf(key, conn));
     if (e === undefined) {
       this.misses++;
       return undefined;
     }
     if (e.expires < Date.now()) {
-      this.drop(k, e);
+      this.drop(e);
       this.misses++;
       return undefined;
     }
@@ -103,10 +139,11 @@ export class ResultCache {
         ? this.decl.negativeTtl
         : 0;
     if (ttl <= 0) return;
-    const k = this.keyOf(mapName, key, conn);
-    const bytes = 2 * (k.length + reply.length) + ENTRY_OVERHEAD;
+    let t = this.tableOf(mapName);
+    const k = this.keyOf(key, conn);
+    const bytes = 2 * ((t === undefined ? nameBytesOf(mapName) : t.nameBytes) + k.length + reply.length) + ENTRY_OVERHEAD;
     if (bytes > this.decl.bytes) return;
-    const old = this.map.get(k);
+    const old = t === undefined ? undefined : t.entries.get(k);
     if (old !== undefined) {
       // Reuse the entry (a concurrent miss answered twice): no new object, and the Map keeps its slot.
       this.bytes += bytes - old.bytes;
@@ -118,42 +155,81 @@ export class ResultCache {
         this.pushHead(old);
       }
     } else {
-      const e = new Entry(k, reply, Date.now() + ttl, bytes);
-      this.map.set(k, e);
+      // A new key in a full cache costs an eviction: the admission policy weighs it (cache-admission.ts).
+      const full = this.count >= this.decl.size || this.bytes + bytes > this.decl.bytes;
+      if (!this.admission.admit(full)) return;
+      if (t === undefined) {
+        t = new Table(mapName);
+        this.tables.set(mapName, t);
+        this.lastTable = t;
+      }
+      const e = new Entry(t, k, reply, Date.now() + ttl, bytes);
+      t.entries.set(k, e);
+      this.count++;
       this.pushHead(e);
       this.bytes += bytes;
     }
-    while (this.map.size > this.decl.size || this.bytes > this.decl.bytes) {
+    while (this.count > this.decl.size || this.bytes > this.decl.bytes) {
       const oldest = this.tail;
       if (oldest === null) break;
-      this.drop(oldest.key, oldest);
+      this.drop(oldest);
       this.evictions++;
     }
   }
 
   /** Forget everything (the control socket's `flush`). */
   clear(): void {
-    this.map.clear();
+    this.tables.clear();
+    this.lastTable = undefined;
+    this.count = 0;
     this.head = null;
     this.tail = null;
     this.bytes = 0;
+    this.admission.reset(this.hits, this.hits + this.misses);
+    this.untilWindowEnds = ADMISSION_WINDOW;
   }
 
   stats(): CacheStats {
-    return { hits: this.hits, misses: this.misses, entries: this.map.size, bytes: this.bytes, evictions: this.evictions };
+    const a = this.admission;
+    return {
+      hits: this.hits,
+      misses: this.misses,
+      entries: this.count,
+      bytes: this.bytes,
+      evictions: this.evictions,
+      admitted: a.admitted,
+      declined: a.declined,
+      admitOneIn: a.admitOneIn,
+    };
   }
 
   /**
-   * The entries from most to least recently used (tests: the order eviction follows).
+   * The entries from most to least recently used (tests: the order eviction follows), each as
+   * `length:name` of its map, then its key within the map's table.
    */
   *keysByRecency(): IterableIterator<string> {
-    for (let e = this.head; e !== null; e = e.older) yield e.key;
+    for (let e = this.head; e !== null; e = e.older) yield e.table.name.length + ':' + e.table.name + e.key;
   }
 
-  private drop(k: string, e: Entry): void {
-    this.map.delete(k);
+  private tableOf(mapName: string): Table | undefined {
+    const last = this.lastTable;
+    if (last !== undefined && last.name === mapName) return last;
+    const t = this.tables.get(mapName);
+    if (t !== undefined) this.lastTable = t;
+    return t;
+  }
+
+  private drop(e: Entry): void {
+    const t = e.table;
+    t.entries.delete(e.key);
+    this.count--;
     this.unlink(e);
     this.bytes -= e.bytes;
+    // Map names come from clients: a table left empty goes, so that names asked once do not pile up.
+    if (t.entries.size === 0) {
+      this.tables.delete(t.name);
+      if (this.lastTable === t) this.lastTable = undefined;
+    }
   }
 
   private pushHead(e: Entry): void {

@@ -16,7 +16,17 @@ const COMMANDS_REFUSED = 'database commands are not available with workers > 1';
 function sumCache(a: CacheStats | undefined, b: CacheStats | undefined): CacheStats | undefined {
   if (!a) return b;
   if (!b) return a;
-  return { hits: a.hits + b.hits, misses: a.misses + b.misses, entries: a.entries + b.entries, bytes: a.bytes + b.bytes, evictions: a.evictions + b.evictions };
+  return {
+    hits: a.hits + b.hits,
+    misses: a.misses + b.misses,
+    entries: a.entries + b.entries,
+    bytes: a.bytes + b.bytes,
+    evictions: a.evictions + b.evictions,
+    admitted: a.admitted + b.admitted,
+    declined: a.declined + b.declined,
+    // Each worker samples on its own; the sparsest sample says how far admission has been cut back.
+    admitOneIn: Math.max(a.admitOneIn, b.admitOneIn),
+  };
 }
 
 export function clusterTarget(primary: ClusterPrimary, isStopping: () => boolean): ControlTarget & { stop(): void } {

@@ -129,7 +129,7 @@ describe('control socket: commands', () => {
       transforms: 0,
       errors: 0,
       timeouts: 0,
-      cache: { hits: 1, misses: 2, entries: 2, bytes: s.databases['lookup']!.cache!.bytes, evictions: 0 },
+      cache: { hits: 1, misses: 2, entries: 2, bytes: s.databases['lookup']!.cache!.bytes, evictions: 0, admitted: 2, declined: 0, admitOneIn: 1 },
     });
     assert.ok(s.databases['lookup']!.cache!.bytes > 0);
     assert.equal(s.databases['mem']!.cache, null);

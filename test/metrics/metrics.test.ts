@@ -73,6 +73,9 @@ describe('metrics endpoint', () => {
     assert.equal(valueOf(m, 'smapd_cache_misses_total', { db: 'lookup' }), 3);
     assert.equal(valueOf(m, 'smapd_cache_entries', { db: 'lookup' }), 2, 'k1 and zzz; the failure is not cached');
     assert.ok(valueOf(m, 'smapd_cache_bytes', { db: 'lookup' })! > 0);
+    assert.equal(valueOf(m, 'smapd_cache_admitted_total', { db: 'lookup' }), 2, 'the cache had room: both answers kept');
+    assert.equal(valueOf(m, 'smapd_cache_declined_total', { db: 'lookup' }), 0);
+    assert.equal(valueOf(m, 'smapd_cache_admit_one_in', { db: 'lookup' }), 1);
     // A database without a cache has no cache samples at all, rather than misleading zeros.
     assert.equal(valueOf(m, 'smapd_cache_hits_total', { db: 'mem' }), undefined);
     for (const [name, f] of m) assert.ok(f.help.length > 0, `${name} has help text`);

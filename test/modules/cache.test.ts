@@ -67,7 +67,9 @@ describe('ResultCache under churn', () => {
         misses++;
         const reply = r % 7 === 0 ? R.NOTFOUND : R.ok(`v${i}`);
         c.set('m', key, conn, reply);
-        model.set(key, reply);
+        // The admission policy may turn the answer away (this stream's hit ratio is low); the model follows
+        // the cache's choice, and everything else must match it exactly.
+        if (c.keysByRecency().next().value === `1:m${key}`) model.set(key, reply);
       } else {
         hits++;
       }
@@ -78,7 +80,9 @@ describe('ResultCache under churn', () => {
       { hits: s.hits, misses: s.misses, entries: s.entries, evictions: s.evictions },
       { hits, misses, entries: size, evictions: model.evictions },
     );
-    assert.ok(s.evictions > 10000, `the run evicted ${s.evictions} times`);
+    assert.equal(s.admitted + s.declined, misses, 'every miss was either admitted or declined');
+    assert.ok(s.declined > 0, 'a full cache with a low hit ratio declined some misses');
+    assert.ok(s.evictions > 3000, `the run evicted ${s.evictions} times`);
   });
 
   it('keeps the byte count exact through replacements, evictions, expiry and clear', () => {
@@ -102,6 +106,30 @@ describe('ResultCache under churn', () => {
     assert.deepEqual([c.stats().entries, c.stats().bytes, [...c.keysByRecency()].length], [0, 0, 0]);
     c.set('m', 'again', conn, R.ok('v'));
     assert.equal(c.get('m', 'again', conn), 'OK v');
+  });
+
+  it('never lets two different lookups share an entry, whatever bytes map names and keys hold', () => {
+    const c = new ResultCache({ ttl: 600000, negativeTtl: 600000, size: 100, bytes: 1 << 30 });
+    const pairs: Array<[string, string]> = [['a\0b', 'c'], ['a', 'b\0c'], ['a\0', 'bc'], ['', 'a\0bc'], ['a\0bc', ''], ['1:a', 'b'], ['1', ':ab']];
+    pairs.forEach(([m, k], i) => c.set(m, k, conn, R.ok(`v${i}`)));
+    pairs.forEach(([m, k], i) => assert.equal(c.get(m, k, conn), `OK v${i}`, JSON.stringify([m, k])));
+    // Per client: the facts end at a NUL they never hold, so a key that starts like a fact stays apart.
+    const bySrc = new ResultCache({ ttl: 600000, negativeTtl: 600000, size: 100, bytes: 1 << 30 }, ['src']);
+    bySrc.set('m', 'k', { ...conn, src: '10.0.0.1' }, R.ok('one'));
+    bySrc.set('m', '1\0k', { ...conn, src: '10.0.0.' }, R.ok('two'));
+    assert.equal(bySrc.get('m', 'k', { ...conn, src: '10.0.0.1' }), 'OK one');
+    assert.equal(bySrc.get('m', '1\0k', { ...conn, src: '10.0.0.' }), 'OK two');
+    assert.equal(bySrc.get('m', '\0k', { ...conn, src: '10.0.0.1' }), undefined);
+  });
+
+  it('drops the table of a map name once its last entry goes', () => {
+    const c = new ResultCache({ ttl: 600000, negativeTtl: 600000, size: 2, bytes: 1 << 30 });
+    // Map names come from clients: a stream of names asked once must not leave a table behind for each.
+    for (let i = 0; i < 1000; i++) c.set(`map${i}`, 'k', conn, R.ok('v'));
+    const tables = (c as unknown as { tables: Map<string, unknown> }).tables;
+    assert.deepEqual([...tables.keys()], ['map998', 'map999']);
+    assert.equal(c.get('map999', 'k', conn), 'OK v');
+    assert.equal(c.get('map1', 'k', conn), undefined);
   });
 
   it('finds the entry to evict without iterating its table', () => {
