@@ -49,11 +49,44 @@ export interface SmapClientOptions {
   coalesce?: 'tick' | 'turn';
 }
 
-interface Pending {
+/**
+ * Who is told the answer to a request made with `send`: exactly one of the two is called, once, and never
+ * from within `send` itself. A throw from either is not the connection's business: it is thrown again from a
+ * microtask (an uncaught error), and the connection goes on.
+ */
+export interface ReplyHandler {
+  /** The reply payload, e.g. `OK value` or `NOTFOUND `. */
   resolve(reply: string): void;
+  /** ReplyTimeoutError, ConnectionClosedError, MalformedReplyError or ReplyTooLargeError. */
   reject(err: Error): void;
+}
+
+interface Pending {
+  readonly handler: ReplyHandler;
   /** Date.now() value after which the request has timed out. */
-  deadline: number;
+  readonly deadline: number;
+}
+
+function rethrowLater(err: unknown): void {
+  queueMicrotask(() => {
+    throw err;
+  });
+}
+
+function tell(handler: ReplyHandler, reply: string): void {
+  try {
+    handler.resolve(reply);
+  } catch (err) {
+    rethrowLater(err);
+  }
+}
+
+function tellError(handler: ReplyHandler, err: Error): void {
+  try {
+    handler.reject(err);
+  } catch (e) {
+    rethrowLater(e);
+  }
 }
 
 /** Parse a server URL for connecting; port 0 is fine for a listener but not for a client. */
@@ -206,6 +239,18 @@ export class SmapClient {
     return this.request(requestFrame(map + ' ' + key));
   }
 
+  /**
+   * Look up KEY in MAP and tell `handler` the reply payload: `query` without a promise, for code that answers
+   * from a callback (a server forwarding lookups). Throws at once when the request cannot be sent
+   * (InvalidClientArgumentError, ConnectionClosedError); otherwise `handler` hears once, later.
+   */
+  send(map: string, key: string, handler: ReplyHandler): void {
+    checkMap(map);
+    this.checkOpen();
+    this.push(handler);
+    this.write(requestFrame(map + ' ' + key));
+  }
+
   /** Send one netstring with exactly this payload (for requests a well-behaved caller would not make). */
   queryRaw(payload: string | Buffer): Promise<string> {
     return this.request(typeof payload === 'string' ? encodeNetstring(payload) : encodeNetstringBuffer(payload));
@@ -274,10 +319,12 @@ export class SmapClient {
   }
 
   private enqueue(): Promise<string> {
-    return new Promise<string>((resolve, reject) => {
-      this.queue.push({ resolve, reject, deadline: Date.now() + this.timeoutMs });
-      if (this.timer === null) this.armTimer(this.timeoutMs);
-    });
+    return new Promise<string>((resolve, reject) => this.push({ resolve, reject }));
+  }
+
+  private push(handler: ReplyHandler): void {
+    this.queue.push({ handler, deadline: Date.now() + this.timeoutMs });
+    if (this.timer === null) this.armTimer(this.timeoutMs);
   }
 
   private write(data: string | Buffer): void {
@@ -319,7 +366,7 @@ export class SmapClient {
     // A late reply would be taken for the answer to the next request: the connection is useless now.
     const err = new ReplyTimeoutError(`no reply from ${this.url} within ${this.timeoutMs} ms`);
     this.queue.shift();
-    head.reject(err);
+    tellError(head.handler, err);
     this.fail(err, new ConnectionClosedError(`connection closed: an earlier request got no reply within ${this.timeoutMs} ms`));
   }
 
@@ -333,7 +380,7 @@ export class SmapClient {
           throw new MalformedReplyError(`unsolicited reply from ${this.url}: ${JSON.stringify(text)}`);
         }
         // Decoded as smapd decodes requests (bytes.ts): 8-bit bytes in a reply stay exact, as lone surrogates.
-        p.resolve(decodeBytes(buf, start, end));
+        tell(p.handler, decodeBytes(buf, start, end));
       });
     } catch (err) {
       this.fail(this.replyError(err));
@@ -360,7 +407,7 @@ export class SmapClient {
   }
 
   private rejectAll(err: Error): void {
-    for (const p of this.queue.takeAll()) p.reject(err);
+    for (const p of this.queue.takeAll()) tellError(p.handler, err);
   }
 
   private onClose(): void {

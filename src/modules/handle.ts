@@ -24,6 +24,7 @@ import type { ConnInfo, SmapModule } from './api.js';
 import type { DatabaseHandle } from './database.js';
 import type { ResultCache } from './cache.js';
 import { DeadlineList } from './deadline-list.js';
+import { Deferred } from './deferred.js';
 import { callHook, isThenable, withDeadline } from './hooks.js';
 import { enterScope, leaveScope, ModuleScope } from './scope.js';
 import { LatencyHistogram, lookupClock } from '../metrics/latency.js';
@@ -196,7 +197,7 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
    * answer, whatever it is, is timed from `started`.
    */
   private runQuery(map: string, key: string, conn: ConnInfo, ms: number, started: number): Reply | Promise<Reply> {
-    let r: Reply | Promise<Reply>;
+    let r: Reply | PromiseLike<Reply>;
     const prev = enterScope(this.scope);
     try {
       r = this.mod.query!(this.db, map, key, conn);
@@ -216,14 +217,15 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     const p = r;
     return new Promise<Reply>((resolve) => {
       const d = this.deadlines.add(ms, () => resolve(this.timed(started, this.timedOut())));
-      p.then(
-        (reply) => {
-          if (this.deadlines.remove(d)) resolve(this.timed(started, this.answered(map, key, conn, reply)));
-        },
-        (err: unknown) => {
-          if (this.deadlines.remove(d)) resolve(this.timed(started, this.queryFailed(err)));
-        },
-      );
+      const onReply = (reply: unknown): void => {
+        if (this.deadlines.remove(d)) resolve(this.timed(started, this.answered(map, key, conn, reply)));
+      };
+      const onError = (err: unknown): void => {
+        if (this.deadlines.remove(d)) resolve(this.timed(started, this.queryFailed(err)));
+      };
+      // A Deferred hands its answer over without the promise that `then` would make for it.
+      if (p instanceof Deferred) p.whenSettled(onReply, onError);
+      else p.then(onReply, onError);
     });
   }
 
