@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Deferred, defineModule, type ConnInfo, type Reply } from '../../src/modules/api.js';
 import { ResultCache } from '../../src/modules/cache.js';
 import { DatabaseHandleImpl } from '../../src/modules/handle.js';
+import { currentScope } from '../../src/modules/scope.js';
 import * as R from '../../src/protocol/reply.js';
 import { silentLogger } from '../helpers/module-context.js';
 
@@ -107,6 +108,30 @@ describe('DatabaseHandle', () => {
     await h.open();
     assert.match(await h.query('m', 'deferred-never', conn), /^TIMEOUT /);
     assert.equal(h.stats.timeouts, 1);
+  });
+
+  it("passes a Deferred's answer on as smapd's own code, outside the module's scope", async () => {
+    const inner = new Deferred<Reply>();
+    const scoped = defineModule<null>({
+      apiVersion: 1,
+      capabilities: ['query'],
+      initDb: () => null,
+      query: () => {
+        // Settled from a callback the module made, so in its scope.
+        setImmediate(() => inner.resolve(R.ok('late')));
+        return inner;
+      },
+    });
+    const h = new DatabaseHandleImpl('db2', 'm', scoped, null, silentLogger, 1000, undefined);
+    const answer = h.query('m', 'k', conn);
+    assert.ok(answer instanceof Deferred, 'no promise per lookup');
+    const heard = await new Promise<[string, unknown]>((resolve) =>
+      answer.whenSettled(
+        (reply) => resolve([reply, currentScope()]),
+        (err) => resolve(['error', err]),
+      ),
+    );
+    assert.deepEqual(heard, ['OK late', undefined]);
   });
 
   it('transforms, keeps the value on null, and reads a failure as null', async () => {
