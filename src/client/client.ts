@@ -29,6 +29,14 @@ function requestFrame(payload: string): string | Buffer {
 }
 
 export const DEFAULT_TIMEOUT_MS = 100_000;
+
+/**
+ * The buffer every client connection of the process reads into (net's documented `onread` option): a reply
+ * read makes no Buffer and passes no stream machinery. One serves all because each read is decoded to the
+ * end (strings out, a partial frame copied by the decoder) before the event loop makes the next read.
+ */
+const READ_BUFFER_SIZE = 64 * 1024;
+let readBuffer: Buffer | undefined;
 /** Sendmail's reply limit, the largest of the real clients. */
 export const DEFAULT_MAX_REPLY_SIZE = REPLY_SIZE_CEILING;
 
@@ -164,7 +172,6 @@ export class SmapClient {
     this.decoder = new NetstringDecoder(maxReplySize);
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.fail(new ConnectionClosedError(`connection lost: ${err.message}`, { cause: err })));
     socket.on('close', () => this.onClose());
   }
@@ -189,12 +196,22 @@ export class SmapClient {
       }
     }
     return new Promise((resolve, reject) => {
+      // The client is made on 'connect', before a byte can arrive; reads go to it from then on.
+      let client: SmapClient | undefined;
+      const onread = {
+        buffer: (readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_SIZE)),
+        callback: (n: number, buf: Uint8Array): boolean => {
+          client?.onData(buf as Buffer, n);
+          return true;
+        },
+      };
       const socket =
         url.kind === 'unix'
-          ? net.connect({ path: url.path })
+          ? net.connect({ path: url.path, onread })
           : net.connect({
               host: url.host,
               port: url.port,
+              onread,
               ...(src !== undefined ? { localAddress: src, family: net.isIP(src) } : {}),
             });
       const timer = setTimeout(() => {
@@ -209,7 +226,8 @@ export class SmapClient {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.off('error', onError);
-        resolve(new SmapClient(socket, opts.url, limits.timeoutMs, limits.maxReplySize, opts.coalesce === 'turn'));
+        client = new SmapClient(socket, opts.url, limits.timeoutMs, limits.maxReplySize, opts.coalesce === 'turn');
+        resolve(client);
       });
     });
   }
@@ -370,24 +388,28 @@ export class SmapClient {
     this.fail(err, new ConnectionClosedError(`connection closed: an earlier request got no reply within ${this.timeoutMs} ms`));
   }
 
-  private onData(chunk: Buffer): void {
+  /** The bytes `chunk[0, n)` arrived; they are valid only during this call (the shared read buffer). */
+  private onData(chunk: Buffer, n: number): void {
     if (this.state === 'closed') return;
     try {
-      this.decoder.push(chunk, (buf, start, end) => {
-        const p = this.queue.shift();
-        if (p === undefined) {
-          const text = buf.toString('utf8', start, Math.min(end, start + 80));
-          throw new MalformedReplyError(`unsolicited reply from ${this.url}: ${JSON.stringify(text)}`);
-        }
-        // Decoded as smapd decodes requests (bytes.ts): 8-bit bytes in a reply stay exact, as lone surrogates.
-        tell(p.handler, decodeBytes(buf, start, end));
-      });
+      this.decoder.push(chunk, this.onFrame, n);
     } catch (err) {
       this.fail(this.replyError(err));
       return;
     }
     if (this.state === 'closing' && this.queue.length === 0) this.socket.destroy();
   }
+
+  /** One reply: to the oldest request in flight. */
+  private readonly onFrame = (buf: Buffer, start: number, end: number): void => {
+    const p = this.queue.shift();
+    if (p === undefined) {
+      const text = buf.toString('utf8', start, Math.min(end, start + 80));
+      throw new MalformedReplyError(`unsolicited reply from ${this.url}: ${JSON.stringify(text)}`);
+    }
+    // Decoded as smapd decodes requests (bytes.ts): 8-bit bytes in a reply stay exact, as lone surrogates.
+    tell(p.handler, decodeBytes(buf, start, end));
+  };
 
   private replyError(err: unknown): Error {
     if (err instanceof RequestTooLargeError) {
