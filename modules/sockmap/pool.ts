@@ -104,16 +104,11 @@ export class Upstream {
     this.dispatch(new Ask(this, map, key, handler));
   }
 
-  /** Ask the upstream and resolve with its reply payload: `send` as a promise (tests, and code off the hot path). */
-  query(map: string, key: string): Promise<string> {
-    return new Promise((resolve, reject) => this.send(map, key, { resolve, reject }));
-  }
-
   get isClosed(): boolean {
     return this.closed;
   }
 
-  /** Send on the connection in turn (once it is made); throws when there is none to be had. */
+  /** Send on the connection in turn (once it is made); throws when there is none to be had. For `send` and Ask. */
   dispatch(ask: Ask): void {
     const c = this.acquire();
     if (c instanceof SmapClient) {
