@@ -11,6 +11,9 @@ import { encodeNetstring, encodeNetstringBuffer, NetstringDecoder } from '../pro
 import { REPLY_SIZE_CEILING } from '../protocol/reply.js';
 import { decodeBytes, hasRawBytes, netstringOfBytes } from '../protocol/bytes.js';
 import { Fifo } from './fifo.js';
+import { sharedReadBuffer, tell, tellError, type ReplyHandler } from './replies.js';
+
+export type { ReplyHandler } from './replies.js';
 import {
   ConnectError,
   ConnectionClosedError,
@@ -30,13 +33,6 @@ function requestFrame(payload: string): string | Buffer {
 
 export const DEFAULT_TIMEOUT_MS = 100_000;
 
-/**
- * The buffer every client connection of the process reads into (net's documented `onread` option): a reply
- * read makes no Buffer and passes no stream machinery. One serves all because each read is decoded to the
- * end (strings out, a partial frame copied by the decoder) before the event loop makes the next read.
- */
-const READ_BUFFER_SIZE = 64 * 1024;
-let readBuffer: Buffer | undefined;
 /** Sendmail's reply limit, the largest of the real clients. */
 export const DEFAULT_MAX_REPLY_SIZE = REPLY_SIZE_CEILING;
 
@@ -57,45 +53,12 @@ export interface SmapClientOptions {
   coalesce?: 'tick' | 'turn';
 }
 
-/**
- * Who is told the answer to a request made with `send`: exactly one of the two is called, once, and never
- * from within `send` itself. A throw from either is not the connection's business: it is thrown again from a
- * microtask (an uncaught error), and the connection goes on.
- */
-export interface ReplyHandler {
-  /** The reply payload, e.g. `OK value` or `NOTFOUND `. */
-  resolve(reply: string): void;
-  /** ReplyTimeoutError, ConnectionClosedError, MalformedReplyError or ReplyTooLargeError. */
-  reject(err: Error): void;
-}
-
 interface Pending {
   readonly handler: ReplyHandler;
   /** Date.now() value after which the request has timed out. */
   readonly deadline: number;
 }
 
-function rethrowLater(err: unknown): void {
-  queueMicrotask(() => {
-    throw err;
-  });
-}
-
-function tell(handler: ReplyHandler, reply: string): void {
-  try {
-    handler.resolve(reply);
-  } catch (err) {
-    rethrowLater(err);
-  }
-}
-
-function tellError(handler: ReplyHandler, err: Error): void {
-  try {
-    handler.reject(err);
-  } catch (e) {
-    rethrowLater(e);
-  }
-}
 
 /** Parse a server URL for connecting; port 0 is fine for a listener but not for a client. */
 export function parseServerUrl(url: string): ListenUrl {
@@ -199,7 +162,7 @@ export class SmapClient {
       // The client is made on 'connect', before a byte can arrive; reads go to it from then on.
       let client: SmapClient | undefined;
       const onread = {
-        buffer: (readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_SIZE)),
+        buffer: sharedReadBuffer(),
         callback: (n: number, buf: Uint8Array): boolean => {
           client?.onData(buf as Buffer, n);
           return true;
