@@ -212,7 +212,12 @@ async function ldapRow(cx: BackendContext): Promise<BackendRow> {
 /** Measure the backend rows and print their table; `upstream` is the baseline server, sockmap's upstream. */
 export async function backendRuns(cx: BackendContext, upstream: RunningServer): Promise<BackendRow[]> {
   cx.say(`== backends: smapd next to a bare client making the same lookups, ${cx.load.conns * cx.load.depth} in flight ==`);
-  const rows = [await redisRow(cx), await sockmapRow(cx, upstream), await ldapRow(cx)];
+  // BENCH_BACKENDS=LIST (redis, sockmap, ldap; default all): only these rows, for a run of one backend.
+  const only = new Set((process.env.BENCH_BACKENDS ?? 'redis,sockmap,ldap').split(',').map((s) => s.trim()));
+  const rows: BackendRow[] = [];
+  if (only.has('redis')) rows.push(await redisRow(cx));
+  if (only.has('sockmap')) rows.push(await sockmapRow(cx, upstream));
+  if (only.has('ldap')) rows.push(await ldapRow(cx));
   cx.say();
   cx.say(
     Rp.table(

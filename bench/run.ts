@@ -13,6 +13,7 @@
  *   BENCH_KEYS=N     entries in the map (default 100000)
  *   BENCH_C_DIR=DIR  also run the C reference section (bench/c-reference.ts) with the sockbench and refsmapd
  *                    built in DIR; off by default: the Node baseline is the reference the targets use
+ *   BENCH_BACKENDS=LIST  with the backends section: only these rows (redis, sockmap, ldap; default all)
  *   BENCH_ONLY=LIST  only these sections, comma-separated: main, modules, backends, churn (default all; the
  *                    targets summary needs all, so a partial run prints only the cache and backend targets it measured)
  */

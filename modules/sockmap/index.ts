@@ -10,6 +10,7 @@ import {
   clientFieldsUsed,
   BackendError,
   ConnectError,
+  Deferred,
   ModuleArgumentError,
   ReplyTimeoutError,
   defineModule,
@@ -18,6 +19,7 @@ import {
   type DatabaseContext,
   type OptionSpec,
   type Reply,
+  type ReplyHandler,
   type Template,
 } from '../../src/modules/api.js';
 import { Upstream } from './pool.js';
@@ -48,6 +50,39 @@ export interface SockmapDb {
 function errorText(err: unknown): string {
   const msg = err instanceof Error ? err.message.replace(/\s+/g, ' ').trim() : String(err);
   return msg === '' ? 'unknown error' : msg;
+}
+
+/** The upstream's reply, passed on as it came; smapd answers only for a payload that is no socketmap reply. */
+function relayed(db: SockmapDb, payload: string): Reply {
+  const reply = db.ctx.reply.relay(payload);
+  if (reply !== undefined) return reply;
+  db.ctx.log.error({ db: db.ctx.dbId, upstream: db.url, reply: payload.slice(0, 200) }, 'upstream sent something that is not a socketmap reply');
+  return db.ctx.reply.temp(`upstream ${db.url} sent a malformed reply`);
+}
+
+/** No reply came, so smapd says why; a reply that did come is never replaced. */
+function failed(db: SockmapDb, err: unknown): Reply {
+  const R = db.ctx.reply;
+  if (err instanceof ReplyTimeoutError) return R.timeout(`upstream ${db.url} did not answer within ${db.timeoutMs} ms`);
+  if (err instanceof BackendError || err instanceof ConnectError) return R.temp(errorText(err));
+  db.ctx.log.warn({ db: db.ctx.dbId, upstream: db.url, err: errorText(err) }, 'upstream lookup failed');
+  return R.temp(`upstream ${db.url}: ${errorText(err)}`);
+}
+
+/** Hears the upstream's answer to one lookup and settles the lookup's Deferred with it: no promise on the way. */
+class Relay implements ReplyHandler {
+  constructor(
+    private readonly db: SockmapDb,
+    private readonly answer: Deferred<Reply>,
+  ) {}
+
+  resolve(payload: string): void {
+    this.answer.resolve(relayed(this.db, payload));
+  }
+
+  reject(err: Error): void {
+    this.answer.resolve(failed(this.db, err));
+  }
 }
 
 function compileMap(ctx: DatabaseContext, source: string, where: string): Template | null {
@@ -113,27 +148,19 @@ export default defineModule<SockmapDb>({
     db.upstream = upstream;
   },
 
-  async query(db, map, key, conn): Promise<Reply> {
-    const R = db.ctx.reply;
+  query(db, map, key, conn): Reply | Deferred<Reply> {
     if (db.upstream === null) throw new BackendError(`database ${db.ctx.dbId} is not open`);
     const upstreamMap =
       db.map === null
         ? map
         : db.map.render((name) => (name === 'map' ? map : name === 'key' ? key : name === 'src' ? conn.src : name === 'dst' ? conn.dst : conn.serverId));
-    let payload: string;
+    const answer = new Deferred<Reply>();
     try {
-      payload = await db.upstream.query(upstreamMap, key);
+      db.upstream.send(upstreamMap, key, new Relay(db, answer));
     } catch (err) {
-      // No reply came, so smapd says why; a reply that did come is never replaced.
-      if (err instanceof ReplyTimeoutError) return R.timeout(`upstream ${db.url} did not answer within ${db.timeoutMs} ms`);
-      if (err instanceof BackendError || err instanceof ConnectError) return R.temp(errorText(err));
-      db.ctx.log.warn({ db: db.ctx.dbId, upstream: db.url, err: errorText(err) }, 'upstream lookup failed');
-      return R.temp(`upstream ${db.url}: ${errorText(err)}`);
+      return failed(db, err);
     }
-    const reply = R.relay(payload);
-    if (reply !== undefined) return reply;
-    db.ctx.log.error({ db: db.ctx.dbId, upstream: db.url, reply: payload.slice(0, 200) }, 'upstream sent something that is not a socketmap reply');
-    return R.temp(`upstream ${db.url} sent a malformed reply`);
+    return answer;
   },
 
   async closeDb(db) {

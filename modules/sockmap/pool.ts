@@ -6,7 +6,7 @@
  * lookups fail at once instead of each waiting for its own connect attempt.
  */
 import type { Logger } from 'pino';
-import { BackendError, ConnectionClosedError, SmapClient } from '../../src/modules/api.js';
+import { BackendError, ConnectionClosedError, SmapClient, type ReplyHandler } from '../../src/modules/api.js';
 
 /** Lookups of one event-loop turn that go to one connection before the next connection is taken. */
 export const TURN_BATCH = 32;
@@ -27,6 +27,38 @@ export interface UpstreamOptions {
 interface Slot {
   client: SmapClient | null;
   connecting: Promise<SmapClient> | null;
+}
+
+/**
+ * One lookup on its way to the upstream: it passes the reply on, and asks once more, on a new connection,
+ * when the connection it was sent on closed before answering (see Upstream.send).
+ */
+class Ask implements ReplyHandler {
+  private retried = false;
+
+  constructor(
+    private readonly upstream: Upstream,
+    readonly map: string,
+    readonly key: string,
+    private readonly to: ReplyHandler,
+  ) {}
+
+  resolve(reply: string): void {
+    this.to.resolve(reply);
+  }
+
+  reject(err: Error): void {
+    if (this.retried || !(err instanceof ConnectionClosedError) || this.upstream.isClosed) {
+      this.to.reject(err);
+      return;
+    }
+    this.retried = true;
+    try {
+      this.upstream.dispatch(this);
+    } catch (e) {
+      this.to.reject(e as Error);
+    }
+  }
 }
 
 function errorText(err: unknown): string {
@@ -61,28 +93,39 @@ export class Upstream {
   }
 
   /**
-   * Ask the upstream; resolves with its reply payload. A request that meets a connection the upstream has just
-   * closed (an idle timeout on its side, a restart) is asked once more on a new connection: lookups only read,
-   * so asking twice is safe. Rejects with ReplyTimeoutError, ConnectError, BackendError, ConnectionClosedError.
+   * Ask the upstream; `handler` hears its reply payload, later. Throws at once when no connection is to be had
+   * (BackendError: the upstream is down or the connections are closed) or the map name cannot be sent
+   * (InvalidClientArgumentError). A request that meets a connection the upstream has just closed (an idle
+   * timeout on its side, a restart) is asked once more on a new connection: lookups only read, so asking
+   * twice is safe. Otherwise `handler.reject` hears ReplyTimeoutError, ConnectError, BackendError,
+   * ConnectionClosedError or the client's reply errors. No promise is made while a connection stands.
    */
-  query(map: string, key: string): Promise<string> {
-    let first: Promise<string>;
-    try {
-      first = this.ask(map, key);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    // One handler on the lookup's own promise, and no other promise, when the answer comes in the usual way.
-    return first.catch((err: unknown) => {
-      if (!(err instanceof ConnectionClosedError) || this.closed) throw err;
-      return this.ask(map, key);
-    });
+  send(map: string, key: string, handler: ReplyHandler): void {
+    this.dispatch(new Ask(this, map, key, handler));
   }
 
-  /** Send on the connection in turn (once it is made); throws when there is none to be had. */
-  private ask(map: string, key: string): Promise<string> {
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Send on the connection in turn (once it is made); throws when there is none to be had. For `send` and Ask. */
+  dispatch(ask: Ask): void {
     const c = this.acquire();
-    return c instanceof SmapClient ? c.query(map, key) : c.then((client) => client.query(map, key));
+    if (c instanceof SmapClient) {
+      c.send(ask.map, ask.key, ask);
+      return;
+    }
+    // Only while a connection is being made: the lookup waits for it.
+    c.then(
+      (client) => {
+        try {
+          client.send(ask.map, ask.key, ask);
+        } catch (err) {
+          ask.reject(err as Error);
+        }
+      },
+      (err: unknown) => ask.reject(err as Error),
+    );
   }
 
   /** Close every connection once its pending requests are answered. */

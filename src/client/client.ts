@@ -11,6 +11,9 @@ import { encodeNetstring, encodeNetstringBuffer, NetstringDecoder } from '../pro
 import { REPLY_SIZE_CEILING } from '../protocol/reply.js';
 import { decodeBytes, hasRawBytes, netstringOfBytes } from '../protocol/bytes.js';
 import { Fifo } from './fifo.js';
+import { sharedReadBuffer, tell, tellError, type ReplyHandler } from './replies.js';
+
+export type { ReplyHandler } from './replies.js';
 import {
   ConnectError,
   ConnectionClosedError,
@@ -29,6 +32,7 @@ function requestFrame(payload: string): string | Buffer {
 }
 
 export const DEFAULT_TIMEOUT_MS = 100_000;
+
 /** Sendmail's reply limit, the largest of the real clients. */
 export const DEFAULT_MAX_REPLY_SIZE = REPLY_SIZE_CEILING;
 
@@ -50,11 +54,11 @@ export interface SmapClientOptions {
 }
 
 interface Pending {
-  resolve(reply: string): void;
-  reject(err: Error): void;
+  readonly handler: ReplyHandler;
   /** Date.now() value after which the request has timed out. */
-  deadline: number;
+  readonly deadline: number;
 }
+
 
 /** Parse a server URL for connecting; port 0 is fine for a listener but not for a client. */
 export function parseServerUrl(url: string): ListenUrl {
@@ -131,7 +135,6 @@ export class SmapClient {
     this.decoder = new NetstringDecoder(maxReplySize);
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.fail(new ConnectionClosedError(`connection lost: ${err.message}`, { cause: err })));
     socket.on('close', () => this.onClose());
   }
@@ -156,12 +159,22 @@ export class SmapClient {
       }
     }
     return new Promise((resolve, reject) => {
+      // The client is made on 'connect', before a byte can arrive; reads go to it from then on.
+      let client: SmapClient | undefined;
+      const onread = {
+        buffer: sharedReadBuffer(),
+        callback: (n: number, buf: Uint8Array): boolean => {
+          client?.onData(buf as Buffer, n);
+          return true;
+        },
+      };
       const socket =
         url.kind === 'unix'
-          ? net.connect({ path: url.path })
+          ? net.connect({ path: url.path, onread })
           : net.connect({
               host: url.host,
               port: url.port,
+              onread,
               ...(src !== undefined ? { localAddress: src, family: net.isIP(src) } : {}),
             });
       const timer = setTimeout(() => {
@@ -176,7 +189,8 @@ export class SmapClient {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.off('error', onError);
-        resolve(new SmapClient(socket, opts.url, limits.timeoutMs, limits.maxReplySize, opts.coalesce === 'turn'));
+        client = new SmapClient(socket, opts.url, limits.timeoutMs, limits.maxReplySize, opts.coalesce === 'turn');
+        resolve(client);
       });
     });
   }
@@ -204,6 +218,18 @@ export class SmapClient {
       return Promise.reject(err);
     }
     return this.request(requestFrame(map + ' ' + key));
+  }
+
+  /**
+   * Look up KEY in MAP and tell `handler` the reply payload: `query` without a promise, for code that answers
+   * from a callback (a server forwarding lookups). Throws at once when the request cannot be sent
+   * (InvalidClientArgumentError, ConnectionClosedError); otherwise `handler` hears once, later.
+   */
+  send(map: string, key: string, handler: ReplyHandler): void {
+    checkMap(map);
+    this.checkOpen();
+    this.push(handler);
+    this.write(requestFrame(map + ' ' + key));
   }
 
   /** Send one netstring with exactly this payload (for requests a well-behaved caller would not make). */
@@ -274,10 +300,12 @@ export class SmapClient {
   }
 
   private enqueue(): Promise<string> {
-    return new Promise<string>((resolve, reject) => {
-      this.queue.push({ resolve, reject, deadline: Date.now() + this.timeoutMs });
-      if (this.timer === null) this.armTimer(this.timeoutMs);
-    });
+    return new Promise<string>((resolve, reject) => this.push({ resolve, reject }));
+  }
+
+  private push(handler: ReplyHandler): void {
+    this.queue.push({ handler, deadline: Date.now() + this.timeoutMs });
+    if (this.timer === null) this.armTimer(this.timeoutMs);
   }
 
   private write(data: string | Buffer): void {
@@ -319,28 +347,32 @@ export class SmapClient {
     // A late reply would be taken for the answer to the next request: the connection is useless now.
     const err = new ReplyTimeoutError(`no reply from ${this.url} within ${this.timeoutMs} ms`);
     this.queue.shift();
-    head.reject(err);
+    tellError(head.handler, err);
     this.fail(err, new ConnectionClosedError(`connection closed: an earlier request got no reply within ${this.timeoutMs} ms`));
   }
 
-  private onData(chunk: Buffer): void {
+  /** The bytes `chunk[0, n)` arrived; they are valid only during this call (the shared read buffer). */
+  private onData(chunk: Buffer, n: number): void {
     if (this.state === 'closed') return;
     try {
-      this.decoder.push(chunk, (buf, start, end) => {
-        const p = this.queue.shift();
-        if (p === undefined) {
-          const text = buf.toString('utf8', start, Math.min(end, start + 80));
-          throw new MalformedReplyError(`unsolicited reply from ${this.url}: ${JSON.stringify(text)}`);
-        }
-        // Decoded as smapd decodes requests (bytes.ts): 8-bit bytes in a reply stay exact, as lone surrogates.
-        p.resolve(decodeBytes(buf, start, end));
-      });
+      this.decoder.push(chunk, this.onFrame, n);
     } catch (err) {
       this.fail(this.replyError(err));
       return;
     }
     if (this.state === 'closing' && this.queue.length === 0) this.socket.destroy();
   }
+
+  /** One reply: to the oldest request in flight. */
+  private readonly onFrame = (buf: Buffer, start: number, end: number): void => {
+    const p = this.queue.shift();
+    if (p === undefined) {
+      const text = buf.toString('utf8', start, Math.min(end, start + 80));
+      throw new MalformedReplyError(`unsolicited reply from ${this.url}: ${JSON.stringify(text)}`);
+    }
+    // Decoded as smapd decodes requests (bytes.ts): 8-bit bytes in a reply stay exact, as lone surrogates.
+    tell(p.handler, decodeBytes(buf, start, end));
+  };
 
   private replyError(err: unknown): Error {
     if (err instanceof RequestTooLargeError) {
@@ -360,7 +392,7 @@ export class SmapClient {
   }
 
   private rejectAll(err: Error): void {
-    for (const p of this.queue.takeAll()) p.reject(err);
+    for (const p of this.queue.takeAll()) tellError(p.handler, err);
   }
 
   private onClose(): void {

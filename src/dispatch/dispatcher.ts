@@ -13,7 +13,7 @@ import { compileCondition, type Predicate } from './conditions.js';
 
 export interface Dispatcher {
   /** Answer one request: the reply of the first matching `database` rule, or `NOTFOUND `. */
-  dispatch(map: string, key: string, conn: ConnInfo): Reply | Promise<Reply>;
+  dispatch(map: string, key: string, conn: ConnInfo): Reply | PromiseLike<Reply>;
   /** How many rules were compiled. */
   readonly ruleCount: number;
 }
@@ -36,7 +36,7 @@ function matches(tests: readonly Predicate[], map: string, key: string, conn: Co
   return true;
 }
 
-function scan(rules: readonly CompiledRule[], start: number, map: string, key: string, conn: ConnInfo): Reply | Promise<Reply> {
+function scan(rules: readonly CompiledRule[], start: number, map: string, key: string, conn: ConnInfo): Reply | PromiseLike<Reply> {
   for (let i = start; i < rules.length; i++) {
     const rule = rules[i]!;
     if (!matches(rule.tests, map, key, conn)) continue;
@@ -58,7 +58,7 @@ function scan(rules: readonly CompiledRule[], start: number, map: string, key: s
  * transform reads as null); if one does anyway, that is a bug and the rejection reaches the caller.
  */
 async function resume(
-  pending: Promise<string | null>,
+  pending: PromiseLike<string | null>,
   rules: readonly CompiledRule[],
   i: number,
   map: string,
@@ -125,6 +125,6 @@ export function compileRules(rules: readonly RuleDecl[], lookup: DatabaseLookup)
   Object.freeze(compiled);
   return Object.freeze({
     ruleCount: compiled.length,
-    dispatch: (map: string, key: string, conn: ConnInfo): Reply | Promise<Reply> => scan(compiled, 0, map, key, conn),
+    dispatch: (map: string, key: string, conn: ConnInfo): Reply | PromiseLike<Reply> => scan(compiled, 0, map, key, conn),
   });
 }

@@ -42,7 +42,9 @@ export { clientReason, CLIENT_REASONS } from '../errors.js';
 /** One line that says what went wrong, for the log: the message, or the inner messages or code of an error without one. */
 export { errorDetail } from '../errors.js';
 // The sockmap client, for modules that forward lookups to another socketmap server.
-export { SmapClient, parseServerUrl, type SmapClientOptions } from '../client/client.js';
+export { SmapClient, parseServerUrl, type ReplyHandler, type SmapClientOptions } from '../client/client.js';
+/** An answer to come without a promise: `query` may return one and settle it from a callback (deferred.ts). */
+export { Deferred } from './deferred.js';
 /** A queue with O(1) shift, for the requests in flight on a connection whose replies come back in order. */
 export { Fifo } from '../client/fifo.js';
 export { ConnectError, ConnectionClosedError, ReplyTimeoutError } from '../errors.js';
@@ -179,8 +181,11 @@ export interface SmapModule<Db = unknown> {
    * open is tried again on first use, as for a lazy open. `smapd -t` never calls it. Default false: lazy.
    */
   readonly openAtStart?: boolean;
-  /** Answer a lookup. Return a reply made by `ctx.reply`. */
-  query?(db: Db, map: string, key: string, conn: ConnInfo): Reply | Promise<Reply>;
+  /**
+   * Answer a lookup. Return a reply made by `ctx.reply`, at once or through a promise, or through a `Deferred`
+   * that the module settles when the answer comes (from a callback; it makes no promise per lookup).
+   */
+  query?(db: Db, map: string, key: string, conn: ConnInfo): Reply | PromiseLike<Reply>;
   /** Rewrite a map name or key for a `transform` rule; null leaves it unchanged. */
   transform?(db: Db, input: string, conn: ConnInfo): string | null | Promise<string | null>;
   /**

@@ -11,13 +11,16 @@ export interface DatabaseHandle {
   readonly moduleId: string;
   readonly canQuery: boolean;
   readonly canTransform: boolean;
-  /** Answer a lookup. Never rejects: failures are `TEMP`/`TIMEOUT` replies. */
-  query(map: string, key: string, conn: ConnInfo): Reply | Promise<Reply>;
+  /**
+   * Answer a lookup: at once, or later through a thenable (a Deferred from the handle, which makes no promise;
+   * a promise after an asynchronous transform). Never rejects: failures are `TEMP`/`TIMEOUT` replies.
+   */
+  query(map: string, key: string, conn: ConnInfo): Reply | PromiseLike<Reply>;
   /**
    * Rewrite a value. Returns the new value, or null for "unchanged". Never rejects: a failure is logged and
    * reads as null, so dispatch goes on with the value it had (as GNU Smap does).
    */
-  transform(input: string, conn: ConnInfo): string | null | Promise<string | null>;
+  transform(input: string, conn: ConnInfo): string | null | PromiseLike<string | null>;
 }
 
 /** Looks databases up by name. */

@@ -24,8 +24,9 @@ import type { ConnInfo, SmapModule } from './api.js';
 import type { DatabaseHandle } from './database.js';
 import type { ResultCache } from './cache.js';
 import { DeadlineList } from './deadline-list.js';
+import { Deferred } from './deferred.js';
 import { callHook, isThenable, withDeadline } from './hooks.js';
-import { enterScope, leaveScope, ModuleScope } from './scope.js';
+import { enterCore, enterScope, leaveScope, ModuleScope } from './scope.js';
 import { LatencyHistogram, lookupClock } from '../metrics/latency.js';
 
 /** After a failed open, answer TEMP at once for this long before trying again, so a dead backend is not hammered. */
@@ -90,7 +91,7 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
   /** How long lookups take, from the read that brought the request to its answer (cache hits included). */
   readonly latency = new LatencyHistogram();
 
-  query(map: string, key: string, conn: ConnInfo): Reply | Promise<Reply> {
+  query(map: string, key: string, conn: ConnInfo): Reply | PromiseLike<Reply> {
     const started = lookupClock.start();
     this.stats.queries++;
     if (this.cache !== undefined) {
@@ -115,7 +116,7 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     return reply;
   }
 
-  transform(input: string, conn: ConnInfo): string | null | Promise<string | null> {
+  transform(input: string, conn: ConnInfo): string | null | PromiseLike<string | null> {
     this.stats.transforms++;
     if (!this.opened) {
       const started = Date.now();
@@ -195,8 +196,8 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
    * Ask the module; an async answer is waited for at most `ms` (what is left of the request's timeout). The
    * answer, whatever it is, is timed from `started`.
    */
-  private runQuery(map: string, key: string, conn: ConnInfo, ms: number, started: number): Reply | Promise<Reply> {
-    let r: Reply | Promise<Reply>;
+  private runQuery(map: string, key: string, conn: ConnInfo, ms: number, started: number): Reply | Deferred<Reply> {
+    let r: Reply | PromiseLike<Reply>;
     const prev = enterScope(this.scope);
     try {
       r = this.mod.query!(this.db, map, key, conn);
@@ -207,24 +208,36 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     leaveScope(prev);
     if (typeof r === 'string') return this.timed(started, this.answered(map, key, conn, r));
     if (!isThenable(r)) return this.timed(started, this.badAnswer('query', r));
-    if (this.timeoutMs <= 0) {
-      return Promise.resolve(r).then(
-        (reply) => this.timed(started, this.answered(map, key, conn, reply)),
-        (err: unknown) => this.timed(started, this.queryFailed(err)),
-      );
+    // The answer goes to the connection through a Deferred too: no promise of smapd's own per lookup.
+    const answer = new Deferred<Reply>();
+    const d = this.timeoutMs > 0 ? this.deadlines.add(ms, () => answer.resolve(this.timed(started, this.timedOut()))) : null;
+    const onReply = (reply: unknown): void => {
+      if (d === null || this.deadlines.remove(d)) this.give(answer, this.timed(started, this.answered(map, key, conn, reply)));
+    };
+    const onError = (err: unknown): void => {
+      if (d === null || this.deadlines.remove(d)) this.give(answer, this.timed(started, this.queryFailed(err)));
+    };
+    // A Deferred hands its answer over without the promise that `then` would make for it.
+    if (r instanceof Deferred) {
+      r.whenSettled(onReply, onError);
+    } else {
+      try {
+        r.then(onReply, onError);
+      } catch (err) {
+        onError(err);
+      }
     }
-    const p = r;
-    return new Promise<Reply>((resolve) => {
-      const d = this.deadlines.add(ms, () => resolve(this.timed(started, this.timedOut())));
-      p.then(
-        (reply) => {
-          if (this.deadlines.remove(d)) resolve(this.timed(started, this.answered(map, key, conn, reply)));
-        },
-        (err: unknown) => {
-          if (this.deadlines.remove(d)) resolve(this.timed(started, this.queryFailed(err)));
-        },
-      );
-    });
+    return answer;
+  }
+
+  /**
+   * Pass an answer on from within the module's callback: what listens (the connection) runs as smapd's own
+   * code, so that what it makes is not the module's and a throw there is smapd's (deferred.ts rethrows it).
+   */
+  private give(answer: Deferred<Reply>, reply: Reply): void {
+    const prev = enterCore();
+    answer.resolve(reply);
+    leaveScope(prev);
   }
 
   /** What an answer of the module becomes: itself when it is a Reply (then cached), TEMP otherwise. */
@@ -298,7 +311,7 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
   }
 
   /** Open (once, shared by concurrent callers), then run `next`; while the database cannot be opened, `onFail()`. */
-  private openThen<T>(next: () => T | Promise<T>, onFail: () => T): T | Promise<T> {
+  private openThen<T>(next: () => T | PromiseLike<T>, onFail: () => T): T | PromiseLike<T> {
     if (this.closed) return onFail();
     if (this.opening === null) {
       if (this.resetting !== null || Date.now() < this.retryAt) return onFail();

@@ -67,8 +67,13 @@ interface Tagged {
   [SCOPE]?: ModuleScope;
 }
 
-/** The scope of the synchronous call into a module under way, if any. */
-let entered: ModuleScope | undefined;
+/**
+ * The scope of the synchronous call under way: a module's while smapd calls into it; null while smapd's own
+ * code runs from within a module's callback (enterCore); undefined otherwise: then the running callback's
+ * resource says.
+ */
+export type EnteredScope = ModuleScope | null | undefined;
+let entered: EnteredScope;
 let hooked = false;
 
 /** The scope the running callback belongs to, from the resource it runs for (undefined: smapd's own). */
@@ -78,9 +83,9 @@ function resourceScope(): ModuleScope | undefined {
 
 const carry = createHook({
   init(_asyncId, _type, _triggerId, resource: object): void {
-    const scope = entered ?? resourceScope();
+    const scope = entered === undefined ? resourceScope() : entered;
     // smapd's own resources stay untagged: no property added to every socket write and promise of the core.
-    if (scope !== undefined) (resource as Tagged)[SCOPE] = scope;
+    if (scope != null) (resource as Tagged)[SCOPE] = scope;
   },
 });
 
@@ -91,7 +96,8 @@ function startCarrying(): void {
 
 /** The scope of the running code, or undefined for smapd's own code. */
 export function currentScope(): ModuleScope | undefined {
-  return entered ?? (hooked ? resourceScope() : undefined);
+  if (entered !== undefined) return entered ?? undefined;
+  return hooked ? resourceScope() : undefined;
 }
 
 /** Run `fn` in `scope` (hooks and other calls off the hot path). */
@@ -110,13 +116,24 @@ export function inScope<T>(scope: ModuleScope, fn: () => T): T {
  * Enter `scope` for one synchronous call on the hot path (two assignments, no closure); pass the result to
  * `leaveScope` right after the call, on every path.
  */
-export function enterScope(scope: ModuleScope): ModuleScope | undefined {
+export function enterScope(scope: ModuleScope): EnteredScope {
   if (!hooked) startCarrying();
   const prev = entered;
   entered = scope;
   return prev;
 }
 
-export function leaveScope(prev: ModuleScope | undefined): void {
+/**
+ * Run smapd's own code from within a module's callback (the handle passing a module's answer on to the
+ * connection, synchronously, from the module's socket callback): what it makes (a microtask, a socket write)
+ * belongs to no module, and an error it throws is smapd's. Pass the result to `leaveScope`, on every path.
+ */
+export function enterCore(): EnteredScope {
+  const prev = entered;
+  entered = null;
+  return prev;
+}
+
+export function leaveScope(prev: EnteredScope): void {
   entered = prev;
 }

@@ -132,6 +132,8 @@ export function parseReply(text: string): Reply {
  * every reply.
  */
 export function relay(payload: string): Reply | undefined {
+  // The usual case, a status word and its space, in a few character comparisons.
+  if (isReply(payload)) return clean(payload) as Reply;
   const sp = payload.indexOf(' ');
   const word = sp < 0 ? payload : payload.slice(0, sp);
   if (!(REPLY_STATUSES as readonly string[]).includes(word)) return undefined;

@@ -24,6 +24,7 @@ import * as R from '../protocol/reply.js';
 import type { Reply } from '../protocol/reply.js';
 import { RequestSplitter } from '../protocol/request.js';
 import { lookupClock } from '../metrics/latency.js';
+import { Deferred } from '../modules/deferred.js';
 import { ProtocolError, RequestTooLargeError } from '../errors.js';
 import type { OpenNode } from './open-list.js';
 import { deliverChunks, type ChunkSink } from './shared-read.js';
@@ -32,7 +33,7 @@ import { countReply, type ServerStats } from './stats.js';
 
 /** What a connection needs from the daemon; `dispatch` is fixed at accept so a reload leaves it on its config. */
 export interface ConnectionContext {
-  dispatch(map: string, key: string, conn: ConnInfo): Reply | Promise<Reply>;
+  dispatch(map: string, key: string, conn: ConnInfo): Reply | PromiseLike<Reply>;
   readonly maxRequestSize: number;
   readonly maxReplySize: number;
   /** ms; 0 = never. */
@@ -60,6 +61,22 @@ export interface ConnectionContext {
 const MAX_IN_FLIGHT = 1024;
 /** How long a connection we have ended waits for the peer to close its side before it is dropped. */
 const LINGER_MS = 5000;
+
+/**
+ * The flushes of the connections whose async answers came in since the last one, made from one microtask: a
+ * module answers the lookups of many connections in one callback (a backend's read), and with the module
+ * scope's hook on (scope.ts) every queueMicrotask makes an AsyncResource, so one per batch, not one per
+ * connection. Each connection is in the list at most once (its `flushScheduled`).
+ */
+let toFlush: Array<() => void> = [];
+function flushSettled(): void {
+  const batch = toFlush;
+  toFlush = [];
+  for (let i = 0; i < batch.length; i++) batch[i]!();
+}
+function scheduleFlush(flush: () => void): void {
+  if (toFlush.push(flush) === 1) queueMicrotask(flushSettled);
+}
 
 /** A slot for an async reply, in request order. */
 interface Slot {
@@ -279,7 +296,7 @@ export class Connection {
     }
     const map = req.map;
     const key = req.key;
-    let r: Reply | Promise<Reply>;
+    let r: Reply | PromiseLike<Reply>;
     try {
       r = this.ctx.dispatch(map, key, this.info);
     } catch (err) {
@@ -292,13 +309,14 @@ export class Connection {
       const slot: Slot = { reply: undefined };
       this.slots.push(slot);
       this.pending++;
-      r.then(
-        (reply) => this.settle(slot, reply, map, key),
-        (err) => {
-          this.ctx.log.error({ err: (err as Error).message, map }, 'dispatch failed');
-          this.settle(slot, R.temp('internal error'), map, key);
-        },
-      );
+      const onReply = (reply: Reply): void => this.settle(slot, reply, map, key);
+      const onError = (err: unknown): void => {
+        this.ctx.log.error({ err: (err as Error).message, map }, 'dispatch failed');
+        this.settle(slot, R.temp('internal error'), map, key);
+      };
+      // The database handle's Deferred calls back without a promise (modules/deferred.ts).
+      if (r instanceof Deferred) r.whenSettled(onReply, onError);
+      else r.then(onReply, onError);
     }
     return this.takeMore();
   };
@@ -341,7 +359,7 @@ export class Connection {
     if (moved && !this.flushScheduled) {
       // Coalesce replies that resolve in the same turn into one write.
       this.flushScheduled = true;
-      queueMicrotask(this.flushLater);
+      scheduleFlush(this.flushLater);
     }
   }
 

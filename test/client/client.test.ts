@@ -74,6 +74,19 @@ describe('SmapClient queries', () => {
     assert.equal(await c.query('echo', 'after'), 'OK after');
   });
 
+  it('keeps the replies of several connections apart while they read into the one shared buffer', async () => {
+    const cs = await Promise.all([connect(), connect(), connect()]);
+    const asks = cs.flatMap((c, i) => [c.query('big', String(150_000 + i)), c.query('echo', `after big ${i}`), c.query('echo', `k${i}`)]);
+    const replies = await Promise.all(asks);
+    cs.forEach((_, i) => {
+      const [big, after, k] = replies.slice(i * 3, i * 3 + 3);
+      assert.equal(big!.length, 150_000 + i);
+      assert.match(big!, /^OK x+$/);
+      assert.equal(after, `OK after big ${i}`);
+      assert.equal(k, `OK k${i}`);
+    });
+  });
+
   it('frames requests longer than 511 bytes correctly, multibyte text included', async () => {
     const c = await connect();
     for (const key of ['a'.repeat(512), 'é'.repeat(300), 'z'.repeat(100000)]) {

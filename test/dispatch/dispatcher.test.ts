@@ -7,7 +7,7 @@ import { NOTFOUND, ok, temp, type Reply } from '../../src/protocol/reply.js';
 import { cond, database, defaultRule, echoDb, FakeDb, inet, inet6, lookupOf, transform, unix, type Call } from './fake-db.js';
 
 /** Rules over two echo databases `a` and `b`. */
-function setup(rules: RuleDecl[]): { dispatch: (map: string, key: string, c?: ConnInfo) => Reply | Promise<Reply>; calls: Call[] } {
+function setup(rules: RuleDecl[]): { dispatch: (map: string, key: string, c?: ConnInfo) => Reply | PromiseLike<Reply>; calls: Call[] } {
   const calls: Call[] = [];
   const d = compileRules(rules, lookupOf(echoDb('a', calls), echoDb('b', calls)));
   return { dispatch: (map, key, c = inet('192.0.2.1')) => d.dispatch(map, key, c), calls };

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defineModule, type ConnInfo } from '../../src/modules/api.js';
+import { Deferred, defineModule, type ConnInfo, type Reply } from '../../src/modules/api.js';
 import { ResultCache } from '../../src/modules/cache.js';
 import { DatabaseHandleImpl } from '../../src/modules/handle.js';
+import { currentScope } from '../../src/modules/scope.js';
 import * as R from '../../src/protocol/reply.js';
 import { silentLogger } from '../helpers/module-context.js';
 
@@ -29,6 +30,7 @@ const mod = defineModule<State>({
     if (key === 'throw') throw new Error('boom');
     if (key === 'slow') return sleep(200).then(() => R.ok('late'));
     if (key === 'async') return Promise.resolve(R.ok(`${map}:${key}`));
+    if (key.startsWith('deferred')) return deferredAnswer(key);
     if (key === 'missing') return R.NOTFOUND;
     return R.ok(`${map}:${key}`);
   },
@@ -37,6 +39,15 @@ const mod = defineModule<State>({
     return input === 'same' ? null : input.toUpperCase();
   },
 });
+
+/** `deferred`: answered a moment later; `deferred-never`: never; `deferred-fail`: rejected; `deferred-now`: settled before it is returned. */
+function deferredAnswer(key: string): Deferred<Reply> {
+  const d = new Deferred<Reply>();
+  if (key === 'deferred') setImmediate(() => d.resolve(R.ok('from a deferred')));
+  else if (key === 'deferred-fail') setImmediate(() => d.reject(new Error('backend gone')));
+  else if (key === 'deferred-now') d.resolve(R.ok('settled at once'));
+  return d;
+}
 
 function handle(state: State, timeoutMs = 0, cache?: ResultCache) {
   return new DatabaseHandleImpl('db1', 'm', mod, state, silentLogger, timeoutMs, cache);
@@ -82,6 +93,45 @@ describe('DatabaseHandle', () => {
     assert.equal(slow, 'TIMEOUT database timeout');
     assert.equal(fast, 'OK m:async');
     assert.equal(h.stats.timeouts, 1);
+  });
+
+  it('takes an answer from a Deferred: value, rejection as TEMP, settled at once, and TIMEOUT when it never comes', async () => {
+    const st: State = { opens: 0, failOpen: false, calls: 0 };
+    for (const timeoutMs of [0, 50]) {
+      const h = handle(st, timeoutMs);
+      await h.open();
+      assert.equal(await h.query('m', 'deferred', conn), 'OK from a deferred');
+      assert.equal(await h.query('m', 'deferred-now', conn), 'OK settled at once');
+      assert.match(await h.query('m', 'deferred-fail', conn), /^TEMP /);
+    }
+    const h = handle(st, 50);
+    await h.open();
+    assert.match(await h.query('m', 'deferred-never', conn), /^TIMEOUT /);
+    assert.equal(h.stats.timeouts, 1);
+  });
+
+  it("passes a Deferred's answer on as smapd's own code, outside the module's scope", async () => {
+    const inner = new Deferred<Reply>();
+    const scoped = defineModule<null>({
+      apiVersion: 1,
+      capabilities: ['query'],
+      initDb: () => null,
+      query: () => {
+        // Settled from a callback the module made, so in its scope.
+        setImmediate(() => inner.resolve(R.ok('late')));
+        return inner;
+      },
+    });
+    const h = new DatabaseHandleImpl('db2', 'm', scoped, null, silentLogger, 1000, undefined);
+    const answer = h.query('m', 'k', conn);
+    assert.ok(answer instanceof Deferred, 'no promise per lookup');
+    const heard = await new Promise<[string, unknown]>((resolve) =>
+      answer.whenSettled(
+        (reply) => resolve([reply, currentScope()]),
+        (err) => resolve(['error', err]),
+      ),
+    );
+    assert.deepEqual(heard, ['OK late', undefined]);
   });
 
   it('transforms, keeps the value on null, and reads a failure as null', async () => {

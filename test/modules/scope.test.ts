@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { currentScope, enterScope, inScope, leaveScope, ModuleScope } from '../../src/modules/scope.js';
+import { currentScope, enterCore, enterScope, inScope, leaveScope, ModuleScope } from '../../src/modules/scope.js';
 
 const log = pino({ level: 'silent' });
 
@@ -44,6 +44,35 @@ describe('ModuleScope carrying', () => {
     server.close();
     const kinds = ['timer', 'immediate made by the timer', 'tick', 'microtask', 'after await', 'socket data'];
     for (const k of kinds) assert.equal(seen.get(k), scope, k);
+  });
+
+  it("runs smapd's own code outside the scope when it is called from a module's callback (enterCore)", async () => {
+    const scope = new ModuleScope('m', 'db', log);
+    const seen = new Map<string, ModuleScope | undefined>();
+    const note = (what: string) => seen.set(what, currentScope());
+    await new Promise<void>((resolve) => {
+      const prev = enterScope(scope);
+      try {
+        setImmediate(() => {
+          note('module callback');
+          const core = enterCore();
+          try {
+            note('core code');
+            setImmediate(() => note('immediate made by core code'));
+            queueMicrotask(() => note('microtask made by core code'));
+          } finally {
+            leaveScope(core);
+          }
+          note('module callback again');
+          setTimeout(resolve, 10);
+        });
+      } finally {
+        leaveScope(prev);
+      }
+    });
+    assert.equal(seen.get('module callback'), scope);
+    assert.equal(seen.get('module callback again'), scope);
+    for (const k of ['core code', 'immediate made by core code', 'microtask made by core code']) assert.equal(seen.get(k), undefined, k);
   });
 
   it("leaves smapd's own callbacks, made before, after and around the call, outside any scope", async () => {

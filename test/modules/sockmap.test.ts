@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import sockmapModule, { type SockmapDb } from '../../modules/sockmap/index.js';
 import { ModuleArgumentError } from '../../src/errors.js';
-import type { ConnInfo } from '../../src/modules/api.js';
+import { Deferred, type ConnInfo } from '../../src/modules/api.js';
 import { askRaw } from '../helpers/ask-raw.js';
 import { startTestServer, type TestServer } from '../client/sockmap-server.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
@@ -119,7 +119,7 @@ describe('sockmap module, against a scripted upstream', () => {
     await sockmapModule.openDb!(db);
     return db;
   }
-  const ask = (db: SockmapDb, map: string, key: string) => sockmapModule.query!(db, map, key, conn) as Promise<string>;
+  const ask = (db: SockmapDb, map: string, key: string): Promise<string> => Promise.resolve(sockmapModule.query!(db, map, key, conn));
 
   before(async () => {
     server = await startTestServer();
@@ -190,6 +190,17 @@ describe('sockmap module, against a scripted upstream', () => {
     assert.equal(behind, 'OK queued behind');
     assert.ok(Date.now() - started < 5000);
     assert.equal(await ask(db, 'echo', 'after'), 'OK after');
+  });
+
+  it('answers through a Deferred while a connection stands, and at once when a lookup cannot be sent', async () => {
+    const db = await open([`url=${server.tcpUrl}`, 'map=echo-${key}', 'connections=1']);
+    const answer = sockmapModule.query!(db, 'any', 'k', conn);
+    assert.ok(answer instanceof Deferred, 'no promise per lookup');
+    assert.equal(await answer, 'NOTFOUND ');
+    // The key makes a map name with a space, which the upstream would split: TEMP, without asking it.
+    const refused = sockmapModule.query!(db, 'any', 'two words', conn);
+    assert.equal(typeof refused, 'string');
+    assert.match(refused as string, /^TEMP .*space/);
   });
 
   it('asks once more when the upstream closes a connection under a lookup', async () => {

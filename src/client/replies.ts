@@ -1,0 +1,50 @@
+/**
+ * How replies reach their caller: the buffer the client connections read them into, and the handlers that
+ * are told them (`SmapClient.send`; `query` makes one from its promise).
+ */
+
+/**
+ * Who is told the answer to a request made with `send`: exactly one of the two is called, once, and never
+ * from within `send` itself. A throw from either is not the connection's business: it is thrown again from a
+ * microtask (an uncaught error), and the connection goes on.
+ */
+export interface ReplyHandler {
+  /** The reply payload, e.g. `OK value` or `NOTFOUND `. */
+  resolve(reply: string): void;
+  /** ReplyTimeoutError, ConnectionClosedError, MalformedReplyError or ReplyTooLargeError. */
+  reject(err: Error): void;
+}
+
+function rethrowLater(err: unknown): void {
+  queueMicrotask(() => {
+    throw err;
+  });
+}
+
+export function tell(handler: ReplyHandler, reply: string): void {
+  try {
+    handler.resolve(reply);
+  } catch (err) {
+    rethrowLater(err);
+  }
+}
+
+export function tellError(handler: ReplyHandler, err: Error): void {
+  try {
+    handler.reject(err);
+  } catch (e) {
+    rethrowLater(e);
+  }
+}
+
+const READ_BUFFER_SIZE = 64 * 1024;
+let readBuffer: Buffer | undefined;
+
+/**
+ * The buffer every client connection of the process reads into (net's documented `onread` option): a reply
+ * read makes no Buffer and passes no stream machinery. One serves all because each read is decoded to the
+ * end (strings out, a partial frame copied by the decoder) before the event loop makes the next read.
+ */
+export function sharedReadBuffer(): Buffer {
+  return (readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_SIZE));
+}
