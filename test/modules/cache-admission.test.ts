@@ -9,22 +9,11 @@ import { describe, it } from 'node:test';
 import type { ConnInfo } from '../../src/modules/api.js';
 import { ADMISSION_WINDOW, MAX_ONE_IN } from '../../src/modules/cache-admission.js';
 import { ResultCache } from '../../src/modules/cache.js';
+import { rng } from '../helpers/rng.js';
 import * as R from '../../src/protocol/reply.js';
 
 const conn: ConnInfo = { serverId: 's', family: 'inet', src: '127.0.0.1', srcPort: 1, dst: '127.0.0.1', dstPort: 2 };
 
-/** A tiny deterministic PRNG (xorshift32), so a failure replays. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 /** Ask `key` the way the database handle does: a miss is answered by the backend and offered to the cache. */
 function ask(c: ResultCache, key: string): boolean {

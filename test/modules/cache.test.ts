@@ -7,22 +7,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ConnInfo } from '../../src/modules/api.js';
 import { ResultCache } from '../../src/modules/cache.js';
+import { rng } from '../helpers/rng.js';
 import * as R from '../../src/protocol/reply.js';
 
 const conn: ConnInfo = { serverId: 's', family: 'inet', src: '127.0.0.1', srcPort: 1, dst: '127.0.0.1', dstPort: 2 };
 
-/** A tiny deterministic PRNG (xorshift32), so a failure replays. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 /** The reference: an array from most to least recently used, bounded by entry count only. */
 class ModelLru {

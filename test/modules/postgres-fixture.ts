@@ -66,3 +66,9 @@ export async function waitFor(cond: () => Promise<boolean>, ms: number): Promise
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** A key-value table `(k text PRIMARY KEY, v text)` holding `box of K` for each of `keys`. */
+export async function createBoxTable(admin: pg.Client, table: string, keys: readonly string[]): Promise<void> {
+  await admin.query(`CREATE TABLE ${table} (k text PRIMARY KEY, v text)`);
+  await admin.query(`INSERT INTO ${table} (k, v) SELECT k, 'box of ' || k FROM unnest($1::text[]) AS k`, [keys]);
+}

@@ -12,7 +12,7 @@ import type { Reply } from '../../src/modules/api.js';
 import { TcpRelay } from '../helpers/tcp-relay.js';
 import { databaseContext, lookUp, openDatabase } from '../helpers/module-context.js';
 import { conn } from './mysql-fixture.js';
-import { connectPg, needPg, PG_DATABASE, PG_HOST, PG_PORT, PG_USER, runningQueries, uniqueName, waitFor, type PgServer } from './postgres-fixture.js';
+import { connectPg, createBoxTable, needPg, PG_DATABASE, PG_HOST, PG_PORT, PG_USER, type PgServer, runningQueries, uniqueName, waitFor } from './postgres-fixture.js';
 
 /** Execute (unnamed portal, 1 row) followed by Sync: the tail of every lookup the module sends. */
 const EXECUTE_AND_SYNC = Buffer.from([0x45, 0, 0, 0, 9, 0, 0, 0, 0, 1, 0x53, 0, 0, 0, 4]);
@@ -56,8 +56,7 @@ describe('postgres module pipelining', () => {
   before(async () => {
     server = await connectPg();
     if (server.admin === null) return;
-    await server.admin.query(`CREATE TABLE ${table} (k text PRIMARY KEY, v text)`);
-    await server.admin.query(`INSERT INTO ${table} (k, v) SELECT k, 'box of ' || k FROM unnest($1::text[]) AS k`, [KEYS]);
+    await createBoxTable(server.admin, table, KEYS);
   });
 
   after(async () => {

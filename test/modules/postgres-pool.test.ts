@@ -10,7 +10,7 @@ import { DEFAULT_POOL_SIZE } from '../../modules/postgres/settings.js';
 import type { Reply } from '../../src/modules/api.js';
 import { databaseContext, lookUp, openDatabase } from '../helpers/module-context.js';
 import { conn } from './mysql-fixture.js';
-import { connectPg, needPg, PG_DATABASE, PG_HOST, PG_PORT, PG_USER, uniqueName, type PgServer } from './postgres-fixture.js';
+import { connectPg, createBoxTable, needPg, PG_DATABASE, PG_HOST, PG_PORT, PG_USER, type PgServer, uniqueName } from './postgres-fixture.js';
 import { TcpRelay } from '../helpers/tcp-relay.js';
 import { TapRelay } from './sql-tap-relay.js';
 
@@ -39,8 +39,7 @@ describe('postgres module pool', () => {
   before(async () => {
     server = await connectPg();
     if (server.admin === null) return;
-    await server.admin.query(`CREATE TABLE ${table} (k text PRIMARY KEY, v text)`);
-    await server.admin.query(`INSERT INTO ${table} (k, v) SELECT k, 'box of ' || k FROM unnest($1::text[]) AS k`, [KEYS]);
+    await createBoxTable(server.admin, table, KEYS);
   });
 
   after(async () => {
