@@ -248,14 +248,13 @@ describe('sed module: the linear-time engine', () => {
     // Every search from a match reads to the end of the key for the `.*c` branch: quadratic with `g`, about
     // a minute for this key without the limit.
     const key = 'a'.repeat(20_000);
-    const t0 = performance.now();
+    // The replies below say the limit stopped each search; without it they would be answers, a minute later.
     const reply = await ask(['time-limit=20ms', 's/(a.*c|a)/x/g'], key);
     assert.match(reply, /^TEMP sed: transformation failed: expression 's\/\(a\.\*c\|a\)\/x\/g' ran past the time limit/);
     assert.equal(await ask(['time-limit=20ms', 'onerror-reply=TEMP slow ${map}', 's/(a.*c|a)/x/g'], key), 'TEMP slow map');
     const db = await open(['s/(a.*c|a)/x/g'], ['time-limit=20ms']);
     // A transform throws; the database handle logs it and the rule changes nothing.
     assert.throws(() => sed.transform!(db, key, conn), BackendError);
-    assert.ok(performance.now() - t0 < 10_000, `took ${performance.now() - t0} ms`);
     // The default limit leaves room for ordinary keys with many matches.
     assert.equal(await ask(['s/a/b/g'], 'a'.repeat(1000)), 'OK ' + 'b'.repeat(1000));
   });
