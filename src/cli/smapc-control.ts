@@ -166,7 +166,7 @@ export function formatStatus(s: StatusReport): string {
     out.push('databases:   none');
     return out.join('\n');
   }
-  const header = ['DATABASE', 'MODULE', 'OPEN', 'QUERIES', 'XFORMS', 'ERRORS', 'TIMEOUTS', 'CACHE HITS', 'MISSES', 'ENTRIES', 'BYTES'];
+  const header = ['DATABASE', 'MODULE', 'OPEN', 'QUERIES', 'XFORMS', 'ERRORS', 'TIMEOUTS', 'CACHE HITS', 'MISSES', 'ENTRIES', 'BYTES', 'ADMIT'];
   const rows = names.map((n) => row(n, s.databases[n]!));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   // Names left-aligned, numbers right-aligned, as people read columns of figures.
@@ -190,5 +190,7 @@ function row(name: string, d: DatabaseStatus): string[] {
     c ? String(c.misses) : '-',
     c ? String(c.entries) : '-',
     c ? String(c.bytes) : '-',
+    // The admission sample of a full cache: every miss gets an entry (`all`), or one in N (cache-admission.ts).
+    c ? (c.admitOneIn > 1 ? `1/${c.admitOneIn}` : 'all') : '-',
   ];
 }

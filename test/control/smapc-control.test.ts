@@ -105,9 +105,9 @@ describe('smapc --control', () => {
     assert.match(text, /\nconnections: 0 open, 0 total, 0 rejected, 0 evicted, 0 stalled, 0 timed out\n/);
     assert.match(text, /\nreplies: {5}OK 2, NOTFOUND 0, NOMORE 0, TEMP 0, TIMEOUT 0, PERM 0, other 0\n/);
     const table = text.split('\n\n')[1]!.split('\n');
-    assert.match(table[0]!, /^DATABASE\s+MODULE\s+OPEN\s+QUERIES\s+XFORMS\s+ERRORS\s+TIMEOUTS\s+CACHE HITS\s+MISSES\s+ENTRIES\s+BYTES$/);
-    assert.match(table.find((l) => l.startsWith('lookup'))!, /^lookup\s+lk\s+yes\s+2\s+0\s+0\s+0\s+1\s+1\s+1\s+\d+$/);
-    assert.match(table.find((l) => l.startsWith('mem'))!, /^mem\s+memory\s+yes\s+0\s+0\s+0\s+0\s+-\s+-\s+-\s+-$/);
+    assert.match(table[0]!, /^DATABASE\s+MODULE\s+OPEN\s+QUERIES\s+XFORMS\s+ERRORS\s+TIMEOUTS\s+CACHE HITS\s+MISSES\s+ENTRIES\s+BYTES\s+ADMIT$/);
+    assert.match(table.find((l) => l.startsWith('lookup'))!, /^lookup\s+lk\s+yes\s+2\s+0\s+0\s+0\s+1\s+1\s+1\s+\d+\s+all$/);
+    assert.match(table.find((l) => l.startsWith('mem'))!, /^mem\s+memory\s+yes\s+0\s+0\s+0\s+0\s+-\s+-\s+-\s+-\s+-$/);
 
     const j = capture();
     assert.equal(await controlMain(sock, ['status', '--json'], j.io), 0);
@@ -130,6 +130,14 @@ describe('status formatting', () => {
     const text = formatStatus(s);
     assert.match(text.split('\n')[0]!, /, STOPPING$/);
     assert.match(text, /\ndatabases: {3}none$/);
+  });
+
+  it("shows a full cache's admission sample as 1/N", () => {
+    const s = collectStatus({ stats: () => fx.stats, databases: () => new Map(), stopping: () => false });
+    const cache = { hits: 10, misses: 90, entries: 5, bytes: 640, evictions: 85, admitted: 20, declined: 70, admitOneIn: 8 };
+    const withCache = { ...s, databases: { sampled: { module: 'sqlite', open: true, queries: 100, transforms: 0, errors: 0, timeouts: 0, cache } } };
+    const line = formatStatus(withCache).split('\n').find((l) => l.startsWith('sampled'))!;
+    assert.match(line, /^sampled\s+sqlite\s+yes\s+100\s+0\s+0\s+0\s+10\s+90\s+5\s+640\s+1\/8$/);
   });
 });
 
