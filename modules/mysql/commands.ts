@@ -1,6 +1,6 @@
 /**
  * The commands a lookup connection sends, framed: COM_STMT_PREPARE, COM_STMT_EXECUTE with the request values
- * bound, COM_PING, COM_QUIT. Each starts a new exchange, so its sequence id is 0.
+ * bound, COM_STMT_CLOSE, COM_PING, COM_QUIT. Each starts a new exchange, so its sequence id is 0.
  */
 import { framePacket, lenencSize, MAX_PAYLOAD, writeLenenc } from './packets.js';
 
@@ -9,6 +9,14 @@ export const QUIT_FRAME = framePacket(Buffer.from([0x01]), 0);
 
 export function prepareFrame(sql: string): Buffer {
   return framePacket(Buffer.from('\x16' + sql, 'utf8'), 0);
+}
+
+/** COM_STMT_CLOSE of statement `id`: the server sends no reply to it. */
+export function closeFrame(id: number): Buffer {
+  const payload = Buffer.allocUnsafe(5);
+  payload[0] = 0x19;
+  payload.writeUInt32LE(id, 1);
+  return framePacket(payload, 0);
 }
 
 /** Parameter types: text as VAR_STRING (converted from utf8mb4 by the server), bytes as BLOB (compared as bytes). */

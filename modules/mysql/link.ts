@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { BackendError, errorDetail, Fifo } from '../../src/modules/api.js';
 import type { ResultRow } from '../sql-common/replies.js';
 import { CAP, Login, type LoginStep } from './handshake.js';
-import { executeFrame, PING_FRAME, prepareFrame, QUIT_FRAME } from './commands.js';
+import { closeFrame, executeFrame, PING_FRAME, prepareFrame, QUIT_FRAME } from './commands.js';
 import { framePacket, MysqlServerError, PacketDecoder, PayloadReader, readError } from './packets.js';
 import { ResultReader, type ColumnCache } from './results.js';
 import type { ConnectionSettings } from './settings.js';
@@ -40,6 +40,13 @@ export type RowCallback = (err: Error | null, row: ResultRow | null) => void;
 
 /** A connection with lookups in flight that has answered none for this long is busy with a slow query. */
 export const STALL_MS = 20;
+
+/**
+ * Prepared statements a connection keeps. A database's connections run its one query, but they outlive
+ * reloads (pools.ts), and a reload that changes the query would otherwise leave one more statement on the
+ * server per connection each time (the server's `max_prepared_stmt_count` is shared by every client).
+ */
+export const MAX_STATEMENTS = 16;
 
 /** ER_UNKNOWN_STMT_HANDLER: the server no longer knows the statement (it is prepared again next time). */
 const ER_UNKNOWN_STMT_HANDLER = 1243;
@@ -141,6 +148,7 @@ export class MysqlLink {
     if (this.load_++ === 0) this.progressAt = Date.now();
     let st = this.statements.get(sql);
     if (st === undefined) {
+      if (this.statements.size >= MAX_STATEMENTS) this.closeOldStatements();
       st = { sql, id: 0, waiting: [], columns: [] };
       this.statements.set(sql, st);
       this.send(new Command(Kind.Prepare, st, [], null), prepareFrame(sql));
@@ -148,6 +156,21 @@ export class MysqlLink {
     const cmd = new Command(Kind.Execute, st, values, callback);
     if (st.waiting !== null) st.waiting.push(cmd);
     else this.send(cmd, executeFrame(st.id, values));
+  }
+
+  /**
+   * Close the statements prepared longest ago (a Map keeps insertion order) until there is room for one more;
+   * a statement whose preparation is still unanswered stays. The server reads commands in order, so the
+   * executes of a closed statement already sent run before the close; later lookups of its query prepare it
+   * again. COM_STMT_CLOSE has no reply: it takes no place among the commands in flight.
+   */
+  private closeOldStatements(): void {
+    for (const old of this.statements.values()) {
+      if (this.statements.size < MAX_STATEMENTS) return;
+      if (old.waiting !== null) continue;
+      this.statements.delete(old.sql);
+      this.out.push(closeFrame(old.id));
+    }
   }
 
   /** COM_PING: `callback` gets null when the server answered. */
@@ -309,7 +332,9 @@ export class MysqlLink {
     this.load_--;
     this.progressAt = Date.now();
     const { err, row } = this.results.take();
-    if (err instanceof MysqlServerError && err.errno === ER_UNKNOWN_STMT_HANDLER) this.statements.delete(cmd.statement.sql);
+    if (err instanceof MysqlServerError && err.errno === ER_UNKNOWN_STMT_HANDLER && this.statements.get(cmd.statement.sql) === cmd.statement) {
+      this.statements.delete(cmd.statement.sql);
+    }
     const callback = cmd.callback;
     cmd.callback = null;
     callback?.(err, row);
