@@ -55,8 +55,8 @@ export interface SmapClientOptions {
 
 interface Pending {
   readonly handler: ReplyHandler;
-  /** Date.now() value after which the request has timed out. */
-  readonly deadline: number;
+  /** Date.now() value after which the request has timed out; -1 until its write is made (see `send`). */
+  deadline: number;
 }
 
 
@@ -116,8 +116,11 @@ export class SmapClient {
   /** Request text gathered in this tick (or turn), not yet handed to the socket. */
   private outText = '';
   private flushScheduled = false;
+  /** The requests at the end of the queue made by `send` whose deadline is not set yet: set at the write. */
+  private unstamped = 0;
   private readonly flushOut = (): void => {
     this.flushScheduled = false;
+    if (this.unstamped > 0) this.stampDeadlines();
     if (this.outText === '') return;
     const text = this.outText;
     this.outText = '';
@@ -228,8 +231,17 @@ export class SmapClient {
   send(map: string, key: string, handler: ReplyHandler): void {
     checkMap(map);
     this.checkOpen();
-    this.push(handler);
-    this.write(requestFrame(map + ' ' + key));
+    // The deadline is set when the write is made (flushOut), with one clock reading for the whole batch.
+    this.queue.push({ handler, deadline: -1 });
+    this.unstamped++;
+    if (this.timer === null) this.armTimer(this.timeoutMs);
+    // Framed from its parts: `map + ' ' + key` made first would be a string to flatten for the UTF-8 checks
+    // and then copied again into the frame. The space keeps a surrogate pair from forming across the parts.
+    if (map.isWellFormed() && key.isWellFormed()) {
+      this.write(Buffer.byteLength(map, 'utf8') + 1 + Buffer.byteLength(key, 'utf8') + ':' + map + ' ' + key + ',');
+    } else {
+      this.write(netstringOfBytes(map + ' ' + key));
+    }
   }
 
   /** Send one netstring with exactly this payload (for requests a well-behaved caller would not make). */
@@ -308,6 +320,14 @@ export class SmapClient {
     if (this.timer === null) this.armTimer(this.timeoutMs);
   }
 
+  /** The requests of the write being made time out `timeoutMs` from now: never before they have left. */
+  private stampDeadlines(): void {
+    const deadline = Date.now() + this.timeoutMs;
+    const n = this.queue.length;
+    for (let i = Math.max(0, n - this.unstamped); i < n; i++) this.queue.at(i)!.deadline = deadline;
+    this.unstamped = 0;
+  }
+
   private write(data: string | Buffer): void {
     // Requests made in the same tick (or turn) leave in one write of one string: cheaper for pipelines (no
     // stream chunk per request), no cost for a lone request. A request in bytes (a key that is not UTF-8)
@@ -339,7 +359,8 @@ export class SmapClient {
     this.timer = null;
     const head = this.queue.at(0);
     if (head === undefined) return;
-    const left = head.deadline - Date.now();
+    // -1: not written yet (its write is due in this tick or turn), so its time has not begun.
+    const left = head.deadline < 0 ? this.timeoutMs : head.deadline - Date.now();
     if (left > 0) {
       this.armTimer(left);
       return;
@@ -392,6 +413,7 @@ export class SmapClient {
   }
 
   private rejectAll(err: Error): void {
+    this.unstamped = 0;
     for (const p of this.queue.takeAll()) tellError(p.handler, err);
   }
 

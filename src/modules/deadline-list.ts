@@ -34,9 +34,13 @@ export class DeadlineList {
   /** Lookups waiting (for the tests and the metrics). */
   size = 0;
 
-  /** Wait at most `ms` (at least 1); `onExpire` runs once the time is up, unless `remove` came first. */
-  add(ms: number, onExpire: () => void): Deadline {
-    const d = new Deadline(performance.now() + Math.max(ms, 1), onExpire);
+  /**
+   * Wait at most `ms` (at least 1) from `from` (a performance.now() time, default now: a caller that has a
+   * reading of this moment passes it, to save a clock reading per lookup); `onExpire` runs once the time is
+   * up, unless `remove` came first.
+   */
+  add(ms: number, onExpire: () => void, from = performance.now()): Deadline {
+    const d = new Deadline(from + Math.max(ms, 1), onExpire);
     // Walk back past later deadlines: none for the usual lookup (all share the database's timeout), a few
     // for a lookup that waited for the open and so has less time left.
     let after = this.tail;

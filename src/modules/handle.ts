@@ -210,7 +210,9 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     if (!isThenable(r)) return this.timed(started, this.badAnswer('query', r));
     // The answer goes to the connection through a Deferred too: no promise of smapd's own per lookup.
     const answer = new Deferred<Reply>();
-    const d = this.timeoutMs > 0 ? this.deadlines.add(ms, () => answer.resolve(this.timed(started, this.timedOut()))) : null;
+    // Counted from the start of the read that brought the request (lookupClock.start(): no clock reading
+    // within a read), as the lookup's latency is; outside a read, from now.
+    const d = this.timeoutMs > 0 ? this.deadlines.add(ms, () => answer.resolve(this.timed(started, this.timedOut())), lookupClock.start()) : null;
     const onReply = (reply: unknown): void => {
       if (d === null || this.deadlines.remove(d)) this.give(answer, this.timed(started, this.answered(map, key, conn, reply)));
     };

@@ -342,10 +342,19 @@ export class Connection {
   }
 
   private settle(slot: Slot, reply: Reply, map: string, key: string): void {
-    slot.reply = this.finish(typeof reply === 'string' ? reply : R.temp('internal error'), map, key);
+    const r = this.finish(typeof reply === 'string' ? reply : R.temp('internal error'), map, key);
     this.pending--;
-    this.heldBytes += textByteLength(slot.reply);
     let moved = false;
+    if (this.slots[this.slotHead] === slot) {
+      // The oldest request in flight (at one request in flight, every one): its reply joins the batch at once,
+      // without being counted as held first, which would measure its bytes twice (textByteLength, then emit).
+      this.emit(r);
+      this.slots[this.slotHead++] = undefined as unknown as Slot;
+      moved = true;
+    } else {
+      slot.reply = r;
+      this.heldBytes += textByteLength(r);
+    }
     while (this.slotHead < this.slots.length && this.slots[this.slotHead]!.reply !== undefined) {
       const ready = this.slots[this.slotHead]!.reply!;
       this.heldBytes -= this.emit(ready);

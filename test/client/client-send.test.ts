@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SmapClient, type ReplyHandler } from '../../src/client/client.js';
 import { ConnectionClosedError, InvalidClientArgumentError, ReplyTimeoutError } from '../../src/client/errors.js';
+import { decodeBytes } from '../../src/protocol/bytes.js';
 import { nextUncaughtException } from '../helpers/uncaught.js';
 import { startTestServer, type TestServer } from './sockmap-server.js';
 
@@ -58,6 +59,17 @@ describe('SmapClient.send', () => {
     assert.deepEqual(await Promise.all(hs.map((h) => h.heard)), ['reply OK one', 'reply TEMP later', 'reply NOTFOUND ']);
     assert.equal(await viaPromise, 'OK slept 20');
     assert.deepEqual(hs.map((h) => h.events.length), [1, 1, 1]);
+  });
+
+  it('frames keys of multi-byte characters and of raw bytes by their byte length', async () => {
+    const c = await connect();
+    const hs = [recorder(), recorder(), recorder()];
+    c.send('echo', 'clé-日本-😀', hs[0]!);
+    // A key holding the byte 0xff as it arrived (bytes.ts) leaves as that byte; this server reads UTF-8, so
+    // it sees U+FFFD, and answers after it: a wrong frame length would have broken the request after it.
+    c.send('echo', decodeBytes(Buffer.from([0x61, 0xff])), hs[1]!);
+    c.send('echo', 'after', hs[2]!);
+    assert.deepEqual(await Promise.all(hs.map((h) => h.heard)), ['reply OK clé-日本-😀', 'reply OK a\ufffd', 'reply OK after']);
   });
 
   it('throws at once for a bad map name and on a closed connection', async () => {
