@@ -368,11 +368,12 @@ export class MysqlLink {
     this.statements.clear();
     this.out = [];
     this.load_ = 0;
+    // Out of the pool first: a victim retried from its callback must not be handed this closed connection.
+    this.onClosed(this);
     for (const cmd of victims) {
       const callback = cmd.callback;
       cmd.callback = null;
       callback?.(err, null);
     }
-    this.onClosed(this);
   }
 }

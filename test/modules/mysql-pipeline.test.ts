@@ -82,6 +82,21 @@ describe('mysql module connection', () => {
     assert.equal(await ask(db, 'e'), 'OK fine e', 'the connection goes on');
   });
 
+  it('a lookup behind one that timed out is answered on a new connection, never on the dropped one', async (t) => {
+    if (!needServer(t, server)) return;
+    // One connection: `late` is sent behind `slow`. At slow's deadline the connection is dropped, and late,
+    // which did nothing wrong and has time left, is tried again: on a new connection, not the closed one
+    // still listed in the pool while its victims are being told.
+    const db = await open([...tcpArgs, 'pool-size=1', 'timeout=400ms', `query=SELECT IF($key = 'slow', SLEEP(5), CONCAT('quick ', $key)) AS v`]);
+    assert.equal(await ask(db, 'warm'), 'OK quick warm');
+    const slow = ask(db, 'slow');
+    await sleep(200);
+    const late = ask(db, 'late');
+    assert.equal(inFlight(db), 2, 'late waits behind slow on the one connection');
+    assert.match(await slow, /^TIMEOUT /);
+    assert.equal(await late, 'OK quick late');
+  });
+
   it('takes hostile, 8-bit and long keys as data, in flight together', async (t) => {
     if (!needServer(t, server)) return;
     const db = await open([...tcpArgs, 'pool-size=1', "query=SELECT CONCAT(LENGTH($key), ' ', MD5($key)) AS v"]);
