@@ -116,7 +116,7 @@ export class SmapClient {
   /** Request text gathered in this tick (or turn), not yet handed to the socket. */
   private outText = '';
   private flushScheduled = false;
-  /** The requests at the end of the queue made by `send` whose deadline is not set yet: set at the write. */
+  /** Requests made by `send` whose deadline is not set yet (-1): set at the write, all made since the last one. */
   private unstamped = 0;
   private readonly flushOut = (): void => {
     this.flushScheduled = false;
@@ -232,9 +232,8 @@ export class SmapClient {
     checkMap(map);
     this.checkOpen();
     // The deadline is set when the write is made (flushOut), with one clock reading for the whole batch.
-    this.queue.push({ handler, deadline: -1 });
+    this.push(handler, -1);
     this.unstamped++;
-    if (this.timer === null) this.armTimer(this.timeoutMs);
     // Framed from its parts: `map + ' ' + key` made first would be a string to flatten for the UTF-8 checks
     // and then copied again into the frame. The space keeps a surrogate pair from forming across the parts.
     if (map.isWellFormed() && key.isWellFormed()) {
@@ -312,19 +311,26 @@ export class SmapClient {
   }
 
   private enqueue(): Promise<string> {
-    return new Promise<string>((resolve, reject) => this.push({ resolve, reject }));
+    return new Promise<string>((resolve, reject) => this.push({ resolve, reject }, Date.now() + this.timeoutMs));
   }
 
-  private push(handler: ReplyHandler): void {
-    this.queue.push({ handler, deadline: Date.now() + this.timeoutMs });
+  private push(handler: ReplyHandler, deadline: number): void {
+    this.queue.push({ handler, deadline });
     if (this.timer === null) this.armTimer(this.timeoutMs);
   }
 
-  /** The requests of the write being made time out `timeoutMs` from now: never before they have left. */
+  /**
+   * The requests of the write being made time out `timeoutMs` from now: never before they have left. They
+   * are among the newest, but a `query` made between two `send`s already has its deadline: skipped.
+   */
   private stampDeadlines(): void {
     const deadline = Date.now() + this.timeoutMs;
-    const n = this.queue.length;
-    for (let i = Math.max(0, n - this.unstamped); i < n; i++) this.queue.at(i)!.deadline = deadline;
+    for (let i = this.queue.length - 1; i >= 0 && this.unstamped > 0; i--) {
+      const p = this.queue.at(i)!;
+      if (p.deadline >= 0) continue;
+      p.deadline = deadline;
+      this.unstamped--;
+    }
     this.unstamped = 0;
   }
 

@@ -94,6 +94,17 @@ describe('SmapClient.send', () => {
     assert.ok(silent.error instanceof ReplyTimeoutError);
   });
 
+  it('times out a send made before a query in the same tick (each request gets its deadline at the write)', { timeout: 10_000 }, async () => {
+    const silent = await connect(100);
+    const h = recorder();
+    silent.send('never', 'k', h);
+    const q = silent.query('never', 'behind');
+    // Before: the query's entry took the send's place in the count, the send's deadline was never set, and
+    // the request waited for ever.
+    assert.equal(await h.heard, 'ReplyTimeoutError');
+    await assert.rejects(q, ConnectionClosedError);
+  });
+
   it('keeps the connection when a handler throws; the error is thrown again from a microtask', async () => {
     const c = await connect();
     const uncaught = nextUncaughtException();
