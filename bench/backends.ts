@@ -5,13 +5,19 @@
  *
  *   redis   — smapd+redis against one ioredis client doing the same GETs on the machine's Redis (6379);
  *   sockmap — smapd+sockmap forwarding to the baseline server, against the load generator asking that
- *             server directly;
+ *             server directly. With the C tools (BENCH_C_DIR, or built from the shared kit), both sides
+ *             are also driven by the C load generator and that pair is the one judged: on two cores the
+ *             Node load generator needs about a core of its own, which the forwarding run (three busy
+ *             processes) takes from smapd while the direct run (two) does not miss it;
  *   ldap    — smapd+ldap against one ldapts client making the same searches, both on a private slapd
  *             (bench/slapd.ts) loaded with LDAP_KEYS of the entries around the one the start check asks.
  */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Redis } from 'ioredis';
+import { sockbenchWithCpu, type CTools } from './c-tools.js';
 import type { Entry } from './fixtures.js';
-import { hasModule, writeTextMap } from './fixtures.js';
+import { hasModule, MAP_NAME, writeTextMap } from './fixtures.js';
 import { READER_DN, READER_PW, Slapd, slapdUnavailable, SUFFIX } from './slapd.js';
 import { runJob, type RunningServer } from './processes.js';
 import * as Rp from './report.js';
@@ -29,6 +35,8 @@ export interface BackendRow {
   /** The paired runs, bare client first; the row shows the round with the median ratio. */
   readonly bare: Rp.Outcome;
   readonly smapd: Rp.Outcome;
+  /** False for a row printed for comparison only, not held to the target. */
+  readonly judged: boolean;
 }
 
 export interface BackendContext {
@@ -41,8 +49,10 @@ export interface BackendContext {
   readonly warmup: number;
   readonly rounds: number;
   readonly say: (line?: string) => void;
-  /** The work directory, for the ldap row's keys file. */
+  /** The work directory, for the ldap row's and the C load generator's keys files. */
   readonly workDir: string;
+  /** The C tools, when there are any: the sockmap row is then judged on the C load generator's pair. */
+  readonly cTools?: CTools;
   smapd(name: string, module: string, database: string): () => Promise<RunningServer>;
 }
 
@@ -85,25 +95,27 @@ async function paired(
   server: RunningServer | string,
   bare: (tag: string) => Promise<Rp.Outcome>,
   keysFile?: string,
+  smapd: (server: RunningServer, tag: string) => Promise<Rp.Outcome> = (s, tag) => cx.suite.load(s, `${label}${tag}`, cx.load, keysFile),
+  judged = true,
 ): Promise<BackendRow> {
   const inFlight = cx.load.conns * cx.load.depth;
-  if (typeof server === 'string') return { label, bareLabel, inFlight, bare: { label: bareLabel, skipped: server }, smapd: { label, skipped: server } };
+  if (typeof server === 'string') return { label, bareLabel, inFlight, bare: { label: bareLabel, skipped: server }, smapd: { label, skipped: server }, judged };
   const runs: Array<{ bare: Rp.Outcome; smapd: Rp.Outcome }> = [];
   for (let r = 1; r <= cx.rounds; r++) {
     const tag = cx.rounds > 1 ? ` #${r}` : '';
     const b = await bare(tag);
-    runs.push({ bare: b, smapd: await cx.suite.load(server, `${label}${tag}`, cx.load, keysFile) });
+    runs.push({ bare: b, smapd: await smapd(server, tag) });
   }
   await cx.suite.stop(label, server);
   const ratioOf = (x: (typeof runs)[number]) => (Rp.isFigures(x.smapd) && Rp.isFigures(x.bare) && x.bare.rps > 0 ? x.smapd.rps / x.bare.rps : -1);
   const pick = [...runs].sort((a, b) => ratioOf(a) - ratioOf(b))[Math.floor((runs.length - 1) / 2)]!;
-  return { label, bareLabel, inFlight, ...pick };
+  return { label, bareLabel, inFlight, ...pick, judged };
 }
 
 async function redisRow(cx: BackendContext): Promise<BackendRow> {
   const label = 'smapd+redis';
   const bareLabel = 'bare ioredis client';
-  const skip = (why: string): BackendRow => ({ label, bareLabel, inFlight: cx.load.conns * cx.load.depth, bare: { label: bareLabel, skipped: why }, smapd: { label, skipped: why } });
+  const skip = (why: string): BackendRow => ({ label, bareLabel, inFlight: cx.load.conns * cx.load.depth, bare: { label: bareLabel, skipped: why }, smapd: { label, skipped: why }, judged: true });
   if (!hasModule(cx.dist, 'redis')) return skip('module redis is not in this build');
   const down = await fillRedis(cx.entries);
   if (down !== undefined) return skip(down);
@@ -116,7 +128,7 @@ async function redisRow(cx: BackendContext): Promise<BackendRow> {
       });
       if (r.kind !== 'load') return { label: bareLabel, skipped: r.kind === 'failed' ? r.error.split('\n')[0]! : 'no figures' };
       const f = Rp.figuresOf(`${bareLabel}${tag}`, r.result.rps, r.result.latency, r.result.errors, r.result.sample, undefined);
-      cx.say(`  ${f.label.padEnd(40)} ${Rp.formatRate(f.rps).padStart(9)} req/s  p50 ${Rp.formatMs(f.p50)}  p99 ${Rp.formatMs(f.p99)}  max ${Rp.formatMs(f.max)} ms  errors ${f.errors}`);
+      cx.say(Rp.runLine(f));
       return f;
     });
   } finally {
@@ -124,15 +136,58 @@ async function redisRow(cx: BackendContext): Promise<BackendRow> {
   }
 }
 
-async function sockmapRow(cx: BackendContext, upstream: RunningServer): Promise<BackendRow> {
+/** One sockbench run against `server`: its rate and latency, and the server's CPU per request. */
+async function cLoad(cx: BackendContext, tools: CTools, server: RunningServer, label: string, keysFile: string): Promise<Rp.Outcome> {
+  try {
+    const { result: r, cpuUs } = await sockbenchWithCpu(tools, server.pid, {
+      port: server.port,
+      map: MAP_NAME,
+      keysFile,
+      conns: cx.load.conns,
+      depth: cx.load.depth,
+      seconds: cx.seconds,
+      warmup: cx.warmup,
+      expectPrefix: 'OK ',
+    });
+    const f: Rp.Figures = { label, rps: r.rps, p50: r.p50_us / 1000, p99: r.p99_us / 1000, max: r.max_us / 1000, errors: r.errors + r.unexpected, sample: undefined, cpuUs };
+    cx.say(Rp.runLine(f));
+    return f;
+  } catch (err) {
+    cx.suite.failures.push(`${label}: sockbench failed`);
+    return { label, skipped: (err as Error).message.split('\n')[0]! };
+  }
+}
+
+/**
+ * smapd+sockmap forwarding to `upstream`, against the same load straight to `upstream`: with the C load
+ * generator when it is built (the judged pair), and with the Node one (judged only when there is no C one).
+ */
+async function sockmapRows(cx: BackendContext, upstream: RunningServer): Promise<BackendRow[]> {
   const label = 'smapd+sockmap';
   const bareLabel = 'bare client to the upstream';
+  const start = () => cx.suite.start(label, cx.smapd('sockmap', 'sockmap', `url=inet://127.0.0.1:${upstream.port}`));
   if (!hasModule(cx.dist, 'sockmap')) {
     const why = 'module sockmap is not in this build';
-    return { label, bareLabel, inFlight: cx.load.conns * cx.load.depth, bare: { label: bareLabel, skipped: why }, smapd: { label, skipped: why } };
+    return [{ label, bareLabel, inFlight: cx.load.conns * cx.load.depth, bare: { label: bareLabel, skipped: why }, smapd: { label, skipped: why }, judged: true }];
   }
-  const server = await cx.suite.start(label, cx.smapd('sockmap', 'sockmap', `url=inet://127.0.0.1:${upstream.port}`));
-  return paired(cx, label, bareLabel, server, (tag) => cx.suite.load(upstream, `${bareLabel}${tag}`, cx.load));
+  const rows: BackendRow[] = [];
+  const tools = cx.cTools;
+  if (tools !== undefined) {
+    // sockbench takes the whole line as the key: a file of keys alone.
+    const keysFile = path.join(cx.workDir, 'sockmap-c-keys.txt');
+    writeFileSync(keysFile, cx.entries.map((e) => `${e.key}\n`).join(''));
+    const cLabel = `${label}, C load generator`;
+    const cBare = `${bareLabel}, C load generator`;
+    rows.push(
+      await paired(cx, cLabel, cBare, await start(), (tag) => cLoad(cx, tools, upstream, `${cBare}${tag}`, keysFile), undefined, (s, tag) =>
+        cLoad(cx, tools, s, `${cLabel}${tag}`, keysFile),
+      ),
+    );
+  }
+  const nodeLabel = tools === undefined ? label : `${label}, Node load generator`;
+  const nodeBare = tools === undefined ? bareLabel : `${bareLabel}, Node load generator`;
+  rows.push(await paired(cx, nodeLabel, nodeBare, await start(), (tag) => cx.suite.load(upstream, `${nodeBare}${tag}`, cx.load), undefined, undefined, tools === undefined));
+  return rows;
 }
 
 /** Entries in the bench directory: slapadd and slapd's memory set the size, not smapd. */
@@ -154,7 +209,7 @@ async function ldapRow(cx: BackendContext): Promise<BackendRow> {
   const label = 'smapd+ldap';
   const bareLabel = 'bare ldapts client';
   const inFlight = cx.load.conns * cx.load.depth;
-  const skip = (why: string): BackendRow => ({ label, bareLabel, inFlight, bare: { label: bareLabel, skipped: why }, smapd: { label, skipped: why } });
+  const skip = (why: string): BackendRow => ({ label, bareLabel, inFlight, bare: { label: bareLabel, skipped: why }, smapd: { label, skipped: why }, judged: true });
   if (!hasModule(cx.dist, 'ldap')) return skip('module ldap is not in this build');
   const missing = slapdUnavailable();
   if (missing !== null) return skip(missing);
@@ -197,7 +252,7 @@ async function ldapRow(cx: BackendContext): Promise<BackendRow> {
         });
         if (r.kind !== 'load') return { label: bareLabel, skipped: r.kind === 'failed' ? r.error.split('\n')[0]! : 'no figures' };
         const f = Rp.figuresOf(`${bareLabel}${tag}`, r.result.rps, r.result.latency, r.result.errors, r.result.sample, undefined);
-        cx.say(`  ${f.label.padEnd(40)} ${Rp.formatRate(f.rps).padStart(9)} req/s  p50 ${Rp.formatMs(f.p50)}  p99 ${Rp.formatMs(f.p99)}  max ${Rp.formatMs(f.max)} ms  errors ${f.errors}`);
+        cx.say(Rp.runLine(f));
         return f;
       },
       keysFile,
@@ -216,7 +271,7 @@ export async function backendRuns(cx: BackendContext, upstream: RunningServer): 
   const only = new Set((process.env.BENCH_BACKENDS ?? 'redis,sockmap,ldap').split(',').map((s) => s.trim()));
   const rows: BackendRow[] = [];
   if (only.has('redis')) rows.push(await redisRow(cx));
-  if (only.has('sockmap')) rows.push(await sockmapRow(cx, upstream));
+  if (only.has('sockmap')) rows.push(...(await sockmapRows(cx, upstream)));
   if (only.has('ldap')) rows.push(await ldapRow(cx));
   cx.say();
   cx.say(
@@ -238,7 +293,7 @@ export async function backendRuns(cx: BackendContext, upstream: RunningServer): 
 
 /** The targets of the backend rows: smapd keeps at least 0.7x of the bare client's rate. */
 export function backendTargets(rows: readonly BackendRow[]): Rp.Target[] {
-  return rows.map((r) => ({
+  return rows.filter((r) => r.judged).map((r) => ({
     what: `${r.label} >= 0.7x ${r.bareLabel}, ${r.inFlight} in flight`,
     measured: Rp.isFigures(r.smapd) && Rp.isFigures(r.bare) && r.bare.rps > 0 ? `${(r.smapd.rps / r.bare.rps).toFixed(2)}x` : undefined,
     pass: Rp.isFigures(r.smapd) && Rp.isFigures(r.bare) && r.smapd.rps >= 0.7 * r.bare.rps,

@@ -11,8 +11,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runSockbench, startRefsmapd, type CTools, type SockbenchResult } from './c-tools.js';
-import { cpuSeconds } from './cpu.js';
+import { sockbenchWithCpu, startRefsmapd, type CTools } from './c-tools.js';
 import { MAP_NAME, type Entry } from './fixtures.js';
 import { probe, type RunningServer } from './processes.js';
 import * as Rp from './report.js';
@@ -61,10 +60,8 @@ export interface CSectionResult {
 const SIDES = ['C refsmapd', 'Node baseline', 'smapd+file'] as const;
 
 async function measure(cx: CSectionContext, server: RunningServer, keysFile: string, load: CLoad): Promise<CFigures | string> {
-  const cpu0 = cpuSeconds(server.pid);
-  let r: SockbenchResult;
   try {
-    r = await runSockbench(cx.tools, {
+    const { result: r, cpuUs } = await sockbenchWithCpu(cx.tools, server.pid, {
       port: server.port,
       map: MAP_NAME,
       keysFile,
@@ -75,14 +72,10 @@ async function measure(cx: CSectionContext, server: RunningServer, keysFile: str
       reconnect: load.reconnect,
       expectPrefix: 'OK ',
     });
+    return { rate: r.rps, cpuUs, errors: r.errors + r.unexpected, p99Ms: r.p99_us / 1000 };
   } catch (err) {
     return (err as Error).message;
   }
-  const cpu1 = cpuSeconds(server.pid);
-  // The CPU counted runs over warm-up and measured window alike, so it is divided by the work of both.
-  const work = load.reconnect ? r.connects : r.requests + r.warmup_requests;
-  const cpuUs = cpu0 !== undefined && cpu1 !== undefined && work > 0 ? ((cpu1 - cpu0) * 1e6) / work : undefined;
-  return { rate: r.rps, cpuUs, errors: r.errors + r.unexpected, p99Ms: r.p99_us / 1000 };
 }
 
 function medianOf(xs: readonly number[]): number | undefined {

@@ -1,13 +1,14 @@
 /**
  * The C reference tools of the shared sockbench kit: `refsmapd` (a one-thread epoll sockmap server answering
  * from a hash map) and `sockbench` (a closed-loop C load generator). They are not part of smapd and not
- * built by npm: the bench uses them only when they have been built (`make -C .../sockbench OUT=DIR`) and
- * `BENCH_C_DIR=DIR` says where.
+ * built by npm. The C reference section runs only when they have been built (`make -C .../sockbench
+ * OUT=DIR`) and `BENCH_C_DIR=DIR` says where; the sockmap backend row builds them itself when it can.
  */
-import { execFile, spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { cpuSeconds } from './cpu.js';
 import { START_TIMEOUT_MS, stopChild, type RunningServer } from './processes.js';
 
 export interface CTools {
@@ -26,6 +27,21 @@ export function findCTools(dir: string): CTools | string {
     }
   }
   return tools;
+}
+
+/**
+ * Build the two programs from the kit's sources in `srcDir` into `outDir` (make, a C compiler); the tools,
+ * or why they could not be built.
+ */
+export function buildCTools(srcDir: string, outDir: string): CTools | string {
+  if (!existsSync(path.join(srcDir, 'Makefile'))) return `no sockbench sources in ${srcDir}`;
+  try {
+    execFileSync('make', ['-s', '-C', srcDir, `OUT=${outDir}`], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
+  } catch (err) {
+    const e = err as Error & { stderr?: Buffer };
+    return `building sockbench failed: ${(e.stderr?.toString().trim().split('\n').pop() ?? '') || e.message}`;
+  }
+  return findCTools(outDir);
 }
 
 /** `refsmapd -p 0 -f MAPFILE` on loopback; ready once it has printed its port and then `ready`. */
@@ -101,4 +117,17 @@ export function runSockbench(tools: CTools, r: SockbenchRun): Promise<SockbenchR
       }
     });
   });
+}
+
+/**
+ * One sockbench run against the server of process `pid`, with that server's CPU time per unit of work (µs per
+ * request, or per connection with `reconnect`); the warm-up's work counts, as its CPU does.
+ */
+export async function sockbenchWithCpu(tools: CTools, pid: number | undefined, r: SockbenchRun): Promise<{ result: SockbenchResult; cpuUs: number | undefined }> {
+  const cpu0 = cpuSeconds(pid);
+  const result = await runSockbench(tools, r);
+  const cpu1 = cpuSeconds(pid);
+  const work = r.reconnect === true ? result.connects : result.requests + result.warmup_requests;
+  const cpuUs = cpu0 !== undefined && cpu1 !== undefined && work > 0 ? ((cpu1 - cpu0) * 1e6) / work : undefined;
+  return { result, cpuUs };
 }

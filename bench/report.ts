@@ -35,6 +35,13 @@ export function figuresOf(
   return { label, rps: rate, p50: h.percentile(50), p99: h.percentile(99), max: h.maxMs, errors, sample, cpuUs };
 }
 
+/** A run's line as the bench prints it while measuring: rate, latency, errors and, when known, server CPU. */
+export function runLine(f: Figures, unit = 'req/s'): string {
+  const per = unit === 'req/s' ? 'req' : 'conn';
+  const cpu = f.cpuUs === undefined ? '' : `  cpu ${f.cpuUs.toFixed(1)} µs/${per}`;
+  return `  ${f.label.padEnd(40)} ${formatRate(f.rps).padStart(9)} ${unit}  p50 ${formatMs(f.p50)}  p99 ${formatMs(f.p99)}  max ${formatMs(f.max)} ms  errors ${f.errors}${cpu}`;
+}
+
 export function formatRate(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }

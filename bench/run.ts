@@ -12,9 +12,12 @@
  *   BENCH_QUICK=1    a smoke run of about 30 s (0.8 s per run, 1 round, one shared baseline run for the modules)
  *   BENCH_KEYS=N     entries in the map (default 100000)
  *   BENCH_C_DIR=DIR  also run the C reference section (bench/c-reference.ts) with the sockbench and refsmapd
- *                    built in DIR; off by default: the Node baseline is the reference the targets use
+ *                    built in DIR; off by default: the Node baseline is the reference the targets use. The
+ *                    sockmap backend row takes sockbench from DIR too, or else builds it from the shared kit
+ *                    (../shared/tools/sockbench) into the work directory when it can (bench/backends.ts)
  *   BENCH_BACKENDS=LIST  with the backends section: only these rows (redis, sockmap, ldap; default all)
- *   BENCH_ONLY=LIST  only these sections, comma-separated: main, modules, backends, churn (default all; the
+ *   BENCH_ONLY=LIST  only these sections, comma-separated: main, modules, backends, churn, c (the C reference
+ *                    section, which also needs BENCH_C_DIR) (default all; the
  *                    targets summary needs all, so a partial run prints only the cache and backend targets it measured)
  */
 import { readFileSync } from 'node:fs';
@@ -23,7 +26,7 @@ import path from 'node:path';
 import * as F from './fixtures.js';
 import { backendRuns, backendTargets } from './backends.js';
 import { cReferenceRuns, cTargets } from './c-reference.js';
-import { findCTools } from './c-tools.js';
+import { buildCTools, findCTools, type CTools } from './c-tools.js';
 import { runJob, startBaseline, startSmapd, type RunningServer } from './processes.js';
 import * as Rp from './report.js';
 import { runCachePairs, type PairResult } from './cache-pairs.js';
@@ -35,7 +38,7 @@ const SECONDS = positive(process.env.BENCH_SECONDS) ?? (QUICK ? 0.8 : 5);
 const ROUNDS = Math.round(positive(process.env.BENCH_ROUNDS) ?? (QUICK ? 1 : 5));
 const WARMUP = QUICK ? 0.2 : 1;
 const KEYS = Math.round(positive(process.env.BENCH_KEYS) ?? 100_000);
-const SECTIONS = ['main', 'modules', 'backends', 'churn'] as const;
+const SECTIONS = ['main', 'modules', 'backends', 'churn', 'c'] as const;
 const ONLY = onlySections(process.env.BENCH_ONLY);
 const CHURN_RATE = 1000;
 const CHURN_TOTAL = Math.max(1000, Math.round(CHURN_RATE * SECONDS));
@@ -204,7 +207,7 @@ async function directPg(keysFile: string): Promise<Rp.Outcome> {
   });
   if (r.kind !== 'load') return { label: BARE_PG, skipped: r.kind === 'failed' ? r.error : 'no figures' };
   const f = Rp.figuresOf(BARE_PG, r.result.rps, r.result.latency, r.result.errors, r.result.sample, undefined);
-  say(`  ${BARE_PG.padEnd(40)} ${Rp.formatRate(f.rps).padStart(9)} req/s  p50 ${Rp.formatMs(f.p50)}  p99 ${Rp.formatMs(f.p99)}  max ${Rp.formatMs(f.max)} ms  errors ${f.errors}`);
+  say(Rp.runLine(f));
   return f;
 }
 
@@ -224,7 +227,7 @@ async function directMysql(keysFile: string): Promise<Rp.Outcome> {
   });
   if (r.kind !== 'load') return { label: BARE_MYSQL, skipped: r.kind === 'failed' ? r.error : 'no figures' };
   const f = Rp.figuresOf(BARE_MYSQL, r.result.rps, r.result.latency, r.result.errors, r.result.sample, undefined);
-  say(`  ${BARE_MYSQL.padEnd(40)} ${Rp.formatRate(f.rps).padStart(9)} req/s  p50 ${Rp.formatMs(f.p50)}  p99 ${Rp.formatMs(f.p99)}  max ${Rp.formatMs(f.max)} ms  errors ${f.errors}`);
+  say(Rp.runLine(f));
   return f;
 }
 
@@ -361,6 +364,22 @@ async function churnRuns(cx: Context, baseline: RunningServer): Promise<{ base: 
   return { base, smapd };
 }
 
+/** Where the shared kit keeps the C tools' sources, beside this repository. */
+const SOCKBENCH_SRC = path.resolve(dist, '..', '..', 'shared', 'tools', 'sockbench');
+
+/**
+ * The C tools for the sockmap backend row: those BENCH_C_DIR names, or else built from the shared kit's
+ * sources into the work directory when they are there and make can build them; undefined (and a line saying
+ * why) when neither, and the row is driven by the Node load generator alone.
+ */
+function cToolsForBackends(workDir: string): CTools | undefined {
+  const dir = process.env.BENCH_C_DIR;
+  const tools = dir !== undefined && dir !== '' ? findCTools(dir) : buildCTools(SOCKBENCH_SRC, path.join(workDir, 'c-tools'));
+  if (typeof tools !== 'string') return tools;
+  say(`note: the sockmap row uses the Node load generator only: ${tools}`);
+  return undefined;
+}
+
 /** The C reference section, when BENCH_C_DIR says where the C tools were built; its targets, if it ran. */
 async function cReferenceSection(cx: Context): Promise<Rp.Target[]> {
   const dir = process.env.BENCH_C_DIR;
@@ -472,12 +491,12 @@ async function main(): Promise<number> {
       const mods = ONLY.has('modules') ? await moduleRuns(cx, baseline) : undefined;
       const backends = ONLY.has('backends')
         ? await backendRuns(
-            { suite, dist, entries, keysFile, workDir, load: AT_16, seconds: SECONDS, warmup: WARMUP, rounds: ROUNDS, say, smapd: (n, m, d) => cx.smapd(n, m, d) },
+            { suite, dist, entries, keysFile, workDir, load: AT_16, seconds: SECONDS, warmup: WARMUP, rounds: ROUNDS, say, smapd: (n, m, d) => cx.smapd(n, m, d), cTools: cToolsForBackends(workDir) },
             baseline,
           )
         : [];
       const churn = ONLY.has('churn') ? await churnRuns(cx, baseline) : undefined;
-      const cRef = await cReferenceSection(cx);
+      const cRef = ONLY.has('c') ? await cReferenceSection(cx) : [];
       if (mainFigures !== undefined && mods !== undefined && churn !== undefined) summary(mainFigures, mods, churn, [...backendTargets(backends), ...cRef]);
       else if (mods !== undefined || backends.length > 0 || cRef.length > 0) {
         // A partial run judges what it measured: the cache rows need only the modules section.

@@ -7,7 +7,7 @@ import { cpuSeconds } from './cpu.js';
 import type { Entry } from './fixtures.js';
 import { MAP_NAME } from './fixtures.js';
 import { probe, runJob, type RunningServer } from './processes.js';
-import { figuresOf, formatMs, formatRate, isFigures, type Figures, type Outcome } from './report.js';
+import { figuresOf, isFigures, runLine, type Figures, type Outcome } from './report.js';
 
 export interface Load {
   readonly conns: number;
@@ -126,11 +126,7 @@ export class Suite {
   }
 
   private report(f: Figures, unit = 'req/s'): void {
-    const per = unit === 'req/s' ? 'req' : 'conn';
-    const cpu = f.cpuUs === undefined ? '' : `  cpu ${f.cpuUs.toFixed(1)} µs/${per}`;
-    this.settings.say(
-      `  ${f.label.padEnd(40)} ${formatRate(f.rps).padStart(9)} ${unit}  p50 ${formatMs(f.p50)}  p99 ${formatMs(f.p99)}  max ${formatMs(f.max)} ms  errors ${f.errors}${cpu}`,
-    );
+    this.settings.say(runLine(f, unit));
     if (f.errors > 0 && f.sample !== undefined) this.settings.say(`    first error: ${f.sample}`);
   }
 }
