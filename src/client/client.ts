@@ -10,10 +10,9 @@ import { ProtocolError, RequestTooLargeError } from '../errors.js';
 import { encodeNetstring, encodeNetstringBuffer, NetstringDecoder } from '../protocol/netstring.js';
 import { REPLY_SIZE_CEILING } from '../protocol/reply.js';
 import { decodeBytes, hasRawBytes, netstringOfBytes } from '../protocol/bytes.js';
+import { sharedReadBuffer } from '../protocol/read-buffer.js';
 import { Fifo } from './fifo.js';
-import { sharedReadBuffer, tell, tellError, type ReplyHandler } from './replies.js';
-
-export type { ReplyHandler } from './replies.js';
+import { tell, tellError, type ReplyHandler } from './replies.js';
 import {
   ConnectError,
   ConnectionClosedError,
@@ -24,13 +23,14 @@ import {
   ReplyTooLargeError,
 } from './errors.js';
 
-/** Postfix's read timeout, so a client never gives up before the MTAs would. */
+export type { ReplyHandler } from './replies.js';
 
 /** A request as a netstring; text holding 8-bit bytes (bytes.ts) is sent as those bytes. */
 function requestFrame(payload: string): string | Buffer {
   return hasRawBytes(payload) ? netstringOfBytes(payload) : encodeNetstring(payload);
 }
 
+/** Postfix's read timeout, so a client never gives up before the MTAs would. */
 export const DEFAULT_TIMEOUT_MS = 100_000;
 
 /** Sendmail's reply limit, the largest of the real clients. */
@@ -58,7 +58,6 @@ interface Pending {
   /** Date.now() value after which the request has timed out; -1 until its write is made (see `send`). */
   deadline: number;
 }
-
 
 /** Parse a server URL for connecting; port 0 is fine for a listener but not for a client. */
 export function parseServerUrl(url: string): ListenUrl {

@@ -1,6 +1,6 @@
 /**
- * How replies reach their caller: the buffer the client connections read them into, and the handlers that
- * are told them (`SmapClient.send`; `query` makes one from its promise).
+ * How replies reach their caller: the handlers that are told them (`SmapClient.send`; `query` makes one from
+ * its promise).
  */
 
 /**
@@ -15,7 +15,8 @@ export interface ReplyHandler {
   reject(err: Error): void;
 }
 
-function rethrowLater(err: unknown): void {
+/** Throw `err` again from a microtask: an uncaught error, away from the code that was calling out. */
+export function rethrowLater(err: unknown): void {
   queueMicrotask(() => {
     throw err;
   });
@@ -35,16 +36,4 @@ export function tellError(handler: ReplyHandler, err: Error): void {
   } catch (e) {
     rethrowLater(e);
   }
-}
-
-const READ_BUFFER_SIZE = 64 * 1024;
-let readBuffer: Buffer | undefined;
-
-/**
- * The buffer every client connection of the process reads into (net's documented `onread` option): a reply
- * read makes no Buffer and passes no stream machinery. One serves all because each read is decoded to the
- * end (strings out, a partial frame copied by the decoder) before the event loop makes the next read.
- */
-export function sharedReadBuffer(): Buffer {
-  return (readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_SIZE));
 }

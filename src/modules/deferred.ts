@@ -11,17 +11,13 @@
  * again from a microtask (an uncaught error, blamed on the module as any error escaping its callbacks).
  */
 
+import { rethrowLater } from '../client/replies.js';
+
 type Listener<T> = { onValue(value: T): void; onError(err: unknown): void };
 
 const PENDING = 0;
 const FULFILLED = 1;
 const REJECTED = 2;
-
-function rethrowLater(err: unknown): void {
-  queueMicrotask(() => {
-    throw err;
-  });
-}
 
 export class Deferred<T> implements PromiseLike<T> {
   private state: typeof PENDING | typeof FULFILLED | typeof REJECTED = PENDING;

@@ -103,11 +103,11 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
       // client never waits open + query.
       const openStarted = Date.now();
       return this.openThen(
-        () => this.runQuery(map, key, conn, this.timeoutMs - (Date.now() - openStarted), started),
+        () => this.runQuery(map, key, conn, this.timeoutMs - (Date.now() - openStarted), started, lookupClock.start()),
         () => this.timed(started, UNAVAILABLE),
       );
     }
-    return this.runQuery(map, key, conn, this.timeoutMs, started);
+    return this.runQuery(map, key, conn, this.timeoutMs, started, started);
   }
 
   /** Every answer to a lookup passes here once, when it is given: its time goes into the histogram. */
@@ -196,7 +196,8 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
    * Ask the module; an async answer is waited for at most `ms` (what is left of the request's timeout). The
    * answer, whatever it is, is timed from `started`.
    */
-  private runQuery(map: string, key: string, conn: ConnInfo, ms: number, started: number): Reply | Deferred<Reply> {
+  /** The lookup's latency counts from `started`; its deadline is `ms` after `from` (after an open: now). */
+  private runQuery(map: string, key: string, conn: ConnInfo, ms: number, started: number, from: number): Reply | Deferred<Reply> {
     let r: Reply | PromiseLike<Reply>;
     const prev = enterScope(this.scope);
     try {
@@ -210,9 +211,9 @@ export class DatabaseHandleImpl<Db = unknown> implements DatabaseHandle {
     if (!isThenable(r)) return this.timed(started, this.badAnswer('query', r));
     // The answer goes to the connection through a Deferred too: no promise of smapd's own per lookup.
     const answer = new Deferred<Reply>();
-    // Counted from the start of the read that brought the request (lookupClock.start(): no clock reading
-    // within a read), as the lookup's latency is; outside a read, from now.
-    const d = this.timeoutMs > 0 ? this.deadlines.add(ms, () => answer.resolve(this.timed(started, this.timedOut())), lookupClock.start()) : null;
+    // Without an open, `from` is the start of the read that brought the request (lookupClock.start(): no
+    // clock reading within a read), as for the lookup's latency; outside a read, when the query began.
+    const d = this.timeoutMs > 0 ? this.deadlines.add(ms, () => answer.resolve(this.timed(started, this.timedOut())), from) : null;
     const onReply = (reply: unknown): void => {
       if (d === null || this.deadlines.remove(d)) this.give(answer, this.timed(started, this.answered(map, key, conn, reply)));
     };

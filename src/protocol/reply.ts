@@ -134,10 +134,8 @@ export function parseReply(text: string): Reply {
 export function relay(payload: string): Reply | undefined {
   // The usual case, a status word and its space, in a few character comparisons.
   if (isReply(payload)) return clean(payload) as Reply;
-  const sp = payload.indexOf(' ');
-  const word = sp < 0 ? payload : payload.slice(0, sp);
-  if (!(REPLY_STATUSES as readonly string[]).includes(word)) return undefined;
-  return sp < 0 ? ((word + ' ') as Reply) : (clean(payload) as Reply);
+  // Any known status word followed by a space passed isReply, so what is left is a bare word or no status.
+  return (REPLY_STATUSES as readonly string[]).includes(payload) ? ((payload + ' ') as Reply) : undefined;
 }
 
 /** The formatter as one object, handed to modules in their context. */

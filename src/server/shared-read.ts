@@ -17,6 +17,7 @@
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { sharedReadBuffer } from '../protocol/read-buffer.js';
 
 /** Takes the bytes `chunk[0, length)`; they are valid only during the call. */
 export type ChunkHandler = (chunk: Buffer, length: number) => void;
@@ -39,11 +40,6 @@ interface NativeStreamHandle {
 }
 
 type SocketInternals = net.Socket & { _handle: NativeStreamHandle | null };
-
-/** Large enough for a burst of pipelined requests in one read; a longer frame spans reads, as on any socket. */
-export const SHARED_READ_BUFFER_SIZE = 64 * 1024;
-
-let shared: Buffer | undefined;
 
 const nothing: ChunkHandler = () => undefined;
 
@@ -85,7 +81,6 @@ export function shareReads(raw: net.Socket): SharedReadSocket | string {
  * (shareReads; and the listeners, which make no other socket for an accepted connection: direct-accept.ts).
  */
 export function readIntoSharedBuffer(handle: object, allowHalfOpen: boolean): SharedReadSocket {
-  shared ??= Buffer.allocUnsafe(SHARED_READ_BUFFER_SIZE);
   const sink: ChunkSink = { handler: nothing };
   const options = {
     handle,
@@ -93,7 +88,7 @@ export function readIntoSharedBuffer(handle: object, allowHalfOpen: boolean): Sh
     readable: true,
     writable: true,
     onread: {
-      buffer: shared,
+      buffer: sharedReadBuffer(),
       callback: (length: number, buf: Uint8Array): boolean => {
         sink.handler(buf as Buffer, length);
         return true;

@@ -4,7 +4,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { SHARED_READ_BUFFER_SIZE, shareReads, type SharedReadSocket } from '../../src/server/shared-read.js';
+import { SHARED_READ_BUFFER_SIZE } from '../../src/protocol/read-buffer.js';
+import { shareReads, type SharedReadSocket } from '../../src/server/shared-read.js';
 
 const servers: net.Server[] = [];
 
