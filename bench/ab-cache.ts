@@ -15,7 +15,7 @@
 import path from 'node:path';
 import * as F from './fixtures.js';
 import { startSmapd } from './processes.js';
-import { isFigures } from './report.js';
+import { isFigures, medianOf } from './report.js';
 import { Suite } from './suite.js';
 
 const here = path.resolve(import.meta.dirname, '..');
@@ -40,12 +40,21 @@ interface Row {
   readonly zipf?: number;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
+const median = (xs: readonly number[]): number => medianOf(xs) ?? NaN;
 
-async function main(): Promise<void> {
+/** Round by round, the ratio of `xs` to `base`; only the rounds where both were measured. */
+function pairedRatios(xs: ReadonlyArray<number | undefined>, base: ReadonlyArray<number | undefined>): number[] {
+  const out: number[] = [];
+  xs.forEach((x, i) => {
+    const b = base[i];
+    if (x !== undefined && b !== undefined && b > 0) out.push(x / b);
+  });
+  return out;
+}
+
+const measured = (xs: ReadonlyArray<number | undefined>): number[] => xs.filter((x): x is number => x !== undefined);
+
+async function main(): Promise<number> {
   const workDir = F.makeWorkDir();
   try {
     const entries = F.makeEntries(KEYS);
@@ -58,12 +67,13 @@ async function main(): Promise<void> {
     const cached = `${plain} begin\n  cache ttl=60s negative-ttl=60s size=${Math.round(KEYS / 5)}\nend`;
     const all: Record<string, Row> = { full: { name: 'full' }, hot: { name: 'hot', keysFile: hotFile }, zipf: { name: 'zipf', zipf: ZIPF } };
     const rows = rowNames.map((n) => all[n] ?? { name: n });
-    // cpu µs/request and req/s per (row, build or 'none'), one value per round.
-    const cpu = new Map<string, number[]>();
-    const rate = new Map<string, number[]>();
-    const note = (key: string, cpuUs: number | undefined, rps: number) => {
-      if (cpuUs !== undefined) (cpu.get(key) ?? cpu.set(key, []).get(key)!).push(cpuUs);
-      (rate.get(key) ?? rate.set(key, []).get(key)!).push(rps);
+    // cpu µs/request and req/s per (row, build or 'none'), at the round's index (undefined: not measured), so
+    // that a run that failed pairs no other round's runs with each other.
+    const cpu = new Map<string, Array<number | undefined>>();
+    const rate = new Map<string, Array<number | undefined>>();
+    const note = (key: string, round: number, cpuUs: number | undefined, rps: number) => {
+      (cpu.get(key) ?? cpu.set(key, []).get(key)!)[round - 1] = cpuUs;
+      (rate.get(key) ?? rate.set(key, []).get(key)!)[round - 1] = rps;
     };
     for (let r = 1; r <= ROUNDS; r++) {
       for (const row of rows) {
@@ -75,7 +85,7 @@ async function main(): Promise<void> {
           if (typeof server === 'string') continue;
           const o = await suite.load(server, label, { conns: 16, depth: 1 }, row.keysFile, row.zipf);
           await suite.stop(label, server);
-          if (isFigures(o)) note(`${row.name} ${side.tag}`, o.cpuUs, o.rps);
+          if (isFigures(o)) note(`${row.name} ${side.tag}`, r, o.cpuUs, o.rps);
         }
       }
     }
@@ -85,25 +95,25 @@ async function main(): Promise<void> {
       for (const tag of ['none', ...builds.map((b) => b.name)]) {
         const key = `${row.name} ${tag}`;
         const rr = rate.get(key) ?? [];
-        const base = rate.get(`${row.name} none`) ?? [];
-        const paired = rr.map((x, i) => x / (base[i] ?? NaN));
         const cc = cpu.get(key) ?? [];
-        const baseCpu = cpu.get(`${row.name} none`) ?? [];
-        const cpuPaired = cc.map((x, i) => x / (baseCpu[i] ?? NaN));
+        const paired = pairedRatios(rr, rate.get(`${row.name} none`) ?? []);
+        const cpuPaired = pairedRatios(cc, cpu.get(`${row.name} none`) ?? []);
         say(
-          `${row.name.padEnd(5)} ${tag.padEnd(5)} ${median(cc).toFixed(2).padStart(19)}   ${Math.round(median(rr)).toString().padStart(14)}   ${median(paired).toFixed(2).padStart(11)}x   ${median(cpuPaired).toFixed(2).padStart(10)}x`,
+          `${row.name.padEnd(5)} ${tag.padEnd(5)} ${median(measured(cc)).toFixed(2).padStart(19)}   ${Math.round(median(measured(rr))).toString().padStart(14)}   ${median(paired).toFixed(2).padStart(11)}x   ${median(cpuPaired).toFixed(2).padStart(10)}x`,
         );
       }
     }
+    for (const f of suite.failures) say(`failed: ${f}`);
+    return suite.failures.length === 0 ? 0 : 1;
   } finally {
     F.removeWorkDir(workDir);
   }
 }
 
 main().then(
-  () => process.exit(0),
+  (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`ab-cache: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(`ab-cache: crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(70);
   },
 );

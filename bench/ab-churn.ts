@@ -11,23 +11,19 @@
  *   AB_ROUNDS=N      rounds (default 5)
  *   AB_CONNS=N       connections at a time (default 16)
  */
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { findCTools, runSockbench } from './c-tools.js';
 import { cpuSeconds } from './cpu.js';
 import * as F from './fixtures.js';
 import { MAP_NAME } from './fixtures.js';
 import { probe, startBaseline, startSmapd, type RunningServer } from './processes.js';
+import { medianOf } from './report.js';
 
 const here = path.resolve(import.meta.dirname, '..');
 const num = (v: string | undefined, d: number) => (v !== undefined && Number(v) > 0 ? Number(v) : d);
 const say = (line: string) => process.stdout.write(line + '\n');
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
+const median = (xs: readonly number[]): number => medianOf(xs) ?? NaN;
 
 async function main(): Promise<number> {
   const other = process.argv[2];
@@ -44,8 +40,7 @@ async function main(): Promise<number> {
   try {
     const entries = F.makeEntries(10_000);
     const mapFile = F.writeTextMap(workDir, entries);
-    const keysFile = path.join(workDir, 'keys.txt');
-    writeFileSync(keysFile, entries.map((e) => `${e.key}\n`).join(''));
+    const keysFile = F.writeKeysFile(workDir, entries);
     const conf = F.writeConfig(workDir, 'ab', 'file', `file=${mapFile}`);
     const dists = [path.resolve(other), here];
     for (const [i, d] of dists.entries()) servers.push(await startSmapd(d, i === 0 ? 'A smapd (other)' : 'B smapd (this)', conf));

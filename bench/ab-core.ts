@@ -15,12 +15,12 @@
  *   AB_SECONDS=N     measured seconds per run (default 3), after a 1 s warm-up
  *   BENCH_KEYS=N     entries in the map (default 100000)
  */
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { findCTools, runSockbench, startRefsmapd, type CTools } from './c-tools.js';
 import { cpuSeconds } from './cpu.js';
 import * as F from './fixtures.js';
 import { startSmapd, type RunningServer } from './processes.js';
+import { medianOf } from './report.js';
 
 const here = path.resolve(import.meta.dirname, '..');
 const num = (v: string | undefined, d: number) => (v !== undefined && Number(v) > 0 ? Number(v) : d);
@@ -42,12 +42,6 @@ function parseShapes(text: string): Shape[] {
     if (m === null) throw new Error(`AB_SHAPES: '${s}' is not CONNSxDEPTH`);
     return { conns: Number(m[1]), depth: Number(m[2]) };
   });
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** One run: a fresh server of build `dist`, loaded for `seconds`; µs of server CPU per reply. */
@@ -83,8 +77,7 @@ async function main(): Promise<number> {
   try {
     const entries = F.makeEntries(Math.round(num(process.env.BENCH_KEYS, 100_000)));
     const mapFile = F.writeTextMap(workDir, entries);
-    const keysFile = path.join(workDir, 'keys.txt');
-    writeFileSync(keysFile, entries.map((e) => `${e.key}\n`).join(''));
+    const keysFile = F.writeKeysFile(workDir, entries);
     const moduleName = process.env.AB_MODULE ?? 'file';
     let upstream: RunningServer | undefined;
     let conf: string;
@@ -119,8 +112,8 @@ async function compare(tools: CTools, builds: readonly Build[], conf: string, ke
       for (const i of order) got[i]!.push(await cpuPerRequest(tools, builds[i]!.dist, conf, keysFile, shape, seconds));
       say(`  ${shape.conns}x${shape.depth} round ${round + 1}: A ${got[0]!.at(-1)!.toFixed(2)}  B ${got[1]!.at(-1)!.toFixed(2)}`);
     }
-    const a = median(got[0]!);
-    const b = median(got[1]!);
+    const a = medianOf(got[0]!) ?? NaN;
+    const b = medianOf(got[1]!) ?? NaN;
     say(`${shape.conns}x${shape.depth}: median A ${a.toFixed(2)} µs, B ${b.toFixed(2)} µs, B/A ${(b / a).toFixed(3)}`);
   }
 }

@@ -12,12 +12,10 @@
  *   ldap    — smapd+ldap against one ldapts client making the same searches, both on a private slapd
  *             (bench/slapd.ts) loaded with LDAP_KEYS of the entries around the one the start check asks.
  */
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { Redis } from 'ioredis';
 import { sockbenchWithCpu, type CTools } from './c-tools.js';
 import type { Entry } from './fixtures.js';
-import { hasModule, MAP_NAME, writeTextMap } from './fixtures.js';
+import { hasModule, MAP_NAME, writeKeysFile, writeTextMap } from './fixtures.js';
 import { READER_DN, READER_PW, Slapd, slapdUnavailable, SUFFIX } from './slapd.js';
 import { runJob, type RunningServer } from './processes.js';
 import * as Rp from './report.js';
@@ -51,8 +49,8 @@ export interface BackendContext {
   readonly say: (line?: string) => void;
   /** The work directory, for the ldap row's and the C load generator's keys files. */
   readonly workDir: string;
-  /** The C tools, when there are any: the sockmap row is then judged on the C load generator's pair. */
-  readonly cTools?: CTools;
+  /** The C tools, when there are any (asked only when the sockmap row runs): that row is then judged on the C load generator's pair. */
+  readonly cTools: () => CTools | undefined;
   smapd(name: string, module: string, database: string): () => Promise<RunningServer>;
 }
 
@@ -87,6 +85,20 @@ async function dropRedis(entries: readonly Entry[]): Promise<void> {
   }
 }
 
+/** A row that was not measured, and why. */
+function skipRow(cx: BackendContext, label: string, bareLabel: string, why: string, judged = true): BackendRow {
+  return { label, bareLabel, inFlight: cx.load.conns * cx.load.depth, bare: { label: bareLabel, skipped: why }, smapd: { label, skipped: why }, judged };
+}
+
+interface PairOptions {
+  /** The keys smapd's row asks (default: all); with the default `smapd` run only. */
+  readonly keysFile?: string;
+  /** One run against smapd (default: the Node load generator, `cx.load`). */
+  readonly smapd?: (server: RunningServer, tag: string) => Promise<Rp.Outcome>;
+  /** False: printed for comparison, not held to the target (default true). */
+  readonly judged?: boolean;
+}
+
 /** `rounds` pairs of (bare, smapd) runs; the pair with the median ratio is kept. */
 async function paired(
   cx: BackendContext,
@@ -94,12 +106,12 @@ async function paired(
   bareLabel: string,
   server: RunningServer | string,
   bare: (tag: string) => Promise<Rp.Outcome>,
-  keysFile?: string,
-  smapd: (server: RunningServer, tag: string) => Promise<Rp.Outcome> = (s, tag) => cx.suite.load(s, `${label}${tag}`, cx.load, keysFile),
-  judged = true,
+  opts: PairOptions = {},
 ): Promise<BackendRow> {
+  const judged = opts.judged ?? true;
+  const smapd = opts.smapd ?? ((s, tag) => cx.suite.load(s, `${label}${tag}`, cx.load, opts.keysFile));
   const inFlight = cx.load.conns * cx.load.depth;
-  if (typeof server === 'string') return { label, bareLabel, inFlight, bare: { label: bareLabel, skipped: server }, smapd: { label, skipped: server }, judged };
+  if (typeof server === 'string') return skipRow(cx, label, bareLabel, server, judged);
   const runs: Array<{ bare: Rp.Outcome; smapd: Rp.Outcome }> = [];
   for (let r = 1; r <= cx.rounds; r++) {
     const tag = cx.rounds > 1 ? ` #${r}` : '';
@@ -115,7 +127,7 @@ async function paired(
 async function redisRow(cx: BackendContext): Promise<BackendRow> {
   const label = 'smapd+redis';
   const bareLabel = 'bare ioredis client';
-  const skip = (why: string): BackendRow => ({ label, bareLabel, inFlight: cx.load.conns * cx.load.depth, bare: { label: bareLabel, skipped: why }, smapd: { label, skipped: why }, judged: true });
+  const skip = (why: string): BackendRow => skipRow(cx, label, bareLabel, why);
   if (!hasModule(cx.dist, 'redis')) return skip('module redis is not in this build');
   const down = await fillRedis(cx.entries);
   if (down !== undefined) return skip(down);
@@ -167,26 +179,21 @@ async function sockmapRows(cx: BackendContext, upstream: RunningServer): Promise
   const bareLabel = 'bare client to the upstream';
   const start = () => cx.suite.start(label, cx.smapd('sockmap', 'sockmap', `url=inet://127.0.0.1:${upstream.port}`));
   if (!hasModule(cx.dist, 'sockmap')) {
-    const why = 'module sockmap is not in this build';
-    return [{ label, bareLabel, inFlight: cx.load.conns * cx.load.depth, bare: { label: bareLabel, skipped: why }, smapd: { label, skipped: why }, judged: true }];
+    return [skipRow(cx, label, bareLabel, 'module sockmap is not in this build')];
   }
   const rows: BackendRow[] = [];
-  const tools = cx.cTools;
+  const tools = cx.cTools();
   if (tools !== undefined) {
-    // sockbench takes the whole line as the key: a file of keys alone.
-    const keysFile = path.join(cx.workDir, 'sockmap-c-keys.txt');
-    writeFileSync(keysFile, cx.entries.map((e) => `${e.key}\n`).join(''));
+    const keysFile = writeKeysFile(cx.workDir, cx.entries, 'sockmap-c-keys.txt');
     const cLabel = `${label}, C load generator`;
     const cBare = `${bareLabel}, C load generator`;
-    rows.push(
-      await paired(cx, cLabel, cBare, await start(), (tag) => cLoad(cx, tools, upstream, `${cBare}${tag}`, keysFile), undefined, (s, tag) =>
-        cLoad(cx, tools, s, `${cLabel}${tag}`, keysFile),
-      ),
-    );
+    const bare = (tag: string) => cLoad(cx, tools, upstream, `${cBare}${tag}`, keysFile);
+    rows.push(await paired(cx, cLabel, cBare, await start(), bare, { smapd: (s, tag) => cLoad(cx, tools, s, `${cLabel}${tag}`, keysFile) }));
   }
   const nodeLabel = tools === undefined ? label : `${label}, Node load generator`;
   const nodeBare = tools === undefined ? bareLabel : `${bareLabel}, Node load generator`;
-  rows.push(await paired(cx, nodeLabel, nodeBare, await start(), (tag) => cx.suite.load(upstream, `${nodeBare}${tag}`, cx.load), undefined, undefined, tools === undefined));
+  const bare = (tag: string) => cx.suite.load(upstream, `${nodeBare}${tag}`, cx.load);
+  rows.push(await paired(cx, nodeLabel, nodeBare, await start(), bare, { judged: tools === undefined }));
   return rows;
 }
 
@@ -209,7 +216,7 @@ async function ldapRow(cx: BackendContext): Promise<BackendRow> {
   const label = 'smapd+ldap';
   const bareLabel = 'bare ldapts client';
   const inFlight = cx.load.conns * cx.load.depth;
-  const skip = (why: string): BackendRow => ({ label, bareLabel, inFlight, bare: { label: bareLabel, skipped: why }, smapd: { label, skipped: why }, judged: true });
+  const skip = (why: string): BackendRow => skipRow(cx, label, bareLabel, why);
   if (!hasModule(cx.dist, 'ldap')) return skip('module ldap is not in this build');
   const missing = slapdUnavailable();
   if (missing !== null) return skip(missing);
@@ -255,7 +262,7 @@ async function ldapRow(cx: BackendContext): Promise<BackendRow> {
         cx.say(Rp.runLine(f));
         return f;
       },
-      keysFile,
+      { keysFile },
     );
   } catch (err) {
     return skip(`private slapd failed: ${(err as Error).message.split('\n')[0]}`);

@@ -9,10 +9,8 @@
  * (`sockbench --reconnect`: connect, one request, close, 16 at a time), where the figures are new
  * connections per second and server CPU per connection.
  */
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { sockbenchWithCpu, startRefsmapd, type CTools } from './c-tools.js';
-import { MAP_NAME, type Entry } from './fixtures.js';
+import { MAP_NAME, writeKeysFile, type Entry } from './fixtures.js';
 import { probe, type RunningServer } from './processes.js';
 import * as Rp from './report.js';
 
@@ -78,22 +76,13 @@ async function measure(cx: CSectionContext, server: RunningServer, keysFile: str
   }
 }
 
-function medianOf(xs: readonly number[]): number | undefined {
-  if (xs.length === 0) return undefined;
-  const s = [...xs].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1]! + s[m]!) / 2;
-}
-
 const x = (r: number | undefined) => (r === undefined ? '-' : `${r.toFixed(2)}x`);
 
 /** Run the section and print its table; servers that do not start make the section say so and return. */
 export async function cReferenceRuns(cx: CSectionContext): Promise<CSectionResult> {
   const say = cx.say;
   say(`== C reference (sockbench load generator): smapd+file against refsmapd (C, epoll, one thread) and the Node baseline ==`);
-  // sockbench takes the whole line as the key: a file of keys alone.
-  const keysFile = path.join(cx.workDir, 'c-keys.txt');
-  writeFileSync(keysFile, cx.entries.map((e) => `${e.key}\n`).join(''));
+  const keysFile = writeKeysFile(cx.workDir, cx.entries, 'c-keys.txt');
   const servers: RunningServer[] = [];
   try {
     servers.push(await startRefsmapd(cx.tools, cx.mapFile), await cx.startBaseline(), await cx.startSmapd());
@@ -137,7 +126,7 @@ export async function cReferenceRuns(cx: CSectionContext): Promise<CSectionResul
       const pb = pick(b);
       if (pa !== undefined && pb !== undefined && pb > 0) out.push(pa / pb);
     }
-    return medianOf(out);
+    return Rp.medianOf(out);
   };
   const rows = C_LOADS.map((load, li) => ({
     load,
@@ -147,7 +136,7 @@ export async function cReferenceRuns(cx: CSectionContext): Promise<CSectionResul
     cpuVsNode: ratios(li, 1, (f) => f.cpuUs),
   }));
   const medianFig = (li: number, si: number, pick: (f: CFigures) => number | undefined) =>
-    medianOf(runs[li]![si]!.flatMap((f) => (typeof f === 'string' ? [] : [pick(f)].filter((v): v is number => v !== undefined))));
+    Rp.medianOf(runs[li]![si]!.flatMap((f) => (typeof f === 'string' ? [] : [pick(f)].filter((v): v is number => v !== undefined))));
   const rate = (v: number | undefined) => (v === undefined ? '-' : Rp.formatRate(v));
   const cpu = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(1));
   say();

@@ -44,6 +44,18 @@ export function buildCTools(srcDir: string, outDir: string): CTools | string {
   return findCTools(outDir);
 }
 
+/** Where the shared kit keeps the tools' sources, beside this repository (from dist/bench). */
+const SOCKBENCH_SRC = path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'tools', 'sockbench');
+
+/**
+ * The tools in the directory BENCH_C_DIR names, or else built from the shared kit's sources into
+ * `workDir/c-tools`; or why neither could be had.
+ */
+export function cToolsFromEnv(workDir: string): CTools | string {
+  const dir = process.env.BENCH_C_DIR;
+  return dir !== undefined && dir !== '' ? findCTools(dir) : buildCTools(SOCKBENCH_SRC, path.join(workDir, 'c-tools'));
+}
+
 /** `refsmapd -p 0 -f MAPFILE` on loopback; ready once it has printed its port and then `ready`. */
 export function startRefsmapd(tools: CTools, mapFile: string): Promise<RunningServer> {
   const child = spawn(tools.refsmapd, ['-a', '127.0.0.1', '-p', '0', '-f', mapFile], { stdio: ['ignore', 'pipe', 'ignore'] });

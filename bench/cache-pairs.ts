@@ -28,8 +28,6 @@ export interface PairResult {
   readonly cpu: number | undefined;
 }
 
-const median = (xs: number[]): number | undefined => (xs.length === 0 ? undefined : [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]);
-
 export async function runCachePairs(suite: Suite, pairs: readonly CachePair[], at: Load, rounds: number, say: (line?: string) => void): Promise<PairResult[]> {
   say('== the cache against the same database without it, paired in each round ==');
   const out: PairResult[] = [];
@@ -49,7 +47,7 @@ export async function runCachePairs(suite: Suite, pairs: readonly CachePair[], a
     }
     if (typeof cached !== 'string') await suite.stop(`${p.what}: cache`, cached);
     if (typeof none !== 'string') await suite.stop(`${p.what}: no cache`, none);
-    const res = { what: p.what, min: p.min, rate: median(rates), cpu: median(cpus) };
+    const res = { what: p.what, min: p.min, rate: Rp.lowerMedianOf(rates), cpu: Rp.lowerMedianOf(cpus) };
     say(`  ${p.what}: rate ${res.rate?.toFixed(2) ?? '-'}x, cpu ${res.cpu?.toFixed(2) ?? '-'}x of no cache (median of ${rates.length} paired rounds)`);
     out.push(res);
   }

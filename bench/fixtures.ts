@@ -41,6 +41,13 @@ export function writeTextMap(dir: string, entries: readonly Entry[], name = 'map
   return file;
 }
 
+/** The keys alone, one a line: what sockbench reads (it takes the whole line as the key). */
+export function writeKeysFile(dir: string, entries: readonly Entry[], name = 'keys.txt'): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, entries.map((e) => `${e.key}\n`).join(''));
+  return file;
+}
+
 /** The table `smapd-makemap --type sqlite` builds, which the sqlite module queries by default. */
 export function buildSqlite(dir: string, entries: readonly Entry[]): string {
   const file = path.join(dir, 'map.sqlite');

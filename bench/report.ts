@@ -35,6 +35,19 @@ export function figuresOf(
   return { label, rps: rate, p50: h.percentile(50), p99: h.percentile(99), max: h.maxMs, errors, sample, cpuUs };
 }
 
+/** The median of `xs` (the mean of the middle two for an even count); undefined when empty. */
+export function medianOf(xs: readonly number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((p, q) => p - q);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** The lower of the middle two for an even count (always one of the values); undefined when empty. */
+export function lowerMedianOf(xs: readonly number[]): number | undefined {
+  return xs.length === 0 ? undefined : [...xs].sort((p, q) => p - q)[(xs.length - 1) >> 1];
+}
+
 /** A run's line as the bench prints it while measuring: rate, latency, errors and, when known, server CPU. */
 export function runLine(f: Figures, unit = 'req/s'): string {
   const per = unit === 'req/s' ? 'req' : 'conn';

@@ -26,7 +26,7 @@ import path from 'node:path';
 import * as F from './fixtures.js';
 import { backendRuns, backendTargets } from './backends.js';
 import { cReferenceRuns, cTargets } from './c-reference.js';
-import { buildCTools, findCTools, type CTools } from './c-tools.js';
+import { cToolsFromEnv, findCTools, type CTools } from './c-tools.js';
 import { runJob, startBaseline, startSmapd, type RunningServer } from './processes.js';
 import * as Rp from './report.js';
 import { runCachePairs, type PairResult } from './cache-pairs.js';
@@ -55,7 +55,7 @@ const ZIPF = 1;
 const CACHE_ZIPF_ROW = `sqlite + cache, Zipf(${ZIPF}) keys`;
 const IMM_FULL_ROW = `sqlite, immutable + cache size=${CACHE_FULL_SIZE.toLocaleString('en-US')}, all keys (full, evicting)`;
 const IMM_HOT_ROW = `sqlite, immutable + cache, ${HOT_KEYS} hot keys`;
-/** Rounds of the cache rows and of the uncached rows they are judged against (fewer than ROUNDS: six rows). */
+/** Rounds of the cache pairs (cache-pairs.ts) and of the hot-set row over immutable sqlite (fewer than ROUNDS: six rows). */
 const CACHE_ROUNDS = Math.max(1, Math.round((ROUNDS * 3) / 5));
 /** The hot-set row over immutable sqlite is judged against echo, the core's own ceiling. */
 const IMM_HOT_OF_ECHO = 0.9;
@@ -141,8 +141,8 @@ async function mainComparison(cx: Context, baseline: RunningServer): Promise<Mai
   const file = fileRuns.map((runs) => median(runs));
   // Each round's smapd run is compared with the baseline run just before it, and the median of those
   // paired ratios is kept: a slow patch of the machine then spoils one ratio, not the comparison.
-  const rateRatio = SCENARIOS.map((_, i) => medianOf(pairs(fileRuns[i]!, baseRuns[i]!, (f) => f.rps)));
-  const cpuRatio = SCENARIOS.map((_, i) => medianOf(pairs(fileRuns[i]!, baseRuns[i]!, (f) => f.cpuUs)));
+  const rateRatio = SCENARIOS.map((_, i) => Rp.medianOf(pairs(fileRuns[i]!, baseRuns[i]!, (f) => f.rps)));
+  const cpuRatio = SCENARIOS.map((_, i) => Rp.medianOf(pairs(fileRuns[i]!, baseRuns[i]!, (f) => f.cpuUs)));
   say();
   say(
     Rp.table(
@@ -176,13 +176,6 @@ function pairs(a: readonly Rp.Outcome[], b: readonly Rp.Outcome[], pick: (f: Rp.
     if (px !== undefined && py !== undefined && py > 0) out.push(px / py);
   }
   return out;
-}
-
-function medianOf(xs: readonly number[]): number | undefined {
-  if (xs.length === 0) return undefined;
-  const s = [...xs].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1]! + s[m]!) / 2;
 }
 
 interface ModuleRow {
@@ -277,11 +270,11 @@ async function moduleRuns(cx: Context, baseline: RunningServer): Promise<{ rows:
   // Reads on the event loop, for a map that stays in the page cache: no thread-pool trip, no promise.
   await run('level, read=sync', 'level', () => `path=${levelDir} read=sync`);
   const sqliteFile = F.buildSqlite(cx.workDir, cx.entries);
-  await run('sqlite', 'sqlite', () => `file=${sqliteFile}`, { rounds: CACHE_ROUNDS });
+  await run('sqlite', 'sqlite', () => `file=${sqliteFile}`);
   // The cache against the same database without it. A cache a fifth the size of the map, over keys drawn from
   // all of it, fills within a second and then evicts on most lookups: it must cost (almost) nothing. Over a
-  // hot set it must pay. Judged on the ratio of each row's baseline ratio to the uncached row's. The rows over
-  // the default sqlite are issue #11's case; the Zipf row shows a skewed stream between the two.
+  // hot set it must pay. The rows over the default sqlite are issue #11's case; the Zipf row shows a skewed
+  // stream between the two.
   const cachedOver = (opts: string) => () => `file=${sqliteFile}${opts} begin\n  cache ttl=60s negative-ttl=60s size=${CACHE_FULL_SIZE}\nend`;
   const sqliteHot = F.writeTextMap(cx.workDir, cx.entries.slice(0, HOT_KEYS), 'sqlite-hot.txt');
   // These rows show the figures; the targets are judged on paired rounds (cache-pairs.ts, below).
@@ -316,7 +309,7 @@ async function moduleRuns(cx: Context, baseline: RunningServer): Promise<{ rows:
   await run('file, workers 2', 'file', () => `file=${cx.keysFile}`, { workers: 2 });
   say();
   const sqliteDb = (opts: string) => cx.smapd(`sqlite${opts.replace(/[^a-z]+/g, '-')}`, 'sqlite', `file=${sqliteFile}${opts}`);
-  const cachedDb = (opts: string) => async () => cx.smapd(`sqlite-cache${opts.replace(/[^a-z]+/g, '-')}`, 'sqlite', cachedOver(opts)())();
+  const cachedDb = (opts: string) => cx.smapd(`sqlite-cache${opts.replace(/[^a-z]+/g, '-')}`, 'sqlite', cachedOver(opts)());
   const pairs = F.hasModule(dist, 'sqlite')
     ? await runCachePairs(
         cx.suite,
@@ -364,17 +357,12 @@ async function churnRuns(cx: Context, baseline: RunningServer): Promise<{ base: 
   return { base, smapd };
 }
 
-/** Where the shared kit keeps the C tools' sources, beside this repository. */
-const SOCKBENCH_SRC = path.resolve(dist, '..', '..', 'shared', 'tools', 'sockbench');
-
 /**
- * The C tools for the sockmap backend row: those BENCH_C_DIR names, or else built from the shared kit's
- * sources into the work directory when they are there and make can build them; undefined (and a line saying
- * why) when neither, and the row is driven by the Node load generator alone.
+ * The C tools for the sockmap backend row (c-tools.ts, cToolsFromEnv); undefined, and a line saying why,
+ * when there are none: the row is then driven by the Node load generator alone.
  */
 function cToolsForBackends(workDir: string): CTools | undefined {
-  const dir = process.env.BENCH_C_DIR;
-  const tools = dir !== undefined && dir !== '' ? findCTools(dir) : buildCTools(SOCKBENCH_SRC, path.join(workDir, 'c-tools'));
+  const tools = cToolsFromEnv(workDir);
   if (typeof tools !== 'string') return tools;
   say(`note: the sockmap row uses the Node load generator only: ${tools}`);
   return undefined;
@@ -491,7 +479,7 @@ async function main(): Promise<number> {
       const mods = ONLY.has('modules') ? await moduleRuns(cx, baseline) : undefined;
       const backends = ONLY.has('backends')
         ? await backendRuns(
-            { suite, dist, entries, keysFile, workDir, load: AT_16, seconds: SECONDS, warmup: WARMUP, rounds: ROUNDS, say, smapd: (n, m, d) => cx.smapd(n, m, d), cTools: cToolsForBackends(workDir) },
+            { suite, dist, entries, keysFile, workDir, load: AT_16, seconds: SECONDS, warmup: WARMUP, rounds: ROUNDS, say, smapd: (n, m, d) => cx.smapd(n, m, d), cTools: () => cToolsForBackends(workDir) },
             baseline,
           )
         : [];

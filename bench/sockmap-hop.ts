@@ -9,16 +9,20 @@
  *   HOP_SHAPE=CxD    connections x depth (default 16x1)
  *   HOP_SECONDS=N    measured seconds per run (default 5), after a 1 s warm-up
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { buildCTools, findCTools, runSockbench, type CTools } from './c-tools.js';
+import { cToolsFromEnv, runSockbench, type CTools } from './c-tools.js';
 import { cpuSeconds } from './cpu.js';
 import * as F from './fixtures.js';
 import { startBaseline, startSmapd, type RunningServer } from './processes.js';
+import { formatRate, lowerMedianOf } from './report.js';
 
 const dist = path.resolve(import.meta.dirname, '..');
 const say = (line = '') => process.stdout.write(line + '\n');
 const num = (v: string | undefined, d: number) => (v !== undefined && Number(v) > 0 ? Number(v) : d);
+const [CONNS, DEPTH] = (process.env.HOP_SHAPE ?? '16x1').split('x').map(Number) as [number, number];
+const SECONDS = num(process.env.HOP_SECONDS, 5);
+const PAIRS = num(process.env.HOP_PAIRS, 4);
 
 /** CPU seconds and read/write system calls of a process so far. */
 function counters(pid: number | undefined): [number, number, number] {
@@ -33,33 +37,29 @@ function perLookup(name: string, a: readonly number[], b: readonly number[], n: 
 }
 
 async function run(tools: CTools, target: RunningServer, others: readonly RunningServer[], keysFile: string, label: string): Promise<number> {
-  const [conns, depth] = (process.env.HOP_SHAPE ?? '16x1').split('x').map(Number) as [number, number];
-  const seconds = num(process.env.HOP_SECONDS, 5);
   const procs = [target, ...others];
   const before = procs.map((p) => counters(p.pid));
-  const r = await runSockbench(tools, { port: target.port, map: F.MAP_NAME, keysFile, conns, depth, seconds, warmup: 1, expectPrefix: 'OK ' });
+  const r = await runSockbench(tools, { port: target.port, map: F.MAP_NAME, keysFile, conns: CONNS, depth: DEPTH, seconds: SECONDS, warmup: 1, expectPrefix: 'OK ' });
   const after = procs.map((p) => counters(p.pid));
   const n = r.requests + r.warmup_requests;
   if (r.errors + r.unexpected > 0) throw new Error(`${label}: ${r.errors} errors, ${r.unexpected} unexpected replies`);
-  say(`  ${label.padEnd(16)} ${Math.round(r.rps).toLocaleString('en-US').padStart(9)} lookups/s   ${procs.map((p, i) => perLookup(p.name, before[i]!, after[i]!, n)).join('   ')}`);
+  say(`  ${label.padEnd(16)} ${formatRate(r.rps).padStart(9)} lookups/s   ${procs.map((p, i) => perLookup(p.name, before[i]!, after[i]!, n)).join('   ')}`);
   return r.rps;
 }
 
 async function main(): Promise<number> {
   const workDir = F.makeWorkDir();
   try {
-    const dir = process.env.BENCH_C_DIR;
-    const tools = dir ? findCTools(dir) : buildCTools(path.resolve(dist, '..', '..', 'shared', 'tools', 'sockbench'), path.join(workDir, 'c-tools'));
+    const tools = cToolsFromEnv(workDir);
     if (typeof tools === 'string') {
       say(`sockmap-hop: ${tools}`);
       return 2;
     }
     const entries = F.makeEntries(num(process.env.BENCH_KEYS, 100_000));
     const mapFile = F.writeTextMap(workDir, entries);
-    const keysFile = path.join(workDir, 'keys.txt');
-    writeFileSync(keysFile, entries.map((e) => `${e.key}\n`).join(''));
+    const keysFile = F.writeKeysFile(workDir, entries);
     const ratios: number[] = [];
-    for (let pair = 1; pair <= num(process.env.HOP_PAIRS, 4); pair++) {
+    for (let pair = 1; pair <= PAIRS; pair++) {
       say(`pair ${pair}`);
       let up = await startBaseline(dist, mapFile);
       const direct = await run(tools, { ...up, name: 'upstream' }, [], keysFile, 'direct').finally(() => up.stop());
@@ -77,8 +77,7 @@ async function main(): Promise<number> {
         await up.stop();
       }
     }
-    const sorted = [...ratios].sort((a, b) => a - b);
-    say(`ratios ${ratios.map((r) => r.toFixed(2)).join(' ')}; median ${sorted[(sorted.length - 1) >> 1]!.toFixed(2)}x`);
+    say(`ratios ${ratios.map((r) => r.toFixed(2)).join(' ')}; median ${lowerMedianOf(ratios)?.toFixed(2) ?? '-'}x`);
     return 0;
   } finally {
     F.removeWorkDir(workDir);

@@ -22,6 +22,7 @@ import type { DirectSqlOptions } from './direct-loop.js';
 import * as F from './fixtures.js';
 import type { LoadResult } from './loadgen.js';
 import { runJob, startSmapd } from './processes.js';
+import { medianOf } from './report.js';
 
 type Backend = 'mysql' | 'postgres';
 const TABLE = 'smapd_sqlcpu';
@@ -149,10 +150,7 @@ function fmt(label: string, f: Figures): string {
   return `  ${label.padEnd(34)} ${Math.round(f.rps).toString().padStart(7)} req/s  cpu ${f.cpuUs.toFixed(1).padStart(6)} µs/lookup  errors ${f.errors}`;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((p, q) => p - q);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
+const median = (xs: readonly number[]): number => medianOf(xs) ?? NaN;
 
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
