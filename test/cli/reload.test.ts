@@ -8,7 +8,6 @@ import { SmapClient } from '../../src/client/client.js';
 import { fixture } from '../helpers/paths.js';
 import { killStartedSmapds, startSmapdProcess } from '../helpers/spawned.js';
 
-
 after(killStartedSmapds);
 
 /** Start `smapd -f` on a config and wait for its JSON `smapd started` log line. */

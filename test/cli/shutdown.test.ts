@@ -13,7 +13,6 @@ import { httpGet } from '../helpers/http-get.js';
 
 after(stopAll);
 
-
 /** Poll the control socket's status until `requests` have arrived (the daemon counts them on arrival). */
 async function untilRequests(ctl: string, n: number): Promise<void> {
   const end = Date.now() + 10_000;

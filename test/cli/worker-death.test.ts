@@ -9,7 +9,6 @@ import { connectRaw } from '../helpers/raw.js';
 import { fixture } from '../helpers/paths.js';
 import { killStartedSmapds, startSmapdProcess } from '../helpers/spawned.js';
 
-
 async function waitFor(pred: () => boolean, what: string, ms = 15000): Promise<void> {
   const until = Date.now() + ms;
   while (!pred()) {

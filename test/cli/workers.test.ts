@@ -8,7 +8,6 @@ import { controlCommand } from '../../src/control/client.js';
 import { fixture } from '../helpers/paths.js';
 import { killStartedSmapds, startSmapdProcess } from '../helpers/spawned.js';
 
-
 after(killStartedSmapds);
 
 async function waitFor(pred: () => boolean, what: string, ms = 15000): Promise<void> {

@@ -25,7 +25,6 @@ dispatch map transport database routes
 dispatch default database routes
 `;
 
-
 function sink() {
   const out: string[] = [];
   return { io: { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => out.push(t) } }, text: () => out.join('') };

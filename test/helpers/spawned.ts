@@ -164,7 +164,7 @@ export function startSmapdProcess(conf: string): ChildProcess {
   return p;
 }
 
-/** SIGKILL every smapd `startSmapd` started that is still running, and wait for each to exit. */
+/** SIGKILL every smapd `startSmapdProcess` started that is still running, and wait for each to exit. */
 export async function killStartedSmapds(): Promise<void> {
   for (const p of started) {
     if (p.exitCode !== null || p.signalCode !== null) continue;

@@ -3,7 +3,6 @@
  * `workers 2`, a real SQLite map and a real MariaDB query, summed by the primary from both workers.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,8 +12,7 @@ import { SmapClient } from '../../src/client/client.js';
 import { LATENCY_BUCKETS_SECONDS, LatencyHistogram, mergeLatency } from '../../src/metrics/latency.js';
 import { parseExposition, type Family } from './exposition-parser.js';
 import { httpGet } from '../helpers/http-get.js';
-
-const SMAPD = path.resolve(import.meta.dirname, '../../src/cli/smapd.js');
+import { killStartedSmapds, startSmapdProcess } from '../helpers/spawned.js';
 
 describe('LatencyHistogram', () => {
   it('counts each duration in the first bucket whose bound it does not exceed, and sums in seconds', () => {
@@ -41,23 +39,13 @@ describe('LatencyHistogram', () => {
 
 describe('smapd_db_lookup_duration_seconds on a running daemon with workers 2', () => {
   let dir: string;
-  let p: ChildProcess | undefined;
   before(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'smapd-latency-'));
   });
   after(async () => {
-    if (p !== undefined && p.exitCode === null && p.signalCode === null) {
-      const gone = new Promise((r) => p!.once('exit', r));
-      p.kill('SIGKILL');
-      await gone;
-    }
+    await killStartedSmapds();
     rmSync(dir, { recursive: true, force: true });
   });
-
-  async function scrape(port: number): Promise<string> {
-    return (await httpGet(port, '/metrics')).body;
-  }
-
 
   /** The histogram samples of one database: bucket counts by `le`, the sum and the count. */
   function histogramOf(f: Family, db: string): { buckets: Map<string, number>; sum: number; count: number } {
@@ -90,7 +78,7 @@ describe('smapd_db_lookup_duration_seconds on a running daemon with workers 2', 
         '',
       ].join('\n'),
     );
-    p = spawn(process.execPath, [SMAPD, '-f', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = startSmapdProcess(conf);
     let log = '';
     p.stderr!.on('data', (d) => (log += d));
     const until = Date.now() + 20000;
@@ -112,7 +100,7 @@ describe('smapd_db_lookup_duration_seconds on a running daemon with workers 2', 
     // The primary polls the workers once a second.
     let f: Family | undefined;
     for (let i = 0; i < 100; i++) {
-      f = parseExposition(await scrape(port)).get('smapd_db_lookup_duration_seconds');
+      f = parseExposition((await httpGet(port, '/metrics')).body).get('smapd_db_lookup_duration_seconds');
       if (f !== undefined && f.samples.some((s) => s.labels['db'] === 'fast') && histogramOf(f, 'fast').count === N && histogramOf(f, 'slow').count === 4) break;
       await new Promise((r) => setTimeout(r, 100));
     }
