@@ -90,5 +90,4 @@ export class AdmissionSampler {
     this.windowHits = hits;
     this.windowLookups = lookups;
   }
-
 }
