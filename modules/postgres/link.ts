@@ -23,7 +23,10 @@ import type { Endpoint, PostgresSettings } from './settings.js';
 import { Startup, type StartupLink } from './startup.js';
 import * as W from './wire.js';
 
-/** How long close() lets lookups in flight finish before the connection is cut. */
+/**
+ * How long close() lets lookups in flight finish and the server answer the goodbye before the connection is
+ * cut (a dead server never answers).
+ */
 const CLOSE_WAIT_MS = 2000;
 
 /** A lookup as a connection sees it: its parameters, its deadline, and where its answer goes (once). */
@@ -171,7 +174,10 @@ export class Link implements StartupLink {
     }
   }
 
-  /** Let the lookups in flight finish (for at most CLOSE_WAIT_MS), say goodbye, and close. */
+  /**
+   * Let the lookups in flight finish, say goodbye, and close; whatever is left after CLOSE_WAIT_MS (lookups,
+   * or a server that does not hang up) is cut.
+   */
   close(): Promise<void> {
     const socket = this.socket;
     if (socket === null || this.gone) return Promise.resolve();
@@ -179,7 +185,7 @@ export class Link implements StartupLink {
     if (!this.closing) {
       this.closing = true;
       if (this.queue.length === 0) this.terminate();
-      else setTimeout(() => this.drop('closed'), CLOSE_WAIT_MS).unref();
+      setTimeout(() => this.drop(`not closed ${CLOSE_WAIT_MS} ms after close`), CLOSE_WAIT_MS).unref();
     }
     return closed;
   }
