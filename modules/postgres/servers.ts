@@ -39,11 +39,11 @@ interface Waiter {
 
 interface Server {
   readonly endpoint: Endpoint;
-  /** Open connections (ready or closing). */
+  /** Open connections (ready or closing; only the ready ones count toward pool-size). */
   readonly links: Link[];
   /** Connections being opened. */
   opening: number;
-  /** Lookups waiting for one of the connections being opened (every slot is taken by one). */
+  /** Lookups waiting for one of the connections being opened (every slot is taken by a usable one or one being opened). */
   readonly waiting: Waiter[];
   /** Whether new connections ask for TLS. */
   tls: boolean;
@@ -168,16 +168,26 @@ export class Servers {
     }
     if (packed !== null) return packed;
     if (idle !== null) return idle;
-    if (s.links.length + s.opening < this.settings.poolSize) return null;
+    if (this.hasRoom(s)) return null;
     if (least !== null) return least;
     // Every open connection is stuck: wait for one being opened, if any, else queue behind a stuck one.
     return s.opening > 0 ? null : leastStuck;
   }
 
+  /**
+   * Whether another connection may be opened to `s`. Connections closing do not count: they take no lookup,
+   * and a lookup waiting for them to go would wait for nothing (only an open ends a wait).
+   */
+  private hasRoom(s: Server): boolean {
+    let n = s.opening;
+    for (const l of s.links) if (l.usable) n++;
+    return n < this.settings.poolSize;
+  }
+
   private linkOf(s: Server): Promise<Link> {
     const l = this.ready(s);
     if (l !== null) return Promise.resolve(l);
-    if (s.links.length + s.opening < this.settings.poolSize) return this.open(s);
+    if (this.hasRoom(s)) return this.open(s);
     return new Promise((resolve, reject) => s.waiting.push({ resolve, reject }));
   }
 

@@ -179,4 +179,19 @@ describe('postgres module pool', () => {
     for (let i = 0; i < 300 && openLinks(db) > 0; i++) await sleep(100);
     assert.equal(openLinks(db), 0, 'the module cut the connection that never closed');
   });
+
+  it('while every connection is closing, a lookup opens a new one instead of waiting for the timeout', async (t) => {
+    if (!needPg(t, server)) return;
+    const relay = new HoldingRelay();
+    await relay.start();
+    relays.push(relay);
+    const args = ['host=127.0.0.1', `port=${relay.port}`, `user=${PG_USER}`, `dbname=${PG_DATABASE}`, 'sslmode=disable', `query=SELECT v FROM ${table} WHERE k = $key`, 'pool-size=1', 'timeout=10s'];
+    const db = await openDatabase(postgresModule, args, databaseContext('all-closing', [], 'pg'), opened);
+    assert.equal(await ask(db, KEYS[0]!), `OK box of ${KEYS[0]}`);
+    // The one connection closes and, its server silent, stays closing.
+    assert.equal(relay.hold(), 1);
+    closeIdleNow(db);
+    assert.deepEqual(await Promise.all([ask(db, KEYS[1]!), ask(db, KEYS[2]!)]), [`OK box of ${KEYS[1]}`, `OK box of ${KEYS[2]}`]);
+    assert.equal(relay.accepted, 2, 'on a new connection');
+  });
 });
