@@ -8,7 +8,8 @@
  * A lookup is pipelined on the busiest connection that is moving (the last lookup it answered took less
  * than STALL_MS, and its oldest lookup was sent less than STALL_MS ago) and not PIPELINE_DEPTH deep; else it goes to an idle connection; else a new one is opened, up
  * to pool-size; past that it is pipelined on the least busy. So a slow query holds up other lookups for at
- * most STALL_MS while connections remain (link.ts then sends those behind it again elsewhere), and a busy database makes few connections do much (each connection in use costs a
+ * most STALL_MS while connections remain (link.ts then sends those behind it again elsewhere, when a lookup
+ * asked now would not come back to it), and a busy database makes few connections do much (each connection in use costs a
  * write and a read per event-loop turn, whatever it carries); the connections left idle close after a while.
  */
 import type { Logger } from 'pino';
@@ -200,6 +201,8 @@ export class Servers {
       statement: this.statement,
       timeoutMs: this.timeoutMs,
       log: this.log,
+      // While closing, lookups in flight finish where they are.
+      elsewhere: (from) => !this.closed && this.pick() !== from,
     };
     s.opening++;
     let link: Link;

@@ -122,4 +122,24 @@ describe('postgres module pipelining', () => {
     assert.equal(relay.accepted, 3, 'the first connection, the CancelRequest, and the one that replaced the first');
     assert.ok(await waitFor(async () => (await runningQueries(server!.admin!, marker)) === 0, 5000), 'the slow query was cancelled');
   });
+
+  it('lookups behind a slow one, with no other connection to go to, wait for it instead of running twice', async (t) => {
+    if (!needPg(t, server)) return;
+    // Every execution of the query takes a number: the sequence counts them on the server.
+    const seq = uniqueName('smapd_runs');
+    await server.admin.query(`CREATE SEQUENCE ${seq}`);
+    try {
+      const query = `SELECT CASE WHEN $key = 'slow' THEN pg_sleep(1)::text || 'slept ${marker}' ELSE 'fast ' || $key END || substr(nextval('${seq}')::text, 1, 0) AS v`;
+      const { db, relay } = await openThrough(query, ['timeout=30s'], 'nowhere');
+      assert.equal(await ask(db, 'warm'), 'OK fast warm');
+      // pool-size=1: stuck behind the slow one, they have nowhere else to go.
+      const replies = await Promise.all(['slow', 'a', 'b', 'c'].map((k) => ask(db, k)));
+      assert.deepEqual(replies, [`OK slept ${marker}`, 'OK fast a', 'OK fast b', 'OK fast c']);
+      const runs = await server.admin.query(`SELECT last_value::int AS n FROM ${seq}`);
+      assert.equal((runs.rows[0] as { n: number }).n, 5, 'each lookup ran once');
+      assert.equal(relay.accepted, 1);
+    } finally {
+      await server.admin.query(`DROP SEQUENCE ${seq}`);
+    }
+  });
 });
