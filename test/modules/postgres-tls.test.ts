@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -76,6 +76,11 @@ class TlsFront {
       }
     };
     sock.on('data', onData);
+  }
+
+  /** Cut every connection so far (the listener stays). */
+  cut(): void {
+    for (const s of this.sockets) s.destroy();
   }
 
   async stop(): Promise<void> {
@@ -169,6 +174,21 @@ describe('postgres module over TLS', () => {
     const db = await open(args(['sslmode=require', `sslcert=${file('client.crt')}`, `sslkey=${file('client.key')}`]));
     assert.equal(await ask(db, 'e'), 'OK tls e');
     assert.ok(front!.clientCerts.includes('smapd-client'), `the front saw the client certificate (${front!.clientCerts.join(', ')})`);
+  });
+
+  it('a client key that became unreadable after the start fails the new connection with TEMP, and the module goes on', async (t) => {
+    if (!needPg(t, server)) return;
+    copyFileSync(file('client.crt'), file('later.crt'));
+    copyFileSync(file('client.key'), file('later.key'));
+    const db = await open(args(['sslmode=require', `sslcert=${file('later.crt')}`, `sslkey=${file('later.key')}`]));
+    assert.equal(await ask(db, 'g'), 'OK tls g');
+    rmSync(file('later.key'));
+    // The next lookup needs a new connection, which reads the files again.
+    front!.cut();
+    const reply = await ask(db, 'h');
+    assert.match(reply, /^TEMP /);
+    copyFileSync(file('client.key'), file('later.key'));
+    assert.equal(await ask(db, 'i'), 'OK tls i', 'the key back, the module connects again');
   });
 
   it('sslmode=prefer goes on in plain text with a server that has no TLS; require does not', async (t) => {
