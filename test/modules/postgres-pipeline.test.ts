@@ -12,7 +12,7 @@ import type { Reply } from '../../src/modules/api.js';
 import { TcpRelay } from '../helpers/tcp-relay.js';
 import { databaseContext, lookUp, openDatabase } from '../helpers/module-context.js';
 import { conn } from './mysql-fixture.js';
-import { connectPg, createBoxTable, needPg, PG_DATABASE, PG_HOST, PG_PORT, PG_USER, type PgServer, runningQueries, uniqueName, waitFor } from './postgres-fixture.js';
+import { cancelQueries, connectPg, createBoxTable, needPg, PG_DATABASE, PG_HOST, PG_PORT, PG_USER, type PgServer, runningQueries, uniqueName, waitFor } from './postgres-fixture.js';
 
 /** Execute (unnamed portal, 1 row) followed by Sync: the tail of every lookup the module sends. */
 const EXECUTE_AND_SYNC = Buffer.from([0x45, 0, 0, 0, 9, 0, 0, 0, 0, 1, 0x53, 0, 0, 0, 4]);
@@ -63,7 +63,7 @@ describe('postgres module pipelining', () => {
     for (const db of opened) await postgresModule.closeDb!(db);
     for (const r of relays) await r.stop();
     if (server?.admin) {
-      await server.admin.query('SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND position($1 in query) > 0', [marker]);
+      await cancelQueries(server.admin, marker);
       await server.admin.query(`DROP TABLE IF EXISTS ${table}`);
       await server.admin.end();
     }

@@ -13,8 +13,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import postgresModule, { type PostgresDb } from '../../modules/postgres/index.js';
 import type { Reply } from '../../src/modules/api.js';
-import { BackendError } from '../../src/errors.js';
-import { databaseContext, lookUp, openDatabase } from '../helpers/module-context.js';
+import { databaseContext, lookUp, openDatabase, openDatabaseFails } from '../helpers/module-context.js';
 import { conn } from './mysql-fixture.js';
 import { connectPg, needPg, PG_DATABASE, PG_PORT, PG_USER, type PgServer } from './postgres-fixture.js';
 
@@ -120,10 +119,8 @@ async function open(a: string[]): Promise<PostgresDb> {
   return openDatabase(postgresModule, a, databaseContext('tls', [], 'pg', dir), opened);
 }
 
-async function openFails(a: string[], why: RegExp): Promise<void> {
-  const db = (await postgresModule.initDb(a, databaseContext('tls', [], 'pg', dir))) as PostgresDb;
-  opened.push(db);
-  await assert.rejects(Promise.resolve(postgresModule.openDb!(db)), (e: unknown) => e instanceof BackendError && why.test(e.message));
+function openFails(a: string[], why: RegExp): Promise<void> {
+  return openDatabaseFails(postgresModule, a, databaseContext('tls', [], 'pg', dir), opened, why);
 }
 
 function ask(db: PostgresDb, key: string): Promise<Reply> {
