@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
-import { BackendError } from '../../src/modules/api.js';
+import { BackendError, errorDetail } from '../../src/modules/api.js';
 import type { Endpoint, SslSettings } from './settings.js';
 import { cancelRequest, SSL_REQUEST } from './wire.js';
 
@@ -50,7 +50,14 @@ export function dial(e: Endpoint, ssl: SslSettings, wantTls: boolean, plainIfNoT
           return resolve({ socket: sock, encrypted: false });
         }
         if (answer[0] !== TLS_YES || answer.length !== 1) return reject(new BackendError('the server answered the SSLRequest with something else than S or N'));
-        const secure = tls.connect({ socket: sock, ...tlsOptions(ssl, e) });
+        // Read at each connection, as libpq does (renewed files are taken up): one that cannot be read now,
+        // or that holds no usable key or certificate, fails this connect, not the process.
+        let secure: tls.TLSSocket;
+        try {
+          secure = tls.connect({ socket: sock, ...tlsOptions(ssl, e) });
+        } catch (err) {
+          return reject(err instanceof BackendError ? err : new BackendError(`cannot set up TLS: ${errorDetail(err)}`, { cause: err }));
+        }
         track(secure);
         secure.once('error', reject);
         secure.once('secureConnect', () => {
@@ -63,14 +70,23 @@ export function dial(e: Endpoint, ssl: SslSettings, wantTls: boolean, plainIfNoT
   });
 }
 
+/** A file of sslcert=, sslkey=, sslcrl= or sslrootcert=; a BackendError that names it when it cannot be read. */
+function readSslFile(option: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new BackendError(`cannot read ${option} file ${file}: ${errorDetail(err)}`, { cause: err });
+  }
+}
+
 function tlsOptions(ssl: SslSettings, e: Endpoint): ConnectionOptions {
   const opts: ConnectionOptions = {};
   if (ssl.cert !== undefined && ssl.key !== undefined) {
-    opts.cert = readFileSync(ssl.cert);
-    opts.key = readFileSync(ssl.key);
+    opts.cert = readSslFile('sslcert', ssl.cert);
+    opts.key = readSslFile('sslkey', ssl.key);
   }
-  if (ssl.crl !== undefined) opts.crl = readFileSync(ssl.crl);
-  if (ssl.rootCert !== undefined && ssl.rootCert !== 'system') opts.ca = readFileSync(ssl.rootCert);
+  if (ssl.crl !== undefined) opts.crl = readSslFile('sslcrl', ssl.crl);
+  if (ssl.rootCert !== undefined && ssl.rootCert !== 'system') opts.ca = readSslFile('sslrootcert', ssl.rootCert);
   // libpq: prefer encrypts without checking; require checks the CA only when a root certificate is there.
   const verify = ssl.mode === 'verify-ca' || ssl.mode === 'verify-full' || (ssl.mode === 'require' && ssl.rootCert !== undefined);
   opts.rejectUnauthorized = verify;

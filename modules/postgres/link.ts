@@ -23,7 +23,10 @@ import type { Endpoint, PostgresSettings } from './settings.js';
 import { Startup, type StartupLink } from './startup.js';
 import * as W from './wire.js';
 
-/** How long close() lets lookups in flight finish before the connection is cut. */
+/**
+ * How long close() lets lookups in flight finish and the server answer the goodbye before the connection is
+ * cut (a dead server never answers).
+ */
 const CLOSE_WAIT_MS = 2000;
 
 /** A lookup as a connection sees it: its parameters, its deadline, and where its answer goes (once). */
@@ -50,6 +53,11 @@ export interface LinkConfig {
   /** The lookups' timeout, for the message of a timed-out one. */
   readonly timeoutMs: number;
   readonly log: Logger;
+  /**
+   * Whether a lookup asked now would go elsewhere than `from` (another connection, a new one, another
+   * server): lookups leave a stuck connection only then, else they would be sent again to the same one.
+   */
+  elsewhere(from: Link): boolean;
 }
 
 /** The queue entry of the statement's preparation (its answer comes in order with the lookups'). */
@@ -171,7 +179,10 @@ export class Link implements StartupLink {
     }
   }
 
-  /** Let the lookups in flight finish (for at most CLOSE_WAIT_MS), say goodbye, and close. */
+  /**
+   * Let the lookups in flight finish, say goodbye, and close; whatever is left after CLOSE_WAIT_MS (lookups,
+   * or a server that does not hang up) is cut.
+   */
   close(): Promise<void> {
     const socket = this.socket;
     if (socket === null || this.gone) return Promise.resolve();
@@ -179,7 +190,7 @@ export class Link implements StartupLink {
     if (!this.closing) {
       this.closing = true;
       if (this.queue.length === 0) this.terminate();
-      else setTimeout(() => this.drop('closed'), CLOSE_WAIT_MS).unref();
+      setTimeout(() => this.drop(`not closed ${CLOSE_WAIT_MS} ms after close`), CLOSE_WAIT_MS).unref();
     }
     return closed;
   }
@@ -368,8 +379,12 @@ export class Link implements StartupLink {
         const e = this.queue.at(i);
         behind = waiting(e) && e.mayMove();
       }
-      if (behind && now - this.headSince > STALL_MS) this.moveBehindHead();
-      else if (behind) next = Math.min(next, this.headSince + STALL_MS + 1);
+      if (behind && now - this.headSince > STALL_MS) {
+        if (this.cfg.elsewhere(this)) this.moveBehindHead();
+        // Nowhere else to go (every connection is stuck, and no other may be opened): they wait here; look
+        // again in a while, as a connection may have come free by then.
+        else next = Math.min(next, now + STALL_MS);
+      } else if (behind) next = Math.min(next, this.headSince + STALL_MS + 1);
       if (next !== Infinity) this.armTimer(Math.max(next - now, 1));
       return;
     }
@@ -383,7 +398,10 @@ export class Link implements StartupLink {
     for (const e of entries) if (e !== PREPARE) e.deadline <= now ? e.failed(late, false) : e.failed(dropped, true);
   };
 
-  /** The head is stuck: the lookups behind it go to another connection, their places here kept for the answers. */
+  /**
+   * The head is stuck and another connection would take lookups: the lookups behind it go there, their
+   * places here kept for the answers.
+   */
   private moveBehindHead(): void {
     const all = this.queue.takeAll();
     const moving: LinkLookup[] = [];

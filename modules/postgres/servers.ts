@@ -8,19 +8,17 @@
  * A lookup is pipelined on the busiest connection that is moving (the last lookup it answered took less
  * than STALL_MS, and its oldest lookup was sent less than STALL_MS ago) and not PIPELINE_DEPTH deep; else it goes to an idle connection; else a new one is opened, up
  * to pool-size; past that it is pipelined on the least busy. So a slow query holds up other lookups for at
- * most STALL_MS while connections remain (link.ts then sends those behind it again elsewhere), and a busy database makes few connections do much (each connection in use costs a
+ * most STALL_MS while connections remain (link.ts then sends those behind it again elsewhere, when a lookup
+ * asked now would not come back to it), and a busy database makes few connections do much (each connection in use costs a
  * write and a read per event-loop turn, whatever it carries); the connections left idle close after a while.
  */
 import type { Logger } from 'pino';
 import { BackendError, errorDetail } from '../../src/modules/api.js';
-import { settledWithin } from '../sql-common/settle.js';
 import { Link, STALL_MS, type LinkConfig } from './link.js';
 import type { Endpoint, PostgresSettings } from './settings.js';
 
 /** How long a server that failed to connect is passed over while another one is tried first. */
 export const DOWN_MS = 2000;
-/** How long closing a connection may take before it is cut (a dead server never answers). */
-const END_TIMEOUT_MS = 2000;
 /** A connection with nothing to do for this long is closed. */
 const IDLE_TIMEOUT_MS = 60_000;
 /**
@@ -42,11 +40,11 @@ interface Waiter {
 
 interface Server {
   readonly endpoint: Endpoint;
-  /** Open connections (ready or closing). */
+  /** Open connections (ready or closing; only the ready ones count toward pool-size). */
   readonly links: Link[];
   /** Connections being opened. */
   opening: number;
-  /** Lookups waiting for one of the connections being opened (every slot is taken by one). */
+  /** Lookups waiting for one of the connections being opened (every slot is taken by a usable one or one being opened). */
   readonly waiting: Waiter[];
   /** Whether new connections ask for TLS. */
   tls: boolean;
@@ -171,16 +169,26 @@ export class Servers {
     }
     if (packed !== null) return packed;
     if (idle !== null) return idle;
-    if (s.links.length + s.opening < this.settings.poolSize) return null;
+    if (this.hasRoom(s)) return null;
     if (least !== null) return least;
     // Every open connection is stuck: wait for one being opened, if any, else queue behind a stuck one.
     return s.opening > 0 ? null : leastStuck;
   }
 
+  /**
+   * Whether another connection may be opened to `s`. Connections closing do not count: they take no lookup,
+   * and a lookup waiting for them to go would wait for nothing (only an open ends a wait).
+   */
+  private hasRoom(s: Server): boolean {
+    let n = s.opening;
+    for (const l of s.links) if (l.usable) n++;
+    return n < this.settings.poolSize;
+  }
+
   private linkOf(s: Server): Promise<Link> {
     const l = this.ready(s);
     if (l !== null) return Promise.resolve(l);
-    if (s.links.length + s.opening < this.settings.poolSize) return this.open(s);
+    if (this.hasRoom(s)) return this.open(s);
     return new Promise((resolve, reject) => s.waiting.push({ resolve, reject }));
   }
 
@@ -193,6 +201,8 @@ export class Servers {
       statement: this.statement,
       timeoutMs: this.timeoutMs,
       log: this.log,
+      // While closing, lookups in flight finish where they are.
+      elsewhere: (from) => !this.closed && this.pick() !== from,
     };
     s.opening++;
     let link: Link;
@@ -239,10 +249,7 @@ export class Servers {
       links.push(...s.links);
       for (const w of s.waiting.splice(0)) w.reject(new BackendError('the database is closed'));
     }
-    await Promise.all(
-      links.map(async (l) => {
-        if (!(await settledWithin(l.close(), END_TIMEOUT_MS))) l.drop('no goodbye from the server');
-      }),
-    );
+    // Each close is bounded by the connection itself (CLOSE_WAIT_MS).
+    await Promise.all(links.map((l) => l.close()));
   }
 }

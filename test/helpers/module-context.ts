@@ -1,5 +1,7 @@
 /** A real module/database context for calling a module directly in unit tests. */
+import assert from 'node:assert/strict';
 import { pino } from 'pino';
+import { BackendError } from '../../src/errors.js';
 import type { ConnInfo, DatabaseContext, ModuleContext, Reply, SmapModule } from '../../src/modules/api.js';
 import { parseOptions } from '../../src/modules/options.js';
 import { compileTemplate } from '../../src/modules/template.js';
@@ -40,6 +42,13 @@ export async function openDatabase<Db>(mod: SmapModule<Db>, args: readonly strin
   opened.push(db);
   await mod.openDb?.(db);
   return db;
+}
+
+/** `initDb` then `openDb` of `mod` (noted in `opened`), the open failing with a BackendError whose message matches `why`. */
+export async function openDatabaseFails<Db>(mod: SmapModule<Db>, args: readonly string[], ctx: DatabaseContext, opened: Db[], why: RegExp): Promise<void> {
+  const db = await mod.initDb(args, ctx);
+  opened.push(db);
+  await assert.rejects(Promise.resolve(mod.openDb!(db)), (e: unknown) => e instanceof BackendError && why.test(e.message));
 }
 
 /** One lookup straight through the module's `query`, as a promise whether it answers at once or later. */

@@ -13,9 +13,8 @@ import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import postgresModule, { type PostgresDb } from '../../modules/postgres/index.js';
-import { BackendError } from '../../src/errors.js';
 import { freePort } from '../helpers/tcp-relay.js';
-import { databaseContext, lookUp, openDatabase } from '../helpers/module-context.js';
+import { databaseContext, lookUp, openDatabase, openDatabaseFails } from '../helpers/module-context.js';
 import { conn } from './mysql-fixture.js';
 import { waitFor } from './postgres-fixture.js';
 
@@ -103,10 +102,8 @@ function args(user: string, extra: string[] = []): string[] {
   return ['host=127.0.0.1', `port=${server!.port}`, `user=${user}`, 'dbname=postgres', 'sslmode=disable', "query=SELECT current_user || ' ' || $key", ...extra];
 }
 
-async function openFails(a: string[], why: RegExp): Promise<void> {
-  const db = (await postgresModule.initDb(a, databaseContext('auth', [], 'pg'))) as PostgresDb;
-  opened.push(db);
-  await assert.rejects(Promise.resolve(postgresModule.openDb!(db)), (e: unknown) => e instanceof BackendError && why.test(e.message));
+function openFails(a: string[], why: RegExp): Promise<void> {
+  return openDatabaseFails(postgresModule, a, databaseContext('auth', [], 'pg'), opened, why);
 }
 
 async function answers(a: string[], user: string): Promise<void> {

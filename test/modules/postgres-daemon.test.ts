@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { connectPg, needPg, PG_DATABASE, PG_HOST, PG_PORT, PG_USER, runningQueries, uniqueName, waitFor, type PgServer } from './postgres-fixture.js';
+import { cancelQueries, connectPg, needPg, PG_DATABASE, PG_HOST, PG_PORT, PG_USER, type PgServer, runningQueries, uniqueName, waitFor } from './postgres-fixture.js';
 
 let server: PgServer | undefined;
 let daemon: TestDaemon | undefined;
@@ -42,7 +42,7 @@ dispatch map slow database slow
   after(async () => {
     await daemon?.stop();
     if (server?.admin) {
-      await server.admin.query('SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND position($1 in query) > 0', [marker]);
+      await cancelQueries(server.admin, marker);
       await server.admin.query(`DROP TABLE IF EXISTS ${table}`);
       await server.admin.end();
     }

@@ -16,7 +16,7 @@ import { databaseContext, lookUp, openDatabase } from '../helpers/module-context
 import { TcpRelay } from '../helpers/tcp-relay.js';
 import { capturingContext } from './sql-log-capture.js';
 import { conn } from './mysql-fixture.js';
-import { connectPg, needPg, pgArgs, PG_PORT, runningQueries, uniqueName, waitFor, type PgServer } from './postgres-fixture.js';
+import { cancelQueries, connectPg, needPg, PG_PORT, pgArgs, type PgServer, runningQueries, uniqueName, waitFor } from './postgres-fixture.js';
 
 let server: PgServer | undefined;
 const table = uniqueName('smapd_pgf');
@@ -71,7 +71,7 @@ describe('postgres module faults', () => {
     for (const db of opened) await postgresModule.closeDb!(db);
     for (const r of relays) await r.stop();
     if (server?.admin) {
-      await server.admin.query('SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND position($1 in query) > 0', [marker]);
+      await cancelQueries(server.admin, marker);
       await server.admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role]);
       await server.admin.query(`DROP TABLE IF EXISTS ${table}`);
       await server.admin.query(`DROP ROLE IF EXISTS ${role}`);

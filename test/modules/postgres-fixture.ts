@@ -57,6 +57,11 @@ export async function runningQueries(admin: pg.Client, marker: string): Promise<
   return (r.rows[0] as { n: number }).n;
 }
 
+/** Cancel the queries containing `marker` still running on the server (not the admin's own). */
+export async function cancelQueries(admin: pg.Client, marker: string): Promise<void> {
+  await admin.query('SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND position($1 in query) > 0', [marker]);
+}
+
 /** Wait until `cond` holds, checking every 25 ms, for at most `ms`; returns whether it held. */
 export async function waitFor(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
   const end = Date.now() + ms;

@@ -12,7 +12,7 @@ import type { Reply } from '../../src/modules/api.js';
 import { TcpRelay } from '../helpers/tcp-relay.js';
 import { databaseContext, lookUp, openDatabase } from '../helpers/module-context.js';
 import { conn } from './mysql-fixture.js';
-import { connectPg, createBoxTable, needPg, PG_DATABASE, PG_HOST, PG_PORT, PG_USER, type PgServer, runningQueries, uniqueName, waitFor } from './postgres-fixture.js';
+import { cancelQueries, connectPg, createBoxTable, needPg, PG_DATABASE, PG_HOST, PG_PORT, PG_USER, type PgServer, runningQueries, uniqueName, waitFor } from './postgres-fixture.js';
 
 /** Execute (unnamed portal, 1 row) followed by Sync: the tail of every lookup the module sends. */
 const EXECUTE_AND_SYNC = Buffer.from([0x45, 0, 0, 0, 9, 0, 0, 0, 0, 1, 0x53, 0, 0, 0, 4]);
@@ -63,7 +63,7 @@ describe('postgres module pipelining', () => {
     for (const db of opened) await postgresModule.closeDb!(db);
     for (const r of relays) await r.stop();
     if (server?.admin) {
-      await server.admin.query('SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND position($1 in query) > 0', [marker]);
+      await cancelQueries(server.admin, marker);
       await server.admin.query(`DROP TABLE IF EXISTS ${table}`);
       await server.admin.end();
     }
@@ -121,5 +121,25 @@ describe('postgres module pipelining', () => {
     assert.deepEqual(await behind, ['OK fast a', 'OK fast b', 'OK fast c']);
     assert.equal(relay.accepted, 3, 'the first connection, the CancelRequest, and the one that replaced the first');
     assert.ok(await waitFor(async () => (await runningQueries(server!.admin!, marker)) === 0, 5000), 'the slow query was cancelled');
+  });
+
+  it('lookups behind a slow one, with no other connection to go to, wait for it instead of running twice', async (t) => {
+    if (!needPg(t, server)) return;
+    // Every execution of the query takes a number: the sequence counts them on the server.
+    const seq = uniqueName('smapd_runs');
+    await server.admin.query(`CREATE SEQUENCE ${seq}`);
+    try {
+      const query = `SELECT CASE WHEN $key = 'slow' THEN pg_sleep(1)::text || 'slept ${marker}' ELSE 'fast ' || $key END || substr(nextval('${seq}')::text, 1, 0) AS v`;
+      const { db, relay } = await openThrough(query, ['timeout=30s'], 'nowhere');
+      assert.equal(await ask(db, 'warm'), 'OK fast warm');
+      // pool-size=1: stuck behind the slow one, they have nowhere else to go.
+      const replies = await Promise.all(['slow', 'a', 'b', 'c'].map((k) => ask(db, k)));
+      assert.deepEqual(replies, [`OK slept ${marker}`, 'OK fast a', 'OK fast b', 'OK fast c']);
+      const runs = await server.admin.query(`SELECT last_value::int AS n FROM ${seq}`);
+      assert.equal((runs.rows[0] as { n: number }).n, 5, 'each lookup ran once');
+      assert.equal(relay.accepted, 1);
+    } finally {
+      await server.admin.query(`DROP SEQUENCE ${seq}`);
+    }
   });
 });

@@ -6,15 +6,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import postgresModule, { type PostgresDb } from '../../modules/postgres/index.js';
 import type { Reply } from '../../src/modules/api.js';
-import { BackendError } from '../../src/errors.js';
-import { databaseContext, lookUp, openDatabase } from '../helpers/module-context.js';
+import { databaseContext, lookUp, openDatabase, openDatabaseFails } from '../helpers/module-context.js';
 import { conn } from './mysql-fixture.js';
 import { connectPg, needPg, PG_DATABASE, PG_PORT, PG_USER, type PgServer } from './postgres-fixture.js';
 
@@ -78,6 +77,11 @@ class TlsFront {
     sock.on('data', onData);
   }
 
+  /** Cut every connection so far (the listener stays). */
+  cut(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+
   async stop(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     if (this.server !== null) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
@@ -115,10 +119,8 @@ async function open(a: string[]): Promise<PostgresDb> {
   return openDatabase(postgresModule, a, databaseContext('tls', [], 'pg', dir), opened);
 }
 
-async function openFails(a: string[], why: RegExp): Promise<void> {
-  const db = (await postgresModule.initDb(a, databaseContext('tls', [], 'pg', dir))) as PostgresDb;
-  opened.push(db);
-  await assert.rejects(Promise.resolve(postgresModule.openDb!(db)), (e: unknown) => e instanceof BackendError && why.test(e.message));
+function openFails(a: string[], why: RegExp): Promise<void> {
+  return openDatabaseFails(postgresModule, a, databaseContext('tls', [], 'pg', dir), opened, why);
 }
 
 function ask(db: PostgresDb, key: string): Promise<Reply> {
@@ -169,6 +171,21 @@ describe('postgres module over TLS', () => {
     const db = await open(args(['sslmode=require', `sslcert=${file('client.crt')}`, `sslkey=${file('client.key')}`]));
     assert.equal(await ask(db, 'e'), 'OK tls e');
     assert.ok(front!.clientCerts.includes('smapd-client'), `the front saw the client certificate (${front!.clientCerts.join(', ')})`);
+  });
+
+  it('a client key that became unreadable after the start fails the new connection with TEMP, and the module goes on', async (t) => {
+    if (!needPg(t, server)) return;
+    copyFileSync(file('client.crt'), file('later.crt'));
+    copyFileSync(file('client.key'), file('later.key'));
+    const db = await open(args(['sslmode=require', `sslcert=${file('later.crt')}`, `sslkey=${file('later.key')}`]));
+    assert.equal(await ask(db, 'g'), 'OK tls g');
+    rmSync(file('later.key'));
+    // The next lookup needs a new connection, which reads the files again.
+    front!.cut();
+    const reply = await ask(db, 'h');
+    assert.match(reply, /^TEMP /);
+    copyFileSync(file('client.key'), file('later.key'));
+    assert.equal(await ask(db, 'i'), 'OK tls i', 'the key back, the module connects again');
   });
 
   it('sslmode=prefer goes on in plain text with a server that has no TLS; require does not', async (t) => {
