@@ -5,7 +5,7 @@
  * the replies before them (pipelining), and the executes asked in one event-loop turn leave in one write.
  *
  * An ERR packet answers one command and fails that lookup only. A lost connection fails every lookup in
- * flight on it (LinkError, `fatal`): the lookup code decides which to retry elsewhere.
+ * flight on it (LinkError): the lookup code decides which to retry elsewhere.
  *
  * It replaces mysql2 on this path because mysql2 runs one command at a time per connection, so every lookup
  * paid its own socket write and read, besides a command object, a packet object and a row parser's objects.
@@ -23,7 +23,6 @@ import type { ConnectionSettings } from './settings.js';
 
 /** The connection failed or was lost: every lookup in flight on it fails with this. */
 export class LinkError extends BackendError {
-  readonly fatal = true;
   constructor(
     message: string,
     /** Why, without the server's name (the socket error, the server's refusal). */
@@ -35,8 +34,12 @@ export class LinkError extends BackendError {
   }
 }
 
-/** A lookup's answer: the first row of the first result set (null when it has no row), or the error. */
-export type RowCallback = (err: Error | null, row: ResultRow | null) => void;
+/**
+ * A lookup's answer: the first row of the first result set (null when it has no row), or the error. It
+ * returns true when the lookup, failed with its lost connection, was sent again elsewhere (counted for the
+ * connection's log line).
+ */
+export type RowCallback = (err: Error | null, row: ResultRow | null) => boolean | void;
 
 /** A connection with lookups in flight that has answered none for this long is busy with a slow query. */
 export const STALL_MS = 20;
@@ -89,7 +92,6 @@ export class MysqlLink {
   private readonly statements = new Map<string, Statement>();
   private out: Buffer[] = [];
   private flushScheduled = false;
-  private deprecateEof = false;
   private lastError = '';
   /** Lookups accepted and not yet answered (sent, or waiting for their statement or the login). */
   private load_ = 0;
@@ -144,7 +146,10 @@ export class MysqlLink {
 
   /** Run the statement `sql` with `values` bound; `callback` gets the first row (or null), or the error. */
   execute(sql: string, values: readonly (string | Buffer)[], callback: RowCallback): void {
-    if (this.status_ === 'closed') return callback(this.closedError(), null);
+    if (this.status_ === 'closed') {
+      callback(this.closedError(), null);
+      return;
+    }
     if (this.load_++ === 0) this.progressAt = Date.now();
     let st = this.statements.get(sql);
     if (st === undefined) {
@@ -264,7 +269,7 @@ export class MysqlLink {
       this.startTls(framePacket(step.payload, step.seq + 1));
       return;
     }
-    this.deprecateEof = this.results.deprecateEof = (this.login.agreed & CAP.DEPRECATE_EOF) !== 0;
+    this.results.deprecateEof = (this.login.agreed & CAP.DEPRECATE_EOF) !== 0;
     this.status_ = 'ready';
     this.stopConnectTimer();
     this.flush();
@@ -309,7 +314,7 @@ export class MysqlLink {
     st.id = r.u32();
     const columns = r.u16();
     const params = r.u16();
-    const eof = this.deprecateEof ? 0 : 1;
+    const eof = this.results.deprecateEof ? 0 : 1;
     this.skipLeft = (params > 0 ? params + eof : 0) + (columns > 0 ? columns + eof : 0);
     const waiting = st.waiting ?? [];
     st.waiting = null;
@@ -320,7 +325,10 @@ export class MysqlLink {
   /** The reply to the oldest command, a prepare or a ping, is complete. */
   private done(cmd: Command, err: Error | null): void {
     this.sent.shift();
-    if (cmd.kind === Kind.Ping) return cmd.callback?.(err, null);
+    if (cmd.kind === Kind.Ping) {
+      cmd.callback?.(err, null);
+      return;
+    }
     this.answered_ = true;
     if (err !== null) this.unprepared(cmd.statement, err);
   }
@@ -370,10 +378,16 @@ export class MysqlLink {
     this.load_ = 0;
     // Out of the pool first: a victim retried from its callback must not be handed this closed connection.
     this.onClosed(this);
+    let retried = 0;
     for (const cmd of victims) {
       const callback = cmd.callback;
       cmd.callback = null;
-      callback?.(err, null);
+      if (callback?.(err, null) === true) retried++;
+    }
+    // One line per connection, not per lookup. None for a connection dropped on purpose (a lookup on it timed
+    // out, or the database is closing): its lookups were fine, and the timeout is logged on its own.
+    if (retried > 0 && !abandoned && !this.quitting) {
+      this.log.info({ server: this.server, err: why, lookups: retried }, 'stale mysql connection; retrying its lookups on another');
     }
   }
 }

@@ -28,6 +28,10 @@ export class SharedPool {
   private readonly links: MysqlLink[] = [];
   /** The CA bundle, read once when the pool is made (as mysql2 read it), not at every connection. */
   private readonly ca: string | undefined;
+  /** end() was called: no connection is opened any more (a lookup retried from a dropped one fails). */
+  private closed = false;
+  /** Stops the queries of timed-out lookups. */
+  readonly killer: Killer;
   refs = 0;
 
   constructor(
@@ -35,13 +39,18 @@ export class SharedPool {
     private readonly settings: ConnectionSettings,
     private readonly log: Logger,
     readonly server: string,
-    readonly killer: Killer,
   ) {
     this.ca = settings.sslCa === undefined ? undefined : readFileSync(settings.sslCa, 'utf8');
+    this.killer = new Killer(settings, this.ca, log, server);
   }
 
-  /** The connection the next lookup goes to (a new one may still be connecting: the lookup waits on it). */
+  /**
+   * The connection the next lookup goes to (a new one may still be connecting: the lookup waits on it).
+   * Throws once the pool is closed: a lookup retried from a connection that end() dropped would otherwise
+   * open one that nobody closes.
+   */
   pick(): MysqlLink {
+    if (this.closed) throw new BackendError('the database is closed');
     for (const link of this.links) if (link.load === 0) return link;
     if (this.links.length < this.settings.poolSize) return this.open();
     // All busy: behind the fewest lookups, on a connection that is answering (not stuck on a slow query).
@@ -58,11 +67,6 @@ export class SharedPool {
     return moving ?? best!;
   }
 
-  /** Connections open or opening (for tests and stats). */
-  get size(): number {
-    return this.links.length;
-  }
-
   private open(): MysqlLink {
     const link = new MysqlLink(this.settings, this.ca, this.log, this.server, (gone) => {
       const i = this.links.indexOf(gone);
@@ -74,17 +78,17 @@ export class SharedPool {
 
   /** Drop a connection whose lookup timed out, and stop its query on the server (closing the socket does not). */
   abandon(link: MysqlLink): void {
+    const ready = link.status === 'ready';
     const thread = link.threadId;
     link.destroy('a lookup on it timed out', true);
-    if (thread === 0) {
-      this.log.warn({ server: this.server }, 'timed-out mysql connection has no thread id; its query runs on');
-      return;
-    }
+    // Still connecting or logging in: no query was sent, and the server ends the thread when the socket closes.
+    if (!ready) return;
     void this.killer.kill(thread);
   }
 
   /** Say goodbye on every connection (after the lookups in flight), within END_TIMEOUT_MS; then drop what is left. */
   async end(): Promise<void> {
+    this.closed = true;
     this.killer.close();
     const links = [...this.links];
     const ended = Promise.all(links.map((l) => l.quit()));
@@ -103,7 +107,7 @@ export class PoolRegistry {
     let shared = this.pools.get(key);
     if (shared === undefined) {
       const server = describeServer(settings);
-      shared = new SharedPool(key, settings, log, server, new Killer(settings, log, server));
+      shared = new SharedPool(key, settings, log, server);
       this.pools.set(key, shared);
     }
     shared.refs++;
@@ -136,6 +140,8 @@ export class Killer {
 
   constructor(
     private readonly settings: ConnectionSettings,
+    /** The pool's CA bundle (ssl-ca, read once by the pool). */
+    private readonly ca: string | undefined,
     private readonly log: Logger,
     private readonly server: string,
   ) {}
@@ -167,7 +173,7 @@ export class Killer {
 
   private connection(): Promise<mysqlPromise.Connection> {
     if (this.conn === null) {
-      const made = mysqlPromise.createConnection(connectionOptions(this.settings));
+      const made = mysqlPromise.createConnection(connectionOptions(this.settings, this.ca));
       made.then(
         // Only while it is still the current one: an old connection's late error must not drop a new one.
         (c) => c.on('error', () => this.conn === made && this.drop()),
@@ -191,7 +197,7 @@ export class Killer {
 }
 
 /** The kill connection's options (it runs only `KILL`, so it reads no rows). */
-function connectionOptions(s: ConnectionSettings): mysqlPromise.ConnectionOptions {
+function connectionOptions(s: ConnectionSettings, ca: string | undefined): mysqlPromise.ConnectionOptions {
   return {
     host: s.host,
     port: s.port,
@@ -199,7 +205,7 @@ function connectionOptions(s: ConnectionSettings): mysqlPromise.ConnectionOption
     user: s.user,
     password: s.password,
     database: s.database,
-    ssl: s.sslCa === undefined ? undefined : { ca: readFileSync(s.sslCa, 'utf8'), rejectUnauthorized: true },
+    ssl: ca === undefined ? undefined : { ca, rejectUnauthorized: true },
     connectTimeout: s.connectTimeoutMs,
     multipleStatements: false,
     charset: 'utf8mb4',

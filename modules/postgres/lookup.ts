@@ -10,6 +10,7 @@
  */
 import { BackendTimeoutError } from '../../src/modules/api.js';
 import type { ResultRow } from '../sql-common/replies.js';
+import { tooLateToRetry } from '../sql-common/retry.js';
 import type { Link, LinkLookup } from './link.js';
 import type { Servers } from './servers.js';
 
@@ -66,10 +67,8 @@ class PostgresLookup implements LinkLookup {
   failed(err: Error, retry: boolean): void {
     if (this.done) return;
     if (!retry || this.retried) return this.finish(err);
-    // Lookups only read, so one more try on another connection is safe. One with hardly any time left
-    // (it waited behind a query that timed out) answers TIMEOUT now: sent on, its deadline would drop a
-    // connection that is doing fine.
-    if (this.deadline - Date.now() < this.opts.timeoutMs / 10) return this.expire();
+    // Lookups only read, so one more try on another connection is safe (unless it is too late for one).
+    if (tooLateToRetry(this.deadline, this.opts.timeoutMs)) return this.expire();
     this.retried = true;
     this.attempt();
   }

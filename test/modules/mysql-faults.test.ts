@@ -5,6 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import mysqlModule, { type MysqlDb } from '../../modules/mysql/index.js';
 import { RATE_LOG_INTERVAL_MS, type Reply } from '../../src/modules/api.js';
 import { BackendError } from '../../src/errors.js';
@@ -65,6 +66,48 @@ async function untilOk(db: MysqlDb, key: string, ms: number): Promise<Reply[]> {
     await sleep(100);
   }
   return seen;
+}
+
+/**
+ * A relay to the test server whose new connections, while `mode` says so, never get the greeting (`silent`:
+ * the client stays connecting) or get it but never reach the server (`greet`: the client stays logging in;
+ * the server side is kept open when the client goes, so its thread lives on). Half-closes pass through as
+ * they are (a client's goodbye does not close the connection before the server answers the queries before
+ * it), unlike Relay's.
+ */
+class LoginRelay {
+  mode: 'forward' | 'silent' | 'greet' = 'forward';
+  accepted = 0;
+  port = 0;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly server = net.createServer({ allowHalfOpen: true }, (client) => {
+    this.accepted++;
+    this.track(client);
+    if (this.mode === 'silent') return;
+    const upstream = this.track(net.connect({ port: DB_PORT, host: DB_HOST, allowHalfOpen: true }));
+    upstream.pipe(client);
+    if (this.mode === 'greet') return;
+    client.pipe(upstream);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+
+  private track(s: net.Socket): net.Socket {
+    this.sockets.add(s);
+    s.on('error', () => undefined);
+    s.on('close', () => this.sockets.delete(s));
+    return s;
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as net.AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
 }
 
 describe('mysql module faults', () => {
@@ -227,6 +270,129 @@ describe('mysql module faults', () => {
       assert.equal(await ask(db, 'k'), 'OK value');
     } finally {
       await relay.stop();
+    }
+  });
+
+  it('a lookup lost when the database closes is not retried on a new connection', async (t) => {
+    if (!needServer(t, server)) return;
+    const relay = new LoginRelay();
+    await relay.start();
+    const srv = server;
+    const sleeping = async () => (await threadsOfUser(srv)).filter((th) => /SLEEP/i.test(th.info ?? ''));
+    // The first run of the slow query sleeps 5 s; any run after the update answers at once.
+    await srv.admin.query(`REPLACE INTO ${table} VALUES ('pause', '5')`);
+    try {
+      const query = `query=SELECT IF($key = 'slow', SLEEP((SELECT v FROM ${table} WHERE k = 'pause')), CONCAT('fast ', $key)) AS v`;
+      const db = await open(args([query, 'pool-size=1', 'timeout=30s'], relay.port));
+      // The connection has answered, so a lookup lost with it counts as stale and may be retried.
+      assert.equal(await ask(db, 'warm'), 'OK fast warm');
+      const slow = ask(db, 'slow');
+      assert.ok(await waitFor(async () => (await sleeping()).length === 1, 5000), 'the slow query reached the server');
+      await srv.admin.query(`UPDATE ${table} SET v = '0' WHERE k = 'pause'`);
+      // Closing waits 2 s for the slow query (the goodbye queued behind it), then drops its connection.
+      const closing = Date.now();
+      await mysqlModule.closeDb!(db);
+      assert.ok(Date.now() - closing >= 1900, 'the connection was dropped by the close, not closed by the server');
+      opened.splice(opened.indexOf(db), 1);
+      assert.match(await slow, /^TEMP /, 'the lookup failed with its connection');
+      assert.equal(relay.accepted, 1, 'no new connection was made for the closed database');
+    } finally {
+      for (const th of await sleeping()) await srv.admin.query(`KILL ${Number(th.id)}`).catch(() => undefined);
+      await srv.admin.query(`DELETE FROM ${table} WHERE k = 'pause'`);
+      await relay.stop();
+    }
+  });
+
+  it('a lookup timing out on a connection still connecting logs no warning and sends no KILL', async (t) => {
+    if (!needServer(t, server)) return;
+    const relay = new LoginRelay();
+    await relay.start();
+    const srv = server;
+    const { ctx, lines } = capturingContext(databaseContext('connecting', [], 'mysql'), 'debug');
+    const sleeping = async () => (await threadsOfUser(srv)).filter((th) => /SLEEP/i.test(th.info ?? '')).length;
+    const kills = () => lines.filter((l) => /kill the timed-out query|killed the timed-out query/.test(l.msg));
+    try {
+      const db = (await mysqlModule.initDb(args([slowQuery, 'timeout=500ms', 'pool-size=2'], relay.port), ctx)) as MysqlDb;
+      opened.push(db);
+      await mysqlModule.openDb!(db);
+      for (const mode of ['silent', 'greet'] as const) {
+        const before = relay.accepted;
+        const slow = ask(db, 'slow', '30'); // on the connection of the open
+        relay.mode = mode;
+        const late = ask(db, 'quick'); // on a new one, which never logs in
+        assert.ok(await waitFor(async () => relay.accepted === before + 1, 5000), 'the second connection reached the relay');
+        relay.mode = 'forward';
+        assert.match(await slow, /^TIMEOUT /);
+        assert.match(await late, /^TIMEOUT /);
+        // Kills go out one at a time, in order: once the slow query is gone, any kill for the other is done too.
+        assert.ok(await waitFor(async () => (await sleeping()) === 0 && kills().length >= 1, 10_000), `${mode}: the slow query was killed`);
+        assert.ok(await waitFor(async () => (await ask(db, 'x')) === 'OK fast x', 5000), `${mode}: lookups work again`);
+      }
+      // A third timeout on a connection that logged in: its kill comes after any kill sent for the others.
+      const third = ask(db, 'slow', '30');
+      let thread = 0;
+      const found = async () => (thread = (await threadsOfUser(srv)).find((th) => /SLEEP/i.test(th.info ?? ''))?.id ?? 0) !== 0;
+      assert.ok(await waitFor(found, 5000), 'the third slow query reached the server');
+      assert.match(await third, /^TIMEOUT /);
+      assert.ok(await waitFor(async () => kills().some((l) => l.thread === thread), 10_000), 'the third slow query was killed');
+      assert.equal(kills().length, 3, `one kill per slow query, none for the connections that never logged in: ${JSON.stringify(kills())}`);
+      assert.deepEqual(lines.filter((l) => /no thread id/.test(l.msg)), [], 'no warning about a query that was never sent');
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('a lookup with almost no time left when its connection is dropped for a neighbour answers TIMEOUT instead of retrying', async (t) => {
+    if (!needServer(t, server)) return;
+    const { ctx, lines } = capturingContext(databaseContext('late', [], 'mysql'));
+    const db = (await mysqlModule.initDb(args([slowQuery, 'timeout=2s', 'pool-size=1']), ctx)) as MysqlDb;
+    opened.push(db);
+    await mysqlModule.openDb!(db);
+    assert.equal(await ask(db, 'warm'), 'OK fast warm');
+    const pool = db.pool!;
+    const pick = pool.pick.bind(pool);
+    let picks = 0;
+    pool.pick = () => {
+      picks++;
+      return pick();
+    };
+    // Asked together: `late` waits behind `slow` on the one connection, and when slow's deadline drops that
+    // connection, late's own deadline is as near (far less than a tenth of the timeout away).
+    const slow = ask(db, 'slow', '30');
+    const late = ask(db, 'late');
+    assert.match(await slow, /^TIMEOUT /);
+    assert.match(await late, /^TIMEOUT /);
+    assert.equal(picks, 2, 'late was not sent again to time out on (and take down) another connection');
+    assert.deepEqual(lines.filter((l) => /stale/.test(l.msg)), [], 'a connection dropped on purpose is not called stale');
+    assert.equal(await ask(db, 'after'), 'OK fast after');
+  });
+
+  it('a lost connection logs one line for the lookups it retries, not one per lookup', async (t) => {
+    if (!needServer(t, server)) return;
+    const srv = server;
+    const { ctx, lines } = capturingContext(databaseContext('stale', [], 'mysql'));
+    // The first run of the slow query sleeps 10 s; a retry after the update answers at once.
+    await srv.admin.query(`REPLACE INTO ${table} VALUES ('pause', '10')`);
+    try {
+      const query = `query=SELECT IF($key = 'slow', SLEEP((SELECT v FROM ${table} WHERE k = 'pause')), CONCAT('fast ', $key)) AS v`;
+      const db = (await mysqlModule.initDb(args([query, 'timeout=20s', 'pool-size=1']), ctx)) as MysqlDb;
+      opened.push(db);
+      await mysqlModule.openDb!(db);
+      assert.equal(await ask(db, 'warm'), 'OK fast warm');
+      const slow = ask(db, 'slow');
+      const behind = ['a', 'b', 'c'].map((k) => ask(db, k));
+      let busy: { id: number }[] = [];
+      assert.ok(await waitFor(async () => (busy = (await threadsOfUser(srv)).filter((th) => /SLEEP/i.test(th.info ?? ''))).length === 1, 5000));
+      await srv.admin.query(`UPDATE ${table} SET v = '0' WHERE k = 'pause'`);
+      await srv.admin.query(`KILL ${Number(busy[0]!.id)}`);
+      assert.deepEqual(await Promise.all(behind), ['OK fast a', 'OK fast b', 'OK fast c'], 'the lookups behind were retried on a new connection');
+      // The killed query itself may have been answered with the server's error instead (then not retried).
+      const retried = 3 + ((await slow) === 'OK 0' ? 1 : 0);
+      const stale = lines.filter((l) => /^stale mysql connection/.test(l.msg));
+      assert.equal(stale.length, 1, `one line for the connection: ${JSON.stringify(stale)}`);
+      assert.equal(stale[0]!.lookups, retried);
+    } finally {
+      await srv.admin.query(`DELETE FROM ${table} WHERE k = 'pause'`);
     }
   });
 });

@@ -1,4 +1,4 @@
-/** A database context whose log lines the SQL fault tests can read back (messages at info and above). */
+/** A database context whose log lines the SQL fault tests can read back (messages at `level` and above, info unless told). */
 import { pino } from 'pino';
 import type { DatabaseContext } from '../../src/modules/api.js';
 
@@ -7,8 +7,8 @@ export interface LogLine {
   readonly [field: string]: unknown;
 }
 
-export function capturingContext(ctx: DatabaseContext): { ctx: DatabaseContext; lines: LogLine[] } {
+export function capturingContext(ctx: DatabaseContext, level = 'info'): { ctx: DatabaseContext; lines: LogLine[] } {
   const lines: LogLine[] = [];
-  const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) });
+  const log = pino({ level }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) });
   return { ctx: { ...ctx, log }, lines };
 }
